@@ -1,0 +1,87 @@
+/**
+ * Every error erpmod raises, in one place. A code never changes meaning once released; docs/errors.md
+ * lists each one with its fix, and test/errors.test.ts keeps the two in step.
+ */
+
+export interface ErrorDefinition {
+  /** HTTP status when the error reaches a client. */
+  readonly status: number;
+  /** One line: what went wrong, in general terms. */
+  readonly summary: string;
+}
+
+export const ERROR_DEFINITIONS = {
+  // Configuration and command line
+  ERPMOD_CONFIG_INVALID: { status: 500, summary: 'a configuration value is missing or malformed' },
+  ERPMOD_USAGE: { status: 400, summary: 'a command was called with arguments it does not accept' },
+
+  // Manifest and discovery
+  ERPMOD_MANIFEST_UNREADABLE: { status: 500, summary: 'module.yml could not be read or parsed as YAML' },
+  ERPMOD_MANIFEST_INVALID: { status: 500, summary: 'module.yml does not match the schema' },
+  ERPMOD_DUPLICATE_MODULE: { status: 500, summary: 'two module directories declare the same code' },
+  ERPMOD_DEPENDENCY_MISSING: { status: 500, summary: 'a module depends on a code no module declares' },
+  ERPMOD_DEPENDENCY_CYCLE: { status: 500, summary: 'module dependencies form a cycle' },
+  ERPMOD_DEPENDENCY_FAILED: { status: 500, summary: 'a module was not loaded because a dependency failed' },
+
+  // Compliance (static and load phase)
+  ERPMOD_COMPLIANCE_FAILED: { status: 500, summary: 'the module failed one or more compliance rules' },
+  ERPMOD_BINARY_UNREADABLE: { status: 500, summary: 'the binary could not be parsed as a shared library' },
+
+  // Loading and lifecycle
+  ERPMOD_LOAD_FAILED: { status: 500, summary: 'process.dlopen refused the library' },
+  ERPMOD_HANDLER_INVALID: { status: 500, summary: 'the library\'s Handler export is missing or incomplete' },
+  ERPMOD_IDENTITY_MISMATCH: { status: 500, summary: 'the library reports a code or version other than its manifest' },
+  ERPMOD_ROUTE_UNRESOLVED: { status: 500, summary: 'getHandler returned no function for a declared route' },
+  ERPMOD_MIGRATION_FAILED: { status: 500, summary: 'a module database migration failed or was changed after it was applied' },
+  ERPMOD_INIT_FAILED: { status: 500, summary: 'the module\'s initialize() threw or rejected' },
+  ERPMOD_INIT_TIMEOUT: { status: 500, summary: 'the module\'s initialize() did not finish within timeouts.init_ms' },
+  ERPMOD_CRITICAL_MODULE_FAILED: { status: 500, summary: 'a critical module failed, so the host did not start' },
+  ERPMOD_EVENT_NOT_DECLARED: { status: 500, summary: 'a module published or subscribed to a topic its manifest does not declare' },
+
+  // HTTP edge
+  ERPMOD_NOT_FOUND: { status: 404, summary: 'no route matches the request' },
+  ERPMOD_METHOD_NOT_ALLOWED: { status: 405, summary: 'the path exists but not for this method' },
+  ERPMOD_BODY_TOO_LARGE: { status: 413, summary: 'the request body is larger than the configured limit' },
+  ERPMOD_BAD_JSON: { status: 400, summary: 'the request body is not valid JSON' },
+  ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body has a content type the module cannot receive' },
+  ERPMOD_HANDLER_FAILED: { status: 500, summary: 'the module\'s handler threw or rejected' },
+  ERPMOD_BAD_RESPONSE: { status: 500, summary: 'the module\'s handler returned a value that is not a valid response' },
+  ERPMOD_HANDLER_TIMEOUT: { status: 504, summary: 'the module\'s handler did not answer within timeouts.request_ms' },
+  ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
+  ERPMOD_SHUTTING_DOWN: { status: 503, summary: 'the host is draining and accepts no new requests' },
+  ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the admin token' },
+  ERPMOD_FORBIDDEN: { status: 403, summary: 'an operator route was called from a non-loopback client while no admin token is set' },
+  ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },
+} as const satisfies Record<string, ErrorDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_DEFINITIONS;
+
+export interface ErpmodErrorOptions {
+  cause?: unknown;
+  /** Structured facts for logs, the registry and JSON replies (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class ErpmodError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ErpmodErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ErpmodError';
+    this.code = code;
+    this.status = ERROR_DEFINITIONS[code].status;
+    this.details = options.details;
+  }
+}
+
+export function isErpmodError(value: unknown): value is ErpmodError {
+  return value instanceof ErpmodError;
+}
+
+/** The message of anything thrown, for logs and registry rows. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
