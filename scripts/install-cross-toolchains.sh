@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what the cross-format compliance fixtures need (test/support/build-cross-binaries.ts):
+# clang + lld for Mach-O (.dylib via ld64.lld), MinGW-w64 for PE (.dll) and its dlltool,
+# llvm for llvm-lipo (fat Mach-O; the tests fall back to a fat header written in TypeScript).
+# Idempotent and quiet: does nothing when every tool is already on PATH. Debian/Ubuntu only.
+set -euo pipefail
+
+need_tools=(clang ld64.lld x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool)
+packages=(clang lld llvm gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
+
+missing=()
+for tool in "${need_tools[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-cross-toolchains: missing ${missing[*]} and apt-get is not available; install clang, lld, llvm and MinGW-w64 (x86_64) by hand" >&2
+  exit 1
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+
+# Debian installs lld's Mach-O driver as ld64.lld-<major> on some releases; expose the plain name.
+if ! command -v ld64.lld >/dev/null 2>&1; then
+  versioned="$(compgen -c ld64.lld- | sort -V | tail -n 1 || true)"
+  if [ -n "$versioned" ]; then
+    "${sudo_cmd[@]}" ln -sf "$(command -v "$versioned")" /usr/local/bin/ld64.lld
+  fi
+fi
+
+still=()
+for tool in "${need_tools[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || still+=("$tool")
+done
+if [ "${#still[@]}" -ne 0 ]; then
+  echo "install-cross-toolchains: still missing after install: ${still[*]}" >&2
+  exit 1
+fi
