@@ -1,0 +1,48 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ErpmodError, messageOf } from '../errors';
+import { serveCommand } from './serve-command';
+
+const USAGE = `usage: erpmod <command> [options]
+
+commands:
+  serve     start the host (options: --port N, --modules-dir DIR, --data-dir DIR, --config FILE)
+`;
+
+/**
+ * Dispatches a command line. Returns the exit code for commands that finish, or undefined for `serve`,
+ * which keeps running until a signal stops it.
+ */
+export async function runCli(argv: readonly string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve`);
+    }
+  } catch (error) {
+    const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';
+    process.stderr.write(`erpmod: ${code}: ${messageOf(error)}\n`);
+    return error instanceof ErpmodError && error.code === 'ERPMOD_USAGE' ? 2 : 1;
+  }
+}
+
+/** node:util parseArgs, with its errors turned into ERPMOD_USAGE (exit 2). */
+export function parseOptions(
+  argv: readonly string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_USAGE', messageOf(error), { cause: error });
+  }
+}

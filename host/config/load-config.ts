@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ErpmodError } from '../errors';
+
+/** Everything the host reads from its environment, validated once at start. */
+export interface HostConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly modulesDir: string;
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Operator routes require `Authorization: Bearer <token>` when set; loopback-only when not. */
+  readonly adminToken: string | undefined;
+  /** Largest request body a module route accepts, in bytes. */
+  readonly bodyLimitBytes: number;
+  /** How long shutdown waits for in-flight requests before closing connections. */
+  readonly shutdownTimeoutMs: number;
+  /** Worker processes for `serve` (node:cluster); 1 serves from the primary process itself. */
+  readonly workers: number;
+}
+
+const DEFAULTS: HostConfig = {
+  port: 3000,
+  host: '0.0.0.0',
+  modulesDir: 'modules',
+  dataDir: 'data',
+  logLevel: 'info',
+  adminToken: undefined,
+  bodyLimitBytes: 1024 * 1024,
+  shutdownTimeoutMs: 30_000,
+  workers: 1,
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** config-file key → env var → how to read the value. */
+const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw: unknown, where: string) => unknown }> = {
+  port: { env: 'ERPMOD_PORT', file: 'port', parse: (v, w) => toInteger(v, w, 0, 65535) },
+  host: { env: 'ERPMOD_HOST', file: 'host', parse: (v, w) => toText(v, w) },
+  modulesDir: { env: 'ERPMOD_MODULES_DIR', file: 'modules_dir', parse: (v, w) => toText(v, w) },
+  dataDir: { env: 'ERPMOD_DATA_DIR', file: 'data_dir', parse: (v, w) => toText(v, w) },
+  logLevel: { env: 'ERPMOD_LOG_LEVEL', file: 'log_level', parse: (v, w) => toChoice(v, w, LOG_LEVELS) },
+  adminToken: { env: 'ERPMOD_ADMIN_TOKEN', file: 'admin_token', parse: (v, w) => toText(v, w) },
+  bodyLimitBytes: { env: 'ERPMOD_BODY_LIMIT_BYTES', file: 'body_limit_bytes', parse: (v, w) => toInteger(v, w, 1, 1 << 30) },
+  shutdownTimeoutMs: { env: 'ERPMOD_SHUTDOWN_TIMEOUT_MS', file: 'shutdown_timeout_ms', parse: (v, w) => toInteger(v, w, 0, 600_000) },
+  workers: { env: 'ERPMOD_WORKERS', file: 'workers', parse: (v, w) => toInteger(v, w, 1, 256) },
+};
+
+export interface LoadConfigOptions {
+  /** Directory relative paths are resolved against; defaults to the current directory. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Explicit config file; otherwise `ERPMOD_CONFIG` or `<cwd>/erpmod.config.yml` when it exists. */
+  configFile?: string;
+  /** Values from the command line, applied last. */
+  overrides?: Partial<HostConfig>;
+}
+
+/**
+ * Defaults, then erpmod.config.yml, then ERPMOD_* variables, then command-line overrides.
+ * Throws ERPMOD_CONFIG_INVALID naming the source and the value on the first bad entry.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const merged: Record<string, unknown> = { ...DEFAULTS };
+
+  const configFile = options.configFile ?? env.ERPMOD_CONFIG ?? defaultConfigFile(cwd);
+  if (configFile !== undefined) Object.assign(merged, readConfigFile(path.resolve(cwd, configFile)));
+
+  for (const [key, field] of Object.entries(FIELDS)) {
+    const raw = env[field.env];
+    if (raw !== undefined && raw !== '') merged[key] = field.parse(raw, `environment variable ${field.env}`);
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+
+  const config = merged as unknown as HostConfig;
+  return {
+    ...config,
+    modulesDir: path.resolve(cwd, config.modulesDir),
+    dataDir: path.resolve(cwd, config.dataDir),
+  };
+}
+
+function defaultConfigFile(cwd: string): string | undefined {
+  const candidate = path.join(cwd, 'erpmod.config.yml');
+  return fs.existsSync(candidate) ? candidate : undefined;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(fs.readFileSync(file, 'utf8'), { maxAliasCount: 50 });
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${file}: expected a readable YAML file, got: ${(error as Error).message}`, { cause: error });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${file}: expected a mapping of settings, got ${Array.isArray(parsed) ? 'a list' : typeof parsed}`);
+  }
+  const byFileKey = new Map(Object.entries(FIELDS).map(([key, field]) => [field.file, { key, field }]));
+  const result: Record<string, unknown> = {};
+  for (const [fileKey, value] of Object.entries(parsed)) {
+    const entry = byFileKey.get(fileKey);
+    if (entry === undefined) {
+      const known = [...byFileKey.keys()].join(', ');
+      throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${file}: unknown setting "${fileKey}"; expected one of ${known}`);
+    }
+    result[entry.key] = entry.field.parse(value, `${file}: ${fileKey}`);
+  }
+  return result;
+}
+
+function toInteger(raw: unknown, where: string, min: number, max: number): number {
+  const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function toText(raw: unknown, where: string): string {
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a non-empty string, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+function toChoice<T extends string>(raw: unknown, where: string, choices: readonly T[]): T {
+  if (typeof raw !== 'string' || !(choices as readonly string[]).includes(raw)) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}

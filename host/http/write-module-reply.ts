@@ -1,0 +1,80 @@
+import type { ServerResponse } from 'node:http';
+import { ErpmodError } from '../errors';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const BINARY_TYPE = 'application/octet-stream';
+
+/**
+ * Validates what a native handler returned (native-abi.md: `{ status?, headers?, body? }`) and writes it.
+ * A malformed value is an ErpmodError(ERPMOD_BAD_RESPONSE) thrown before anything is written, so the
+ * caller can still answer 500.
+ */
+export function writeModuleReply(res: ServerResponse, reply: unknown, requestId: string, closeConnection: boolean): void {
+  if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) {
+    throw badResponse(`expected the handler to return an object { status, headers, body }, got ${describe(reply)}`);
+  }
+  const { status = 200, headers, body } = reply as { status?: unknown; headers?: unknown; body?: unknown };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw badResponse(`expected status to be an integer from 200 to 599, got ${JSON.stringify(status) ?? describe(status)}`);
+  }
+
+  let payload: string | Buffer;
+  let contentType: string;
+  if (body === undefined || body === null) {
+    payload = '';
+    contentType = '';
+  } else if (typeof body === 'string') {
+    payload = body;
+    contentType = TEXT_TYPE;
+  } else if (Buffer.isBuffer(body)) {
+    payload = body;
+    contentType = BINARY_TYPE;
+  } else if (typeof body === 'object') {
+    payload = JSON.stringify(body);
+    contentType = JSON_TYPE;
+  } else {
+    throw badResponse(`expected body to be a string, Buffer, object or array, got ${describe(body)}`);
+  }
+
+  // Flat [name, value, ...] list: writeHead takes it without building a headers object per request.
+  const list: string[] = [];
+  let hasType = false;
+  if (headers !== undefined && headers !== null) {
+    if (typeof headers !== 'object' || Array.isArray(headers)) throw badResponse(`expected headers to be an object of strings, got ${describe(headers)}`);
+    for (const name in headers) {
+      const value = (headers as Record<string, unknown>)[name];
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw badResponse(`expected header "${name}" to be a string, got ${describe(value)}`);
+      }
+      const lower = name.toLowerCase();
+      if (lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
+      if (lower === 'content-type') hasType = true;
+      if (!isValidHeader(name, String(value))) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
+      list.push(name, String(value));
+    }
+  }
+  if (!hasType && contentType !== '') list.push('content-type', contentType);
+  list.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length), 'x-request-id', requestId);
+  if (closeConnection) list.push('connection', 'close');
+  res.writeHead(status, list);
+  res.end(payload);
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Visible ASCII, tabs and spaces, and obs-text; no CR, LF or NUL (response splitting).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function isValidHeader(name: string, value: string): boolean {
+  return TOKEN.test(name) && FIELD_VALUE.test(value);
+}
+
+function badResponse(message: string): ErpmodError {
+  return new ErpmodError('ERPMOD_BAD_RESPONSE', message);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}

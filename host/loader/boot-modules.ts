@@ -1,0 +1,159 @@
+import type { LoadedManifest } from '../compliance/types';
+import { migrationFiles } from '../compliance/manifest/list-migration-files';
+import { ErpmodError, messageOf } from '../errors';
+import type { Logger } from '../logger';
+import type { PluginRepository, PluginStatus } from '../registry/plugin-repository';
+import type { ModuleTable } from '../runtime/module-slot';
+import { checkModuleBinary } from './check-module-binary';
+import { discoverModules } from './discover-modules';
+import type { EventBus } from './event-bus';
+import { loadModule } from './load-module';
+import { orderModules } from './order-modules';
+
+export interface BootModulesInput {
+  readonly modulesDir: string;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly registry: PluginRepository;
+  readonly bus: EventBus;
+  readonly table: ModuleTable;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface ModuleOutcome {
+  readonly code: string;
+  readonly status: PluginStatus;
+  readonly reason: string | undefined;
+  readonly critical: boolean;
+  readonly loadMs: number | undefined;
+}
+
+/**
+ * Boot steps 2–7 of host.md: discover, validate, static compliance, dependency order, feature flags and
+ * operator toggles, then load each module in order. Returns one outcome per module; throws
+ * ERPMOD_CRITICAL_MODULE_FAILED (after unloading what it loaded) when a critical module did not load.
+ */
+export async function bootModules(input: BootModulesInput): Promise<ModuleOutcome[]> {
+  const { logger, registry } = input;
+  const outcomes = new Map<string, ModuleOutcome>();
+  const settle = (code: string, status: PluginStatus, reason: string | undefined, critical: boolean, loadMs?: number): void => {
+    outcomes.set(code, { code, status, reason, critical, loadMs });
+    registry.setStatus(code, status, reason ?? null);
+    if (status !== 'active') {
+      registry.recordEvent(code, eventKindFor(status), reason === undefined ? {} : { reason });
+      const log = status === 'inactive' ? logger.info.bind(logger) : logger.error.bind(logger);
+      log({ module: code, status, reason }, `module ${code} ${status}`);
+    }
+  };
+
+  const valid = new Map<string, LoadedManifest>();
+  for (const found of discoverModules(input.modulesDir, logger)) {
+    if (found.ok) {
+      const { manifest } = found.loaded;
+      registry.recordIdentity({ ...manifest, moduleDir: found.dir });
+      valid.set(manifest.code, found.loaded);
+    } else {
+      registry.recordIdentity({ code: found.code, name: found.code, description: undefined, version: '', vendor: undefined, moduleDir: found.dir });
+      settle(found.code, 'rejected', found.error.message, false);
+    }
+  }
+
+  const dependents = countDependents([...valid.values()]);
+  const isCritical = (code: string): boolean => valid.get(code)?.manifest.critical ?? (dependents.get(code) ?? 0) > 0;
+
+  const { order, problems } = orderModules([...valid.values()].map(({ manifest }) => manifest));
+  for (const [code, error] of problems) settle(code, 'failed', error.message, isCritical(code));
+
+  for (const code of order) {
+    const loaded = valid.get(code)!;
+    const { manifest } = loaded;
+    const critical = isCritical(code);
+
+    const blocker = manifest.dependencies.find((dependency) => outcomes.get(dependency)?.status !== 'active');
+    if (blocker !== undefined) {
+      const why = outcomes.get(blocker);
+      settle(code, 'blocked', `dependency "${blocker}" is ${why?.status ?? 'not loaded'}${why?.reason === undefined ? '' : `: ${why.reason}`}`, critical);
+      continue;
+    }
+    const skipped = skipReason(loaded, registry, input.env);
+    if (skipped !== undefined) {
+      settle(code, 'inactive', skipped, false);
+      continue;
+    }
+
+    const checked = checkModuleBinary(loaded, input.dataDir);
+    registry.recordBinary(code, checked.binary);
+    if (!checked.ok) {
+      settle(code, 'rejected', checked.reason, critical);
+      continue;
+    }
+    try {
+      const generation = await loadModule({
+        loaded,
+        shadowPath: checked.shadowPath,
+        sha256: checked.sha256,
+        migrations: migrationFiles(loaded),
+        dataDir: input.dataDir,
+        logger: logger.child({ module: code, version: manifest.version }),
+        bus: input.bus,
+        env: input.env,
+        generationNumber: 1,
+      });
+      input.table.slot(code).generation = generation;
+      registry.replaceEndpoints(code, manifest.routes);
+      settle(code, 'active', undefined, critical, generation.loadMs);
+      registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });
+      logger.info({ module: code, version: manifest.version, loadMs: round(generation.loadMs), routes: manifest.routes.length }, `module ${code} loaded`);
+    } catch (error) {
+      settle(code, 'failed', messageOf(error), critical);
+    }
+  }
+
+  const criticalFailure = [...outcomes.values()].find((outcome) => outcome.critical && outcome.status !== 'active' && outcome.status !== 'inactive');
+  if (criticalFailure !== undefined) {
+    throw new ErpmodError(
+      'ERPMOD_CRITICAL_MODULE_FAILED',
+      `critical module "${criticalFailure.code}" is ${criticalFailure.status}: ${criticalFailure.reason ?? 'no reason recorded'}`,
+      { details: { module: criticalFailure.code } },
+    );
+  }
+  return [...outcomes.values()];
+}
+
+/** Why a valid module is not loaded this time, or undefined to load it. */
+function skipReason(loaded: LoadedManifest, registry: PluginRepository, env: NodeJS.ProcessEnv): string | undefined {
+  const { manifest } = loaded;
+  if (manifest.featureFlag !== undefined) {
+    const variable = `FEATURE_FLAG_${manifest.featureFlag.toUpperCase()}`;
+    if (env[variable]?.toLowerCase() === 'false') return `feature flag ${manifest.featureFlag} is off (${variable}=false)`;
+  }
+  if (!registry.isEnabled(manifest.code)) return 'disabled by an operator';
+  return undefined;
+}
+
+function countDependents(manifests: readonly LoadedManifest[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { manifest } of manifests) {
+    for (const dependency of manifest.dependencies) counts.set(dependency, (counts.get(dependency) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function eventKindFor(status: PluginStatus): 'rejected' | 'failed' | 'blocked' | 'skipped' | 'loaded' {
+  switch (status) {
+    case 'rejected':
+      return 'rejected';
+    case 'blocked':
+      return 'blocked';
+    case 'inactive':
+      return 'skipped';
+    case 'active':
+      return 'loaded';
+    case 'failed':
+      return 'failed';
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -1,0 +1,144 @@
+import path from 'node:path';
+import type Database from 'better-sqlite3';
+import type { LoadedManifest } from '../compliance/types';
+import { ErpmodError, messageOf } from '../errors';
+import type { Logger } from '../logger';
+import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
+import { createModuleContext } from './create-module-context';
+import type { EventBus } from './event-bus';
+import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
+import { createModuleDbFacade } from './module-db-facade';
+import type { MigrationFile } from '../compliance/manifest/list-migration-files';
+import { applyModuleMigrations, openModuleDatabase } from './open-module-database';
+import { withTimeout } from './with-timeout';
+
+export interface LoadModuleInput {
+  readonly loaded: LoadedManifest;
+  /** The shadow copy that passed the static checks. */
+  readonly shadowPath: string;
+  readonly sha256: string;
+  readonly migrations: readonly MigrationFile[];
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly bus: EventBus;
+  readonly env: NodeJS.ProcessEnv;
+  readonly generationNumber: number;
+}
+
+/**
+ * The load phase for one module, as a sequence: dlopen, Handler(), identity, migrations, initialize
+ * (bounded by timeouts.init_ms), resolve every declared route. Whatever fails, nothing is left half
+ * mounted: the module's database is closed and its subscriptions dropped.
+ */
+export async function loadModule(input: LoadModuleInput): Promise<ModuleGeneration> {
+  const { manifest } = input.loaded;
+  const started = performance.now();
+  const handler = loadNativeLibrary(manifest.code, input.shadowPath);
+  verifyIdentity(input.loaded, handler);
+
+  const db = openModuleDatabase(input.dataDir, manifest.code);
+  let initialized = false;
+  try {
+    applyModuleMigrations(db, manifest.code, input.migrations);
+    await initializeModule(input, handler, db);
+    initialized = true;
+    const routes = resolveRoutes(input.loaded, handler);
+    return {
+      number: input.generationNumber,
+      loaded: input.loaded,
+      handler,
+      shadowPath: input.shadowPath,
+      sha256: input.sha256,
+      loadedAt: new Date().toISOString(),
+      loadMs: performance.now() - started,
+      routes,
+      requestTimeoutMs: manifest.timeouts.requestMs,
+      db,
+      inFlight: 0,
+    };
+  } catch (error) {
+    if (initialized) await cleanupQuietly(handler, input.logger);
+    input.bus.unsubscribeModule(manifest.code);
+    db.close();
+    throw error;
+  }
+}
+
+function verifyIdentity(loaded: LoadedManifest, handler: ModuleHandler): void {
+  const { manifest, manifestPath } = loaded;
+  const code = callForString(manifest.code, 'getModuleCode', () => handler.getModuleCode());
+  const version = callForString(manifest.code, 'getModuleVersion', () => handler.getModuleVersion());
+  if (code !== manifest.code || version !== manifest.version) {
+    throw new ErpmodError(
+      'ERPMOD_IDENTITY_MISMATCH',
+      `module "${manifest.code}": ${manifestPath} declares ${manifest.code}@${manifest.version}, but the library reports ${code}@${version}`,
+      { details: { expected: `${manifest.code}@${manifest.version}`, found: `${code}@${version}` } },
+    );
+  }
+}
+
+function callForString(code: string, method: string, call: () => unknown): string {
+  let value: unknown;
+  try {
+    value = call();
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_HANDLER_INVALID', `module "${code}": ${method}() threw: ${messageOf(error)}`, { cause: error });
+  }
+  if (typeof value !== 'string') {
+    throw new ErpmodError('ERPMOD_HANDLER_INVALID', `module "${code}": expected ${method}() to return a string, got ${typeof value}`);
+  }
+  return value;
+}
+
+async function initializeModule(input: LoadModuleInput, handler: ModuleHandler, db: Database.Database): Promise<void> {
+  const { manifest, moduleDir } = input.loaded;
+  const ctx = createModuleContext({
+    manifest,
+    logger: input.logger,
+    db: createModuleDbFacade(db),
+    bus: input.bus,
+    dataDir: path.join(input.dataDir, 'modules', manifest.code),
+    env: input.env,
+  });
+  const limit = manifest.timeouts.initMs;
+  try {
+    await withTimeout(handler.initialize(ctx), limit, () =>
+      new ErpmodError('ERPMOD_INIT_TIMEOUT', `module "${manifest.code}": initialize() did not finish within ${limit} ms (timeouts.init_ms in ${moduleDir}/module.yml)`),
+    );
+  } catch (error) {
+    if (error instanceof ErpmodError) throw error;
+    throw new ErpmodError('ERPMOD_INIT_FAILED', `module "${manifest.code}": initialize() failed: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+function resolveRoutes(loaded: LoadedManifest, handler: ModuleHandler): Map<string, RouteFunction> {
+  const { manifest } = loaded;
+  const routes = new Map<string, RouteFunction>();
+  for (const route of manifest.routes) {
+    let fn: unknown;
+    try {
+      fn = handler.getHandler(route.path, route.method);
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_ROUTE_UNRESOLVED', `module "${manifest.code}": getHandler("${route.path}", "${route.method}") threw: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    if (typeof fn !== 'function') {
+      throw new ErpmodError(
+        'ERPMOD_ROUTE_UNRESOLVED',
+        `module "${manifest.code}": module.yml declares ${route.method} ${route.path}, but getHandler returned ${fn === null ? 'null' : typeof fn} instead of a function`,
+        { details: { method: route.method, path: route.path } },
+      );
+    }
+    routes.set(routeKey(route.method, route.path), fn as RouteFunction);
+  }
+  return routes;
+}
+
+export async function cleanupQuietly(handler: ModuleHandler, logger: Logger): Promise<void> {
+  try {
+    await withTimeout(handler.cleanup(), 10_000, () => new Error('cleanup() did not finish within 10000 ms'));
+  } catch (error) {
+    logger.error({ err: messageOf(error) }, 'module cleanup failed');
+  }
+}

@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { MigrationFile } from '../compliance/manifest/list-migration-files';
+import { ErpmodError, messageOf } from '../errors';
+
+/** Each module's own database: `<dataDir>/modules/<code>.sqlite`, so no module can reach the registry or another module's tables. */
+export function openModuleDatabase(dataDir: string, code: string): Database.Database {
+  const dir = path.join(dataDir, 'modules');
+  fs.mkdirSync(dir, { recursive: true });
+  const db = new Database(path.join(dir, `${code}.sqlite`));
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * Applies migrations in the order given (by number), one transaction each, recording name and sha256. A file whose
+ * content changed after it was applied is an error, never a silent re-run. Returns the names applied now.
+ */
+export function applyModuleMigrations(db: Database.Database, code: string, migrations: readonly MigrationFile[]): string[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
+             name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  const recorded = new Map(
+    (db.prepare('SELECT name, checksum FROM _erpmod_migrations').all() as { name: string; checksum: string }[]).map((row) => [
+      row.name,
+      row.checksum,
+    ]),
+  );
+  const record = db.prepare('INSERT INTO _erpmod_migrations (name, checksum, applied_at) VALUES (?, ?, ?)');
+  const applied: string[] = [];
+  for (const migration of migrations) {
+    const sql = fs.readFileSync(migration.absolutePath, 'utf8');
+    const checksum = crypto.createHash('sha256').update(sql).digest('hex');
+    const previous = recorded.get(migration.name);
+    if (previous !== undefined) {
+      if (previous !== checksum) {
+        throw new ErpmodError(
+          'ERPMOD_MIGRATION_FAILED',
+          `module "${code}": migration ${migration.name} was changed after it was applied: expected sha256 ${previous}, found ${checksum}; add a new migration instead of editing an applied one`,
+          { details: { migration: migration.name, expected: previous, found: checksum } },
+        );
+      }
+      continue;
+    }
+    try {
+      db.transaction(() => {
+        db.exec(sql);
+        record.run(migration.name, checksum, new Date().toISOString());
+      })();
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_MIGRATION_FAILED', `module "${code}": migration ${migration.name} failed: ${messageOf(error)}`, {
+        cause: error,
+        details: { migration: migration.name },
+      });
+    }
+    applied.push(migration.name);
+  }
+  return applied;
+}

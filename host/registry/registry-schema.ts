@@ -1,0 +1,43 @@
+/**
+ * The registry's own migrations, applied in order at open. Append only: an applied entry never changes,
+ * a new need is a new entry.
+ */
+export const REGISTRY_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE plugins (
+     id            INTEGER PRIMARY KEY,
+     code          TEXT    NOT NULL UNIQUE,
+     name          TEXT    NOT NULL,
+     description   TEXT,
+     version       TEXT    NOT NULL,
+     vendor        TEXT,
+     type          TEXT    NOT NULL DEFAULT 'native',
+     module_dir    TEXT    NOT NULL,
+     binary_path   TEXT,
+     binary_sha256 TEXT,
+     napi_version  INTEGER,
+     erpmod_abi    INTEGER,
+     status        TEXT    NOT NULL CHECK (status IN ('active','inactive','failed','rejected','blocked')),
+     enabled       INTEGER NOT NULL DEFAULT 1,
+     last_error    TEXT,
+     loaded_at     TEXT,
+     created_at    TEXT    NOT NULL,
+     updated_at    TEXT    NOT NULL
+   );
+   CREATE TABLE plugin_endpoints (
+     id         INTEGER PRIMARY KEY,
+     plugin_id  INTEGER NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,
+     method     TEXT    NOT NULL,
+     path       TEXT    NOT NULL,
+     type       TEXT    NOT NULL DEFAULT 'REST',
+     created_at TEXT    NOT NULL,
+     UNIQUE (plugin_id, method, path)
+   );
+   CREATE TABLE plugin_events (
+     id        INTEGER PRIMARY KEY,
+     plugin_id INTEGER NOT NULL REFERENCES plugins(id) ON DELETE CASCADE,
+     kind      TEXT    NOT NULL,
+     detail    TEXT    NOT NULL DEFAULT '{}',
+     at        TEXT    NOT NULL
+   );
+   CREATE INDEX plugin_events_by_plugin ON plugin_events (plugin_id, id);`,
+];

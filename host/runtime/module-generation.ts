@@ -1,0 +1,29 @@
+import type Database from 'better-sqlite3';
+import type { LoadedManifest } from '../compliance/types';
+import type { ModuleHandler } from '../loader/load-native-library';
+
+/** A native function that serves one declared route. */
+export type RouteFunction = (request: unknown) => unknown;
+
+/**
+ * One loaded image of a module: what a reload replaces as a whole. Requests hold the generation they
+ * started on, so swapping a slot's generation never disturbs a request already running.
+ */
+export interface ModuleGeneration {
+  readonly number: number;
+  readonly loaded: LoadedManifest;
+  readonly handler: ModuleHandler;
+  readonly shadowPath: string;
+  readonly sha256: string;
+  readonly loadedAt: string;
+  readonly loadMs: number;
+  /** `METHOD /declared/path` → the native function. */
+  readonly routes: ReadonlyMap<string, RouteFunction>;
+  readonly requestTimeoutMs: number;
+  readonly db: Database.Database;
+  inFlight: number;
+}
+
+export function routeKey(method: string, path: string): string {
+  return `${method} ${path}`;
+}

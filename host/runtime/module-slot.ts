@@ -1,0 +1,33 @@
+import type { ModuleGeneration } from './module-generation';
+
+export type SlotState = 'active' | 'disabled';
+
+/**
+ * The dispatcher's view of one module code. Reload and toggle change a slot by assigning `generation` or
+ * `state`: one assignment, so a request sees either the old or the new table, never a mix.
+ */
+export class ModuleSlot {
+  state: SlotState = 'active';
+  generation: ModuleGeneration | undefined;
+
+  constructor(readonly code: string) {}
+}
+
+/** Every module the dispatcher can route to, by code. */
+export class ModuleTable {
+  readonly slots = new Map<string, ModuleSlot>();
+
+  slot(code: string): ModuleSlot {
+    let slot = this.slots.get(code);
+    if (slot === undefined) {
+      slot = new ModuleSlot(code);
+      this.slots.set(code, slot);
+    }
+    return slot;
+  }
+
+  /** Active generations in load order (Map keeps insertion order). */
+  generations(): ModuleGeneration[] {
+    return [...this.slots.values()].flatMap((slot) => (slot.generation === undefined ? [] : [slot.generation]));
+  }
+}

@@ -1,0 +1,115 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HostConfig } from './config/load-config';
+import { messageOf } from './errors';
+import { createOperatorApp } from './http/operator-app';
+import { ModuleDispatcher } from './http/module-dispatcher';
+import { bootModules, type ModuleOutcome } from './loader/boot-modules';
+import { EventBus } from './loader/event-bus';
+import { cleanupQuietly } from './loader/load-module';
+import { createLogger, type Logger } from './logger';
+import { openRegistryDatabase } from './registry/open-registry';
+import { PluginRepository } from './registry/plugin-repository';
+import { ModuleTable } from './runtime/module-slot';
+
+export interface StartHostOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logger?: Logger;
+}
+
+export interface RunningHost {
+  readonly server: http.Server;
+  readonly port: number;
+  readonly url: string;
+  readonly outcomes: readonly ModuleOutcome[];
+  readonly registry: PluginRepository;
+  readonly table: ModuleTable;
+  /** Graceful stop: refuse new work, finish what is in flight (bounded), clean modules up in reverse order. */
+  close(): Promise<void>;
+}
+
+/** host.md "Boot", steps 1–8, as one sequence. Throws (after undoing what it did) when boot cannot finish. */
+export async function startHost(config: HostConfig, options: StartHostOptions = {}): Promise<RunningHost> {
+  const started = performance.now();
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const env = options.env ?? process.env;
+  const registryDb = openRegistryDatabase(config.dataDir);
+  const registry = new PluginRepository(registryDb);
+  const table = new ModuleTable();
+  const bus = new EventBus(logger);
+
+  let outcomes: ModuleOutcome[];
+  try {
+    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env });
+  } catch (error) {
+    await unloadModules(table, logger);
+    registryDb.close();
+    throw error;
+  }
+
+  let ready = false;
+  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes });
+  dispatcher.rebuildRoutes();
+  const app = createOperatorApp({ registry, table, logger, isReady: () => ready });
+  const server = http.createServer((req, res) => {
+    if (!dispatcher.handle(req, res)) app(req, res);
+  });
+  // Slow or stalled clients must not hold sockets forever.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  ready = true;
+  const port = (server.address() as AddressInfo).port;
+  const active = outcomes.filter((outcome) => outcome.status === 'active').length;
+  logger.info(
+    { port, modules: outcomes.length, active, notActive: outcomes.length - active, bootMs: Math.round(performance.now() - started) },
+    `erpmod listening on port ${port}: ${active} of ${outcomes.length} modules active`,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      logger.info({ inFlight: dispatcher.requestsInFlight }, 'shutting down: draining in-flight requests');
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+      const drained = await Promise.race([
+        dispatcher.drain().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
+      ]);
+      if (!drained) logger.warn({ inFlight: dispatcher.requestsInFlight }, `requests still in flight after ${config.shutdownTimeoutMs} ms; closing their connections`);
+      server.closeIdleConnections();
+      server.closeAllConnections();
+      clearInterval(idleSweep);
+      await serverClosed;
+      await unloadModules(table, logger);
+      registryDb.close();
+      logger.info('shutdown complete');
+    })();
+    return closing;
+  };
+
+  return { server, port, url: `http://127.0.0.1:${port}`, outcomes, registry, table, close };
+}
+
+/** cleanup() every loaded module in reverse load order; one module's failure does not stop the others. */
+async function unloadModules(table: ModuleTable, logger: Logger): Promise<void> {
+  for (const generation of table.generations().reverse()) {
+    const code = generation.loaded.manifest.code;
+    await cleanupQuietly(generation.handler, logger.child({ module: code }));
+    try {
+      generation.db.close();
+    } catch (error) {
+      logger.error({ module: code, err: messageOf(error) }, 'closing module database failed');
+    }
+    logger.info({ module: code }, `module ${code} unloaded`);
+  }
+}
