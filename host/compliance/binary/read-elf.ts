@@ -30,6 +30,9 @@ const STV_DEFAULT = 0;
 const STV_PROTECTED = 3;
 const DT_NULL = 0;
 const DT_NEEDED = 1;
+const DT_FLAGS_1 = 0x6ffffffb;
+/** A position-independent executable is ET_DYN too; only this flag tells it from a library. */
+const DF_1_PIE = 0x08000000;
 
 /** e_machine values the host can name; the rest report 'unknown' with the raw number. */
 const MACHINES: Readonly<Record<number, Arch>> = {
@@ -105,6 +108,7 @@ export function readElf(bytes: Uint8Array): BinaryInfo {
     else if (sym.visibility === STV_DEFAULT || sym.visibility === STV_PROTECTED) exports.push(sym.name);
   }
 
+  const dynamic = readDynamic(r, bits, sections);
   const erpmod = sections.find((s) => s.name === '.erpmod');
   const napiSymbol = symbols.find((s) => s.name === NAPI_VERSION_SYMBOL && s.shndx !== SHN_UNDEF);
 
@@ -114,10 +118,10 @@ export function readElf(bytes: Uint8Array): BinaryInfo {
     endian,
     arch,
     machine: header.machine,
-    isSharedLibrary: header.type === ET_DYN,
+    isSharedLibrary: header.type === ET_DYN && (dynamic.flags1 & DF_1_PIE) === 0,
     exports: unique(exports),
     imports: unique(imports),
-    neededLibraries: readNeeded(r, bits, sections),
+    neededLibraries: dynamic.needed,
     infoBlock: erpmod ? readInfoBlock(sectionBytes(r, erpmod)) : undefined,
     declaredNapiFromCode: napiSymbol ? readNapiFromCode(r, arch, sections, napiSymbol) : undefined,
   };
@@ -204,24 +208,26 @@ function readSymbols(r: ByteReader, bits: 32 | 64, sections: readonly Section[],
   return symbols;
 }
 
-function readNeeded(r: ByteReader, bits: 32 | 64, sections: readonly Section[]): string[] {
+function readDynamic(r: ByteReader, bits: 32 | 64, sections: readonly Section[]): { needed: string[]; flags1: number } {
   const dynamic = sections.find((s) => s.type === SHT_DYNAMIC);
-  if (!dynamic || dynamic.type === SHT_NOBITS) return [];
+  if (!dynamic) return { needed: [], flags1: 0 };
   sectionBytes(r, dynamic);
   const strtab = linkedSection(sections, dynamic, '.dynamic');
   sectionBytes(r, strtab);
   const entsize = bits === 64 ? 16 : 8;
   const count = capCount(Math.floor(dynamic.size / entsize), LIMITS.maxDynamicEntries, 'dynamic entry');
   const needed: string[] = [];
+  let flags1 = 0;
   for (let i = 0; i < count; i++) {
     const at = dynamic.offset + i * entsize;
-    const tag = bits === 64 ? r.u64(at) : r.u32(at);
+    const tag = bits === 64 ? tag64(r, at) : r.u32(at);
     if (tag === DT_NULL) break;
-    if (tag !== DT_NEEDED) continue;
+    if (tag !== DT_NEEDED && tag !== DT_FLAGS_1) continue;
     const value = bits === 64 ? r.u64(at + 8) : r.u32(at + 4);
-    needed.push(r.cstring(strtab.offset + value, strtab.offset + strtab.size));
+    if (tag === DT_NEEDED) needed.push(r.cstring(strtab.offset + value, strtab.offset + strtab.size));
+    else flags1 = value;
   }
-  return needed;
+  return { needed, flags1 };
 }
 
 /** Maps the symbol's address to file bytes through the executable section that holds it. */
@@ -234,6 +240,13 @@ function readNapiFromCode(r: ByteReader, arch: Arch, sections: readonly Section[
   const available = Math.min(NAPI_CODE_WINDOW, section.offset + section.size - offset, r.length - offset);
   if (available <= 0) return undefined;
   return matchConstantReturn(arch, r.slice(offset, available));
+}
+
+/** Every defined tag fits in 32 bits; a forged wider one is just unknown (-1), not a reason to give up. */
+function tag64(r: ByteReader, at: number): number {
+  const low = r.u32(at + (r.endian === 'little' ? 0 : 4));
+  const high = r.u32(at + (r.endian === 'little' ? 4 : 0));
+  return high === 0 ? low : -1;
 }
 
 function unique(names: string[]): string[] {
