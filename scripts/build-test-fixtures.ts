@@ -1,0 +1,71 @@
+/**
+ * Builds the fixture modules under test/fixtures/modules/: each directory's fixture.json names the
+ * macros that make test/fixtures/native/fixture-module.c misbehave in one way. The flags are the SDK's
+ * (hidden visibility, no STB_GNU_UNIQUE, pinned NAPI_VERSION), compiled by the system C compiler.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import YAML from 'yaml';
+
+const run = promisify(execFile);
+const root = path.resolve(__dirname, '..', '..');
+const fixturesDir = path.join(root, 'test', 'fixtures', 'modules');
+const source = path.join(root, 'test', 'fixtures', 'native', 'fixture-module.c');
+const sdkInclude = path.join(root, 'native-sdk', 'include');
+
+interface FixtureSpec {
+  defines: Record<string, string | number | boolean>;
+  napi?: number;
+}
+
+export function nodeIncludeDir(): string {
+  const configured = process.env.npm_config_nodedir;
+  const candidates = [configured && path.join(configured, 'include', 'node'), path.resolve(process.execPath, '..', '..', 'include', 'node')];
+  const found = candidates.find((dir): dir is string => typeof dir === 'string' && fs.existsSync(path.join(dir, 'node_api.h')));
+  if (found === undefined) throw new Error(`node_api.h not found in ${candidates.filter(Boolean).join(' or ')}`);
+  return found;
+}
+
+async function buildFixture(dir: string, include: string): Promise<string | undefined> {
+  const spec = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as FixtureSpec;
+  const manifest = YAML.parse(fs.readFileSync(path.join(dir, 'module.yml'), 'utf8')) as { code: string };
+  const output = path.join(dir, 'lib', `${process.platform}-${process.arch}`, `${manifest.code}.so`);
+  const inputs = [source, path.join(dir, 'fixture.json'), path.join(dir, 'module.yml'), path.join(sdkInclude, 'erpmod', 'abi.h')];
+  if (fs.existsSync(output) && inputs.every((input) => fs.statSync(input).mtimeMs <= fs.statSync(output).mtimeMs)) return undefined;
+
+  const defines = Object.entries(spec.defines).map(([name, value]) => (value === true ? `-D${name}` : `-D${name}=${String(value)}`));
+  fs.mkdirSync(path.dirname(output), { recursive: true });
+  const temporary = `${output}.${process.pid}.tmp`;
+  await run('cc', [
+    '-shared', '-fPIC', '-O2', '-fvisibility=hidden', '-fno-gnu-unique', '-Wall',
+    `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines,
+    '-I', include, '-I', sdkInclude, source, '-o', temporary,
+  ]);
+  fs.renameSync(temporary, output);
+  return output;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const include = nodeIncludeDir();
+  const dirs = fs
+    .readdirSync(fixturesDir)
+    .map((name) => path.join(fixturesDir, name))
+    .filter((dir) => fs.existsSync(path.join(dir, 'fixture.json')));
+  let built = 0;
+  // Two at a time: the machines have two cores.
+  for (let i = 0; i < dirs.length; i += 2) {
+    const results = await Promise.all(dirs.slice(i, i + 2).map((dir) => buildFixture(dir, include)));
+    built += results.filter(Boolean).length;
+  }
+  process.stdout.write(`test fixtures: ${built} built, ${dirs.length - built} up to date (${Math.round(performance.now() - started)} ms)\n`);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`building test fixtures failed: ${(error as Error).message}\n`);
+    process.exit(1);
+  });
+}

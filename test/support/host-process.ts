@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CLI } from './paths';
+
+export interface HostProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Every parsed JSON log line so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Sends a signal and resolves with the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+export interface StartHostProcessOptions {
+  readonly modulesDir: string;
+  /** Reuse a data dir (for restart tests); a fresh temp dir otherwise. */
+  readonly dataDir?: string;
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+/** A temp directory removed when the process exits. */
+export function makeTempDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `erpmod-${prefix}-`));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts `erpmod serve --port 0` in a child process and waits for its "listening" log line. */
+export function startHostProcess(options: StartHostProcessOptions): Promise<HostProcess> {
+  const dataDir = options.dataDir ?? makeTempDir('data');
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+    env: {
+      ...process.env,
+      ERPMOD_MODULES_DIR: options.modulesDir,
+      ERPMOD_DATA_DIR: dataDir,
+      ERPMOD_HOST: '127.0.0.1',
+      ERPMOD_LOG_LEVEL: 'debug',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`host did not start within ${options.timeoutMs ?? 20_000} ms; logs:\n${formatLogs(logs)}\n${stderr}`));
+    }, options.timeoutMs ?? 20_000);
+    let buffered = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let newline;
+      while ((newline = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (typeof entry.port === 'number' && String(entry.msg).includes('listening')) {
+            clearTimeout(timer);
+            const port = entry.port;
+            resolve({
+              child,
+              url: `http://127.0.0.1:${port}`,
+              port,
+              dataDir,
+              logs,
+              stop(signal: NodeJS.Signals = 'SIGTERM') {
+                if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+                return exited;
+              },
+            });
+          }
+        } catch {
+          // Not a log line: ignore.
+        }
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`host exited with ${code} before listening; logs:\n${formatLogs(logs)}\n${stderr}`), { exitCode: code, logs }));
+    });
+  });
+}
+
+export function formatLogs(logs: readonly Record<string, unknown>[]): string {
+  return logs.map((entry) => `${String(entry.level)} ${String(entry.msg)} ${entry.reason ? String(entry.reason) : ''}${entry.err ? String(entry.err) : ''}`).join('\n');
+}
