@@ -1,0 +1,237 @@
+// erpmod/db.h: the module's own SQLite database through `ctx.db` (better-sqlite3 in the host).
+//
+//   ctx.db().Exec("DELETE FROM drafts");
+//   erpmod::RunResult r = ctx.db().Run("INSERT INTO items (sku, stock) VALUES (?, ?)", {sku, stock});
+//   if (auto row = ctx.db().Get("SELECT stock FROM items WHERE sku = ?", {sku})) row->Int64("stock");
+//   for (const erpmod::Row& row : ctx.db().All("SELECT * FROM items")) ...
+//
+// Parameters bind to `?` placeholders in order. A failing statement throws erpmod::DbError with
+// SQLite's message and code (e.g. "SQLITE_CONSTRAINT_PRIMARYKEY"). Rows are views: valid during
+// the current call, like JsonValue.
+#ifndef ERPMOD_DB_H_
+#define ERPMOD_DB_H_
+
+#include "erpmod/detail/host-api.h"
+#include "erpmod/detail/napi-config.h"
+#include "erpmod/json-value.h"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace erpmod {
+
+// One bound parameter: NULL, a 64-bit integer, a double or text. bool binds as 0 / 1 (SQLite has
+// no boolean type); integers beyond 2^53 are passed as BigInt so they stay exact.
+class Param {
+ public:
+  Param(std::nullptr_t) : kind_(kNull) {}
+  template <typename T, std::enable_if_t<std::is_same_v<T, bool>, int> = 0>
+  Param(T v) : kind_(kInt), int_(v ? 1 : 0) {}
+  template <typename T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, int> = 0>
+  Param(T v) : kind_(kInt), int_(static_cast<int64_t>(v)) {}
+  template <typename T, std::enable_if_t<std::is_floating_point_v<T>, int> = 0>
+  Param(T v) : kind_(kDouble), double_(static_cast<double>(v)) {}
+  Param(const char* v) : kind_(v ? kText : kNull), text_(v ? v : "") {}
+  Param(std::string v) : kind_(kText), text_(std::move(v)) {}
+  Param(std::string_view v) : kind_(kText), text_(v) {}
+  template <typename T>
+  Param(const std::optional<T>& v) : Param(nullptr) {
+    if (v) *this = Param(*v);
+  }
+
+  napi_value ToNapi(Napi::Env env) const {
+    switch (kind_) {
+      case kNull: return env.Null();
+      case kInt:
+        if (int_ > kMaxSafeInteger || int_ < -kMaxSafeInteger) return Napi::BigInt::New(env, int_);
+        return Napi::Number::New(env, static_cast<double>(int_));
+      case kDouble: return Napi::Number::New(env, double_);
+      case kText: return Napi::String::New(env, text_);
+    }
+    return env.Null();
+  }
+
+ private:
+  enum Kind { kNull, kInt, kDouble, kText };
+  Kind kind_;
+  int64_t int_ = 0;
+  double double_ = 0;
+  std::string text_;
+};
+
+using Params = std::vector<Param>;
+
+struct RunResult {
+  int64_t changes = 0;
+  int64_t last_insert_rowid = 0;
+};
+
+class DbError : public std::runtime_error {
+ public:
+  DbError(const std::string& message, std::string code) : std::runtime_error(message), code_(std::move(code)) {}
+  // SQLite's extended result code name, e.g. "SQLITE_CONSTRAINT_UNIQUE"; "" when unknown.
+  const std::string& code() const { return code_; }
+  // True for any SQLITE_CONSTRAINT_* failure (unique, primary key, check, foreign key, not null).
+  bool IsConstraint() const { return code_.rfind("SQLITE_CONSTRAINT", 0) == 0; }
+
+ private:
+  std::string code_;
+};
+
+// One result row (a JavaScript object keyed by column name), read column by column.
+// The typed getters throw std::runtime_error naming the column when the value has another type.
+class Row {
+ public:
+  explicit Row(Napi::Object row) : row_(row) {}
+
+  bool Has(std::string_view column) const { return row_.HasOwnProperty(std::string(column)); }
+  bool IsNull(std::string_view column) const { return Column(column).IsMissing(); }
+  JsonValue Column(std::string_view column) const { return JsonValue(row_.Get(std::string(column))); }
+
+  int64_t Int64(std::string_view column) const { return Required(column, OptInt64(column), "an integer"); }
+  double Double(std::string_view column) const { return Required(column, OptDouble(column), "a number"); }
+  std::string String(std::string_view column) const { return Required(column, OptString(column), "text"); }
+  // An integer column read as a flag (0 = false).
+  bool Bool(std::string_view column) const { return Int64(column) != 0; }
+
+  // Empty when the column is NULL; throws when it holds another type.
+  std::optional<int64_t> OptInt64(std::string_view column) const {
+    JsonValue v = Column(column);
+    if (v.IsMissing()) return std::nullopt;
+    if (auto i = v.AsInt64()) return i;
+    throw TypeMismatch(column, "an integer", v);
+  }
+  std::optional<double> OptDouble(std::string_view column) const {
+    JsonValue v = Column(column);
+    if (v.IsMissing()) return std::nullopt;
+    if (auto d = v.AsDouble()) return d;
+    if (auto i = v.AsInt64()) return static_cast<double>(*i);
+    throw TypeMismatch(column, "a number", v);
+  }
+  std::optional<std::string> OptString(std::string_view column) const {
+    JsonValue v = Column(column);
+    if (v.IsMissing()) return std::nullopt;
+    if (auto s = v.AsString()) return s;
+    throw TypeMismatch(column, "text", v);
+  }
+
+  Napi::Object napi() const { return row_; }
+
+ private:
+  template <typename T>
+  T Required(std::string_view column, std::optional<T> v, const char* what) const {
+    if (!v) throw std::runtime_error("column \"" + std::string(column) + "\": expected " + what + ", got NULL");
+    return *v;
+  }
+  static std::runtime_error TypeMismatch(std::string_view column, const char* what, const JsonValue& v) {
+    return std::runtime_error("column \"" + std::string(column) + "\": expected " + what + ", got " + v.TypeName());
+  }
+
+  Napi::Object row_;
+};
+
+class Db {
+ public:
+  explicit Db(detail::HostApi* host) : host_(host) {}
+
+  // Runs one or more statements without parameters (DDL, BEGIN / COMMIT).
+  void Exec(std::string_view sql) const {
+    Guarded(host_->db_exec, sql, nullptr);
+  }
+
+  RunResult Run(std::string_view sql, const Params& params = {}) const {
+    Napi::Value v = Guarded(host_->db_run, sql, &params);
+    RunResult r;
+    if (v.IsObject()) {
+      JsonValue info(v);
+      r.changes = info.Get("changes").AsInt64().value_or(0);
+      r.last_insert_rowid = info.Get("lastInsertRowid").AsInt64().value_or(0);
+    }
+    return r;
+  }
+
+  // The first row, or nothing.
+  std::optional<Row> Get(std::string_view sql, const Params& params = {}) const {
+    Napi::Value v = Guarded(host_->db_get, sql, &params);
+    if (!v.IsObject()) return std::nullopt;
+    return Row(v.As<Napi::Object>());
+  }
+
+  std::vector<Row> All(std::string_view sql, const Params& params = {}) const {
+    Napi::Value v = Guarded(host_->db_all, sql, &params);
+    std::vector<Row> rows;
+    if (!v.IsArray()) return rows;
+    Napi::Array arr = v.As<Napi::Array>();
+    uint32_t n = arr.Length();
+    rows.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      Napi::Value item = arr.Get(i);
+      if (item.IsObject()) rows.emplace_back(item.As<Napi::Object>());
+    }
+    return rows;
+  }
+
+ private:
+  Napi::Value Guarded(const detail::HostMethod& method, std::string_view sql, const Params* params) const {
+    Napi::Env env = host_->env();
+    try {
+      napi_value text = Napi::String::New(env, sql.data(), sql.size());
+      if (params == nullptr) return host_->Call(method, {text});
+      Napi::Array list = Napi::Array::New(env, params->size());
+      for (size_t i = 0; i < params->size(); ++i) list.Set(static_cast<uint32_t>(i), (*params)[i].ToNapi(env));
+      return host_->Call(method, {text, list});
+    } catch (const Napi::Error& e) {
+      std::string code;
+      Napi::Value err = e.Value();
+      if (err.IsObject()) {
+        Napi::Value c = err.As<Napi::Object>().Get("code");
+        if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
+      }
+      throw DbError(e.Message(), std::move(code));
+    }
+  }
+
+  detail::HostApi* host_;
+};
+
+// BEGIN IMMEDIATE on construction, ROLLBACK on destruction unless Commit() ran. IMMEDIATE takes
+// the write lock up front, so two processes sharing the file cannot deadlock on an upgrade.
+//
+//   erpmod::Transaction tx(ctx.db());
+//   ctx.db().Run(...); ctx.db().Run(...);
+//   tx.Commit();
+class Transaction {
+ public:
+  explicit Transaction(const Db& db, std::string_view begin = "BEGIN IMMEDIATE") : db_(db) { db_.Exec(begin); }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction() {
+    if (done_) return;
+    try {
+      db_.Exec("ROLLBACK");
+    } catch (...) {
+      // The statement that failed may already have rolled the transaction back.
+    }
+  }
+  void Commit() {
+    db_.Exec("COMMIT");
+    done_ = true;
+  }
+  void Rollback() {
+    done_ = true;
+    db_.Exec("ROLLBACK");
+  }
+
+ private:
+  const Db& db_;
+  bool done_ = false;
+};
+
+}  // namespace erpmod
+
+#endif  // ERPMOD_DB_H_

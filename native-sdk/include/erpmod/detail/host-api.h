@@ -1,0 +1,118 @@
+// erpmod/detail/host-api.h: the host's `ctx` functions, held by persistent references so the
+// module can call them on every later request. Internal to the SDK.
+#ifndef ERPMOD_DETAIL_HOST_API_H_
+#define ERPMOD_DETAIL_HOST_API_H_
+
+#include "erpmod/detail/napi-config.h"
+
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace erpmod {
+namespace detail {
+
+// One host function, bound to the object it must be called on (`ctx.db.run` with this = ctx.db).
+class HostMethod {
+ public:
+  void Bind(Napi::Value owner, std::string path, const char* name) {
+    path_ = std::move(path);
+    if (!owner.IsObject()) return;
+    Napi::Value fn = owner.As<Napi::Object>().Get(name);
+    if (!fn.IsFunction()) return;
+    self_ = Napi::Persistent(owner.As<Napi::Object>());
+    fn_ = Napi::Persistent(fn.As<Napi::Function>());
+  }
+  bool bound() const { return !fn_.IsEmpty(); }
+  const std::string& path() const { return path_; }
+  Napi::Value Call(std::initializer_list<napi_value> args) const { return fn_.Call(self_.Value(), args); }
+  void Reset() {
+    fn_.Reset();
+    self_.Reset();
+  }
+
+ private:
+  std::string path_;
+  Napi::ObjectReference self_;
+  Napi::FunctionReference fn_;
+};
+
+enum LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// Everything the SDK needs from `ctx`, resolved once in initialize.
+class HostApi {
+ public:
+  HostApi(Napi::Object ctx, Napi::Function json_parse) : env_(ctx.Env()) {
+    ctx_ = Napi::Persistent(ctx);
+    json_parse_ = Napi::Persistent(json_parse);
+    code_ = StringMember(ctx, "code");
+    version_ = StringMember(ctx, "version");
+    data_dir_ = StringMember(ctx, "dataDir");
+    Napi::Value config = ctx.Get("config");
+    config_ = Napi::Persistent(config.IsObject() ? config.As<Napi::Object>() : Napi::Object::New(env_));
+    Napi::Value db = ctx.Get("db");
+    db_exec.Bind(db, "ctx.db.exec", "exec");
+    db_run.Bind(db, "ctx.db.run", "run");
+    db_get.Bind(db, "ctx.db.get", "get");
+    db_all.Bind(db, "ctx.db.all", "all");
+    Napi::Value logger = ctx.Get("logger");
+    static constexpr const char* kLevels[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; ++i) log[i].Bind(logger, std::string("ctx.logger.") + kLevels[i], kLevels[i]);
+    Napi::Value events = ctx.Get("events");
+    publish.Bind(events, "ctx.events.publish", "publish");
+    subscribe.Bind(events, "ctx.events.subscribe", "subscribe");
+  }
+
+  Napi::Env env() const { return env_; }
+  const std::string& code() const { return code_; }
+  const std::string& version() const { return version_; }
+  const std::string& data_dir() const { return data_dir_; }
+  Napi::Object ctx() const { return ctx_.Value(); }
+  Napi::Object config() const { return config_.Value(); }
+
+  // Calls a host function, with a clear error when the host did not provide it or the module
+  // was already cleaned up.
+  Napi::Value Call(const HostMethod& method, std::initializer_list<napi_value> args) const {
+    if (released_) throw std::runtime_error(method.path() + " called after cleanup()");
+    if (!method.bound()) throw std::runtime_error(method.path() + " is not a function in the ctx given to initialize");
+    return method.Call(args);
+  }
+
+  Napi::Value ParseJson(std::string_view text) const {
+    return json_parse_.Call(env_.Undefined(), {Napi::String::New(env_, text.data(), text.size())});
+  }
+
+  // Drops every reference to the host's objects (after cleanup) so they can be collected.
+  void Release() {
+    released_ = true;
+    for (HostMethod* m : {&db_exec, &db_run, &db_get, &db_all, &log[0], &log[1], &log[2], &log[3], &publish, &subscribe}) {
+      m->Reset();
+    }
+    config_ = Napi::Persistent(Napi::Object::New(env_));
+    ctx_.Reset();
+  }
+  bool released() const { return released_; }
+
+  HostMethod db_exec, db_run, db_get, db_all;
+  HostMethod log[4];
+  HostMethod publish, subscribe;
+
+ private:
+  static std::string StringMember(Napi::Object obj, const char* name) {
+    Napi::Value v = obj.Get(name);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  }
+
+  Napi::Env env_;
+  Napi::ObjectReference ctx_;
+  Napi::ObjectReference config_;
+  Napi::FunctionReference json_parse_;
+  std::string code_, version_, data_dir_;
+  bool released_ = false;
+};
+
+}  // namespace detail
+}  // namespace erpmod
+
+#endif  // ERPMOD_DETAIL_HOST_API_H_

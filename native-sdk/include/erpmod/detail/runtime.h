@@ -1,0 +1,247 @@
+// erpmod/detail/runtime.h: the JavaScript face of a module (the `Handler` export and the handler
+// object it returns) and the per-environment state behind it. Internal to the SDK; included by
+// erpmod/module.h.
+//
+// Every entry point from JavaScript runs inside Guard(): a C++ exception never crosses the
+// Node-API boundary, it becomes a JavaScript Error carrying the exception's message.
+#ifndef ERPMOD_DETAIL_RUNTIME_H_
+#define ERPMOD_DETAIL_RUNTIME_H_
+
+#include "erpmod/detail/napi-config.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace erpmod {
+namespace detail {
+
+struct ModuleInfo {
+  Module* (*create)();
+  const char* code;
+  const char* version;
+  bool has_health;
+};
+
+template <typename F>
+Napi::Value Guard(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+  } catch (...) {
+    Napi::Error::New(env, "unknown native exception").ThrowAsJavaScriptException();
+  }
+  return env.Undefined();
+}
+
+class Runtime;
+
+// Instance data of one Node-API environment (one load of the library in one thread).
+struct Instance {
+  ModuleInfo info{};
+  // `{ 'content-type': 'application/json' }`, frozen and shared by every JSON response.
+  Napi::ObjectReference json_headers;
+  Napi::FunctionReference json_parse;
+  // One per Handler() call; they live as long as the environment because the functions handed
+  // to the host point at them.
+  std::vector<std::unique_ptr<Runtime>> runtimes;
+};
+
+// One module object and its context, behind one handler object.
+class Runtime {
+ public:
+  Runtime(Instance* inst, std::unique_ptr<Module> module) : inst_(inst), module_(std::move(module)) {}
+
+  Napi::Object MakeHandlerObject(Napi::Env env) {
+    Napi::Object obj = Napi::Object::New(env);
+    obj.Set("getModuleCode", Napi::Function::New(env, &Runtime::JsGetModuleCode, "getModuleCode", this));
+    obj.Set("getModuleVersion", Napi::Function::New(env, &Runtime::JsGetModuleVersion, "getModuleVersion", this));
+    obj.Set("initialize", Napi::Function::New(env, &Runtime::JsInitialize, "initialize", this));
+    obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
+    obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
+    if (inst_->info.has_health) {
+      obj.Set("health", Napi::Function::New(env, &Runtime::JsHealth, "health", this));
+    }
+    return obj;
+  }
+
+ private:
+  enum class State { kCreated, kInitialized, kCleanedUp };
+
+  static Runtime* Self(const Napi::CallbackInfo& info) { return static_cast<Runtime*>(info.Data()); }
+
+  static Napi::Value JsGetModuleCode(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Self(info)->inst_->info.code);
+  }
+
+  static Napi::Value JsGetModuleVersion(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Self(info)->inst_->info.version);
+  }
+
+  static Napi::Value JsInitialize(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      Runtime* self = Self(info);
+      if (self->state_ == State::kInitialized) throw std::logic_error("initialize() was already called");
+      if (self->state_ == State::kCleanedUp) throw std::logic_error("initialize() called after cleanup()");
+      if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "initialize(ctx): ctx must be an object");
+      self->module_->ctx_ = nullptr;
+      self->context_.reset();
+      self->host_ = std::make_unique<HostApi>(info[0].As<Napi::Object>(), self->inst_->json_parse.Value());
+      self->context_ = std::make_unique<Context>(self->host_.get());
+      self->module_->ctx_ = self->context_.get();
+      try {
+        self->module_->Initialize(*self->context_);
+      } catch (...) {
+        self->module_->ctx_ = nullptr;
+        self->host_->Release();
+        throw;
+      }
+      self->state_ = State::kInitialized;
+      return env.Undefined();
+    });
+  }
+
+  static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      Runtime* self = Self(info);
+      if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+        throw Napi::TypeError::New(env, "getHandler(route, method): route and method must be strings");
+      }
+      std::string route = info[0].As<Napi::String>().Utf8Value();
+      std::string method = info[1].As<Napi::String>().Utf8Value();
+      HandlerFn fn = self->module_->GetHandler(route, method);
+      if (!fn) return env.Null();
+      return Napi::Function::New(
+          env,
+          [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->Serve(call, fn); },
+          method + " " + route);
+    });
+  }
+
+  static Napi::Value JsCleanup(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      Runtime* self = Self(info);
+      State was = self->state_;
+      self->state_ = State::kCleanedUp;
+      if (was != State::kInitialized) return env.Undefined();
+      try {
+        self->module_->Cleanup();
+      } catch (...) {
+        self->Detach();
+        throw;
+      }
+      self->Detach();
+      return env.Undefined();
+    });
+  }
+
+  static Napi::Value JsHealth(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      Runtime* self = Self(info);
+      HealthReport report = self->module_->Health();
+      Napi::Object obj = Napi::Object::New(env);
+      const char* status = report.status == HealthReport::Status::kHealthy    ? "healthy"
+                           : report.status == HealthReport::Status::kDegraded ? "degraded"
+                                                                               : "unhealthy";
+      obj.Set("status", status);
+      if (!report.details_json.empty()) {
+        obj.Set("details", self->inst_->json_parse.Call(env.Undefined(), {Napi::String::New(env, report.details_json)}));
+      }
+      return obj;
+    });
+  }
+
+  Napi::Value Serve(const Napi::CallbackInfo& call, const HandlerFn& fn) {
+    Napi::Env env = call.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      if (call.Length() < 1 || !call[0].IsObject()) throw Napi::TypeError::New(env, "handler(req): req must be an object");
+      Request req(call[0].As<Napi::Object>());
+      Response res;
+      try {
+        res = fn(req);
+      } catch (const HttpError& e) {
+        res = e.ToResponse();
+      }
+      return ToJs(env, res);
+    });
+  }
+
+  // `{ status, headers, body }` in one napi_define_properties call.
+  Napi::Value ToJs(Napi::Env env, const Response& res) {
+    napi_value obj = nullptr;
+    NAPI_THROW_IF_FAILED(env, napi_create_object(env, &obj), Napi::Value());
+    napi_property_descriptor props[3];
+    size_t n = 0;
+    auto add = [&](const char* name, napi_value value) {
+      props[n++] = napi_property_descriptor{name, nullptr, nullptr, nullptr, nullptr, value, napi_default_jsproperty, nullptr};
+    };
+    add("status", Napi::Number::New(env, res.status));
+    if (res.content_type == kJsonContentType && res.headers.empty()) {
+      add("headers", inst_->json_headers.Value());
+    } else if (!res.content_type.empty() || !res.headers.empty()) {
+      Napi::Object headers = Napi::Object::New(env);
+      if (!res.content_type.empty()) headers.Set("content-type", res.content_type);
+      for (const auto& h : res.headers) headers.Set(h.first, h.second);
+      add("headers", headers);
+    }
+    add("body", Napi::String::New(env, res.body));
+    NAPI_THROW_IF_FAILED(env, napi_define_properties(env, obj, n, props), Napi::Value());
+    return Napi::Value(env, obj);
+  }
+
+  void Detach() {
+    module_->ctx_ = nullptr;
+    if (host_) host_->Release();
+  }
+
+  Instance* inst_;
+  // Destroyed in reverse order: the module first, then what it may point at.
+  std::unique_ptr<HostApi> host_;
+  std::unique_ptr<Context> context_;
+  std::unique_ptr<Module> module_;
+  State state_ = State::kCreated;
+};
+
+inline Napi::Value HandlerExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, [&]() -> Napi::Value {
+    Instance* inst = env.GetInstanceData<Instance>();
+    if (inst == nullptr) throw std::logic_error("erpmod: the library was not registered in this environment");
+    std::unique_ptr<Module> module(inst->info.create());
+    inst->runtimes.push_back(std::make_unique<Runtime>(inst, std::move(module)));
+    return inst->runtimes.back()->MakeHandlerObject(env);
+  });
+}
+
+// Body of napi_register_module_v1 (see ERPMOD_MODULE).
+inline napi_value RegisterAddon(napi_env raw_env, napi_value raw_exports, const ModuleInfo& info) {
+  Napi::Env env(raw_env);
+  return Guard(env, [&]() -> Napi::Value {
+    auto inst = std::make_unique<Instance>();
+    inst->info = info;
+    Napi::Object headers = Napi::Object::New(env);
+    headers.Set("content-type", kJsonContentType);
+    headers.Freeze();
+    inst->json_headers = Napi::Persistent(headers);
+    Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
+    inst->json_parse = Napi::Persistent(json.Get("parse").As<Napi::Function>());
+    env.SetInstanceData(inst.release());
+    Napi::Object exports(env, raw_exports);
+    exports.Set(ERPMOD_EXPORT_HANDLER, Napi::Function::New(env, &HandlerExport, ERPMOD_EXPORT_HANDLER));
+    return exports;
+  });
+}
+
+}  // namespace detail
+}  // namespace erpmod
+
+#endif  // ERPMOD_DETAIL_RUNTIME_H_
