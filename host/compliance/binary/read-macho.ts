@@ -56,6 +56,8 @@ const MAX_FAT_ARCHES = 64;
 const MAX_LOAD_COMMANDS = 10_000;
 const MAX_TRIE_DEPTH = 128;
 const MAX_TRIE_NODES = 1_000_000;
+/** Names may overlap in a forged string table (every suffix of one long string): cap the bytes decoded. */
+const MAX_NAME_BYTES_TOTAL = 32 * 1024 * 1024;
 
 const CPU_ARCH: ReadonlyMap<number, Arch> = new Map<number, Arch>([
   [0x01000007, 'x64'],
@@ -162,11 +164,12 @@ function readThin(bytes: Uint8Array): BinaryInfo {
   reader.check(headerSize, sizeofcmds, 'Mach-O load commands');
 
   const commands = readLoadCommands(reader, headerSize, ncmds, sizeofcmds);
-  const symbols = commands.symtab === undefined ? undefined : readSymbols(reader, bits, commands.symtab);
+  const budget: NameBudget = { bytes: 0 };
+  const symbols = commands.symtab === undefined ? undefined : readSymbols(reader, bits, commands.symtab, budget);
   const exports = new Set<string>(symbols?.exports.keys());
   const trieAddresses = new Map<string, number | undefined>();
   for (const trie of commands.exportTries) {
-    for (const [name, address] of readExportTrie(reader.slice(trie.off, trie.size, 'Mach-O export trie'))) {
+    for (const [name, address] of readExportTrie(reader.slice(trie.off, trie.size, 'Mach-O export trie'), budget)) {
       const plain = stripUnderscore(name);
       exports.add(plain);
       if (!trieAddresses.has(plain)) trieAddresses.set(plain, address);
@@ -269,13 +272,23 @@ function fixedName(reader: ByteReader, offset: number): string {
   return out;
 }
 
+interface NameBudget {
+  bytes: number;
+}
+
+function spend(budget: NameBudget, name: string): string {
+  budget.bytes += name.length + 1;
+  if (budget.bytes > MAX_NAME_BYTES_TOTAL) throw new MalformedBinary(`Mach-O: symbol names total more than ${MAX_NAME_BYTES_TOTAL} bytes`);
+  return name;
+}
+
 interface Symbols {
   /** Defined external name (leading `_` removed) → n_value. */
   readonly exports: Map<string, number>;
   readonly imports: Set<string>;
 }
 
-function readSymbols(reader: ByteReader, bits: 32 | 64, symtab: SymtabCommand): Symbols {
+function readSymbols(reader: ByteReader, bits: 32 | 64, symtab: SymtabCommand, budget: NameBudget): Symbols {
   const { symoff, stroff, strsize } = symtab;
   const nsyms = capCount(symtab.nsyms, LIMITS.maxSymbols, 'Mach-O symbol');
   const entrySize = bits === 64 ? 16 : 12;
@@ -289,7 +302,7 @@ function readSymbols(reader: ByteReader, bits: 32 | 64, symtab: SymtabCommand): 
     if ((type & N_STAB) !== 0 || (type & N_EXT) === 0) continue;
     const strx = reader.u32(at);
     if (strx >= strsize) throw new MalformedBinary(`Mach-O: symbol ${i} names string offset ${strx}, past the ${strsize}-byte string table`);
-    const name = stripUnderscore(reader.cstring(stroff + strx, stroff + strsize));
+    const name = stripUnderscore(spend(budget, reader.cstring(stroff + strx, stroff + strsize)));
     if (name === '') continue;
     const value = reader.word(at + 8, bits);
     if ((type & N_TYPE) === N_UNDF) {
@@ -303,8 +316,11 @@ function readSymbols(reader: ByteReader, bits: 32 | 64, symtab: SymtabCommand): 
 }
 
 /** Walks a dyld export trie: name → image-relative address, undefined for re-exports and resolvers. */
-function readExportTrie(trie: Uint8Array): Map<string, number | undefined> {
+function readExportTrie(trie: Uint8Array, budget: NameBudget): Map<string, number | undefined> {
   const reader = new ByteReader(trie, 'little');
+  // In a well-formed trie every label byte belongs to one edge; nodes overlapping in a forged one could
+  // make the walk re-read the same bytes for every node.
+  let labelBytes = 0;
   const names = new Map<string, number | undefined>();
   const visited = new Set<number>();
   const stack: { offset: number; prefix: string; depth: number }[] = [{ offset: 0, prefix: '', depth: 0 }];
@@ -323,15 +339,17 @@ function readExportTrie(trie: Uint8Array): Map<string, number | undefined> {
         address = readUleb(trie, cursor);
         if ((flags & EXPORT_SYMBOL_FLAGS_STUB_AND_RESOLVER) !== 0) address = undefined;
       }
-      if (node.prefix !== '') names.set(node.prefix, address);
+      if (node.prefix !== '') names.set(spend(budget, node.prefix), address);
       capCount(names.size, LIMITS.maxSymbols, 'Mach-O export');
     }
     const childCount = reader.u8(childrenAt);
     cursor.at = childrenAt + 1;
     if (childCount > 0 && node.depth >= MAX_TRIE_DEPTH) throw new MalformedBinary(`Mach-O: export trie deeper than ${MAX_TRIE_DEPTH}`);
     for (let c = 0; c < childCount; c++) {
-      const labelEnd = trie.indexOf(0, cursor.at);
       const label = reader.cstring(cursor.at, trie.length);
+      const labelEnd = trie.indexOf(0, cursor.at);
+      labelBytes += labelEnd - cursor.at + 1;
+      if (labelBytes > trie.length) throw new MalformedBinary('Mach-O: export trie edges overlap (more label bytes than the trie holds)');
       cursor.at = labelEnd + 1;
       const childOffset = readUleb(trie, cursor);
       if (childOffset >= trie.length) throw new MalformedBinary(`Mach-O: export trie edge points to ${childOffset}, past the trie`);

@@ -29,7 +29,8 @@ const COFF_SYMBOL_SIZE = 18;
 const MAX_PE_HEADER_OFFSET = 64 * 1024 * 1024;
 const MAX_DATA_DIRECTORIES = 16;
 const MAX_IMPORT_DESCRIPTORS = 10_000;
-const MAX_STRING_BYTES_TOTAL = 64 * 1024 * 1024;
+/** Names may overlap in a forged table (every suffix of one long string): cap the bytes decoded. */
+const MAX_STRING_BYTES_TOTAL = 32 * 1024 * 1024;
 
 const MACHINE_ARCH: ReadonlyMap<number, Arch> = new Map<number, Arch>([
   [0x8664, 'x64'],

@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { test } from 'node:test';
+
+import { readBinary } from '../host/compliance/binary/read-binary';
+import { readPe } from '../host/compliance/binary/read-pe';
+import type { BinaryInfo } from '../host/compliance/types';
+import { CROSS_INFO, buildPeFixtures } from './support/build-cross-binaries';
+
+const IMAGE_FILE_MACHINE_AMD64 = 0x8664;
+const IMAGE_FILE_MACHINE_I386 = 0x14c;
+const INFO = 'erpmod_info=1\nerpmod_abi=1\ncode=handmade\nversion=0.0.1\nnapi=7\nsdk=0.1.0\n';
+
+test('a MinGW-w64 x64 dll reads as a Node-API module importing from node.exe', () => {
+  const info = readPe(readFileSync(buildPeFixtures().x64));
+  assert.equal(info.format, 'pe');
+  assert.equal(info.bits, 64);
+  assert.equal(info.endian, 'little');
+  assert.equal(info.arch, 'x64');
+  assert.equal(info.machine, IMAGE_FILE_MACHINE_AMD64);
+  assert.equal(info.isSharedLibrary, true);
+  assert.deepEqual([...info.exports].sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+  assert.ok(info.imports.includes('napi_create_object'), `imports: ${info.imports.join(', ')}`);
+  assert.ok(info.neededLibraries.includes('node.exe'), `needed: ${info.neededLibraries.join(', ')}`);
+  assert.ok(info.infoBlock !== undefined, 'the .erpmod info block is found');
+  assert.equal(info.infoBlock.fields.code, CROSS_INFO.code);
+  assert.equal(info.infoBlock.fields.version, CROSS_INFO.version);
+  assert.equal(info.infoBlock.fields.napi, CROSS_INFO.napi);
+  assert.equal(info.infoBlock.fields.erpmod_abi, CROSS_INFO.erpmodAbi);
+  assert.deepEqual(info.infoBlock.problems, []);
+  assert.equal(info.declaredNapiFromCode, 8);
+});
+
+test('readBinary sniffs the dll as PE', () => {
+  const result = readBinary(readFileSync(buildPeFixtures().x64));
+  assert.ok(result.ok, result.ok ? '' : result.reason);
+  assert.equal(result.info.format, 'pe');
+});
+
+test('a hand-made PE32 dll parses: exports, imports by name and by ordinal, info block, declared version', () => {
+  const info = readPe(synthesizePe32({}));
+  assert.equal(info.format, 'pe');
+  assert.equal(info.bits, 32);
+  assert.equal(info.arch, 'ia32');
+  assert.equal(info.machine, IMAGE_FILE_MACHINE_I386);
+  assert.equal(info.isSharedLibrary, true);
+  assert.deepEqual(info.exports, ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
+  assert.deepEqual(info.imports, ['napi_create_object', '#5']);
+  assert.deepEqual(info.neededLibraries, ['node.exe']);
+  assert.equal(info.infoBlock?.fields.code, 'handmade');
+  assert.equal(info.infoBlock?.fields.napi, '7');
+  assert.equal(info.declaredNapiFromCode, 7);
+});
+
+test('delay-loaded DLLs and their imports are reported like ordinary imports', () => {
+  const info = readPe(synthesizePe32({ delayImport: true }));
+  assert.deepEqual(info.neededLibraries, ['node.exe', 'USER32.dll']);
+  assert.deepEqual(info.imports, ['napi_create_object', '#5']);
+});
+
+test('an exe is not a shared library; a file without .erpmod has no info block', () => {
+  const info = readPe(synthesizePe32({ characteristics: 0x0102, infoSectionName: '.rsrc' }));
+  assert.equal(info.isSharedLibrary, false);
+  assert.equal(info.infoBlock, undefined);
+});
+
+test('forged counts and unterminated tables are refused at once', () => {
+  const base = synthesizePe32({});
+  const manyNames = Buffer.from(base);
+  manyNames.writeUInt32LE(0x7fffffff, RDATA_RAW + 24);
+  assert.throws(() => readPe(manyNames), Error);
+  const manySections = Buffer.from(base);
+  manySections.writeUInt16LE(0xffff, 0x46);
+  assert.throws(() => readPe(manySections), /section table/);
+  const noThunkTerminator = Buffer.from(base);
+  noThunkTerminator.fill(0x41, RDATA_RAW + 0x70, RDATA_RAW + 0x200);
+  assert.throws(() => readPe(noThunkTerminator), Error);
+  const badOptionalMagic = Buffer.from(base);
+  badOptionalMagic.writeUInt16LE(0x107, 0x58);
+  assert.throws(() => readPe(badOptionalMagic), /neither PE32 nor PE32\+/);
+  const headerFarAway = Buffer.from(base);
+  headerFarAway.writeUInt32LE(0xfffffff0, 0x3c);
+  assert.throws(() => readPe(headerFarAway), /implausible/);
+});
+
+test('truncated and byte-flipped PE files give a result or an Error, quickly', (t) => {
+  const samples: { name: string; bytes: Uint8Array }[] = [
+    { name: 'MinGW-w64 x64 dll', bytes: readFileSync(buildPeFixtures().x64) },
+    { name: 'hand-made PE32 with delay imports', bytes: synthesizePe32({ delayImport: true }) },
+  ];
+  const random = mulberry32(0x9e_3779);
+  let slowest = 0;
+  let cases = 0;
+  for (const sample of samples) {
+    readPe(sample.bytes); // warm up: the first parse pays for compilation, not for the input
+    const variants: Uint8Array[] = [];
+    for (let i = 0; i < 200; i++) {
+      const limit = i % 2 === 0 ? Math.min(2048, sample.bytes.length) : sample.bytes.length;
+      variants.push(sample.bytes.subarray(0, Math.floor(random() * limit)));
+    }
+    for (let i = 0; i < 200; i++) variants.push(flipBytes(sample.bytes, random));
+    for (const variant of variants) {
+      const started = performance.now();
+      let outcome: unknown;
+      try {
+        outcome = readPe(variant);
+      } catch (error) {
+        outcome = error;
+      }
+      const elapsed = performance.now() - started;
+      slowest = Math.max(slowest, elapsed);
+      cases += 1;
+      assert.ok(outcome instanceof Error || (typeof outcome === 'object' && outcome !== null && (outcome as BinaryInfo).format === 'pe'),
+        `${sample.name}: a damaged file gave ${String(outcome)}`);
+      assert.ok(elapsed < 50, `${sample.name}: a damaged file took ${elapsed.toFixed(1)} ms`);
+    }
+  }
+  assert.equal(cases, 800);
+  t.diagnostic(`PE damaged-file parses: ${cases}, slowest ${slowest.toFixed(2)} ms`);
+});
+
+function flipBytes(bytes: Uint8Array, random: () => number): Uint8Array {
+  const copy = Uint8Array.from(bytes);
+  const flips = 1 + Math.floor(random() * 8);
+  // Most flips land in the headers and the first sections, where the tables are.
+  const region = random() < 0.6 ? Math.min(2048, copy.length) : copy.length;
+  for (let i = 0; i < flips; i++) copy[Math.floor(random() * region)] = Math.floor(random() * 256);
+  return copy;
+}
+
+/** A small seeded PRNG so a failing damaged file can be reproduced. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const RDATA_RVA = 0x1000;
+const RDATA_RAW = 0x200;
+
+interface Pe32Options {
+  readonly characteristics?: number;
+  readonly infoSectionName?: string;
+  readonly delayImport?: boolean;
+}
+
+/**
+ * A minimal i386 PE32 dll: `.rdata` holds the export directory, an import descriptor for node.exe
+ * (one import by name, one by ordinal), optionally a delay-import descriptor for USER32.dll, and the
+ * code of the version function (`mov eax, 7; ret`); `.erpmod` holds the info block.
+ */
+function synthesizePe32(options: Pe32Options): Buffer {
+  const out = Buffer.alloc(0x600);
+  const rva = (offset: number): number => RDATA_RVA + offset;
+  const at = (offset: number): number => RDATA_RAW + offset;
+  out.write('MZ', 0, 'latin1');
+  out.writeUInt32LE(0x40, 0x3c);
+  out.write('PE\0\0', 0x40, 'latin1');
+  // COFF header
+  out.writeUInt16LE(IMAGE_FILE_MACHINE_I386, 0x44);
+  out.writeUInt16LE(2, 0x46);
+  out.writeUInt16LE(224, 0x54);
+  out.writeUInt16LE(options.characteristics ?? 0x2102, 0x56);
+  // Optional header (PE32)
+  const optional = 0x58;
+  out.writeUInt16LE(0x10b, optional);
+  out.writeUInt32LE(0x10000000, optional + 28);
+  out.writeUInt32LE(0x1000, optional + 32);
+  out.writeUInt32LE(0x200, optional + 36);
+  out.writeUInt32LE(0x3000, optional + 56);
+  out.writeUInt32LE(0x200, optional + 60);
+  out.writeUInt32LE(16, optional + 92);
+  const directory = (index: number, address: number, size: number): void => {
+    out.writeUInt32LE(address, optional + 96 + index * 8);
+    out.writeUInt32LE(size, optional + 100 + index * 8);
+  };
+  directory(0, rva(0x00), 40);
+  directory(1, rva(0x40), 40);
+  if (options.delayImport === true) directory(13, rva(0x1c0), 64);
+  // Section table
+  const info = Buffer.from(`${INFO}\0`, 'utf8');
+  const section = (index: number, name: string, address: number, virtualSize: number, raw: number): void => {
+    const entry = optional + 224 + index * 40;
+    out.write(name, entry, 'latin1');
+    out.writeUInt32LE(virtualSize, entry + 8);
+    out.writeUInt32LE(address, entry + 12);
+    out.writeUInt32LE(0x200, entry + 16);
+    out.writeUInt32LE(raw, entry + 20);
+  };
+  section(0, '.rdata', RDATA_RVA, 0x200, RDATA_RAW);
+  section(1, options.infoSectionName ?? '.erpmod', 0x2000, info.length, 0x400);
+  info.copy(out, 0x400);
+  // Export directory
+  out.writeUInt32LE(rva(0x100), at(12));
+  out.writeUInt32LE(1, at(16));
+  out.writeUInt32LE(2, at(20));
+  out.writeUInt32LE(2, at(24));
+  out.writeUInt32LE(rva(0x28), at(28));
+  out.writeUInt32LE(rva(0x30), at(32));
+  out.writeUInt32LE(rva(0x38), at(36));
+  out.writeUInt32LE(rva(0x180), at(0x28)); // function 0: node_api_module_get_api_version_v1
+  out.writeUInt32LE(rva(0x188), at(0x2c)); // function 1: napi_register_module_v1
+  out.writeUInt32LE(rva(0x110), at(0x30));
+  out.writeUInt32LE(rva(0x130), at(0x34));
+  out.writeUInt16LE(1, at(0x38));
+  out.writeUInt16LE(0, at(0x3a));
+  // Import descriptor for node.exe, then the all-zero terminator
+  out.writeUInt32LE(rva(0x70), at(0x40));
+  out.writeUInt32LE(rva(0xf0), at(0x40 + 12));
+  out.writeUInt32LE(rva(0x80), at(0x40 + 16));
+  for (const table of [0x70, 0x80]) {
+    out.writeUInt32LE(rva(0xa0), at(table));
+    out.writeUInt32LE(0x80000005, at(table + 4));
+  }
+  out.write('napi_create_object\0', at(0xa2), 'latin1');
+  out.write('node.exe\0', at(0xf0), 'latin1');
+  out.write('handmade.dll\0', at(0x100), 'latin1');
+  out.write('napi_register_module_v1\0', at(0x110), 'latin1');
+  out.write('node_api_module_get_api_version_v1\0', at(0x130), 'latin1');
+  Buffer.from([0xb8, 0x07, 0x00, 0x00, 0x00, 0xc3]).copy(out, at(0x180));
+  out[at(0x188)] = 0xc3;
+  if (options.delayImport === true) {
+    out.writeUInt32LE(1, at(0x1c0)); // RVA-based descriptor
+    out.writeUInt32LE(rva(0x160), at(0x1c0 + 4));
+    out.writeUInt32LE(rva(0x70), at(0x1c0 + 16));
+    out.write('USER32.dll\0', at(0x160), 'latin1');
+  }
+  return out;
+}
