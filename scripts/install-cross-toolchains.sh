@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the cross-format compliance fixtures need (test/support/build-cross-binaries.ts):
-# clang + lld for Mach-O (.dylib via ld64.lld), MinGW-w64 for PE (.dll) and its dlltool,
-# llvm for llvm-lipo (fat Mach-O; the tests fall back to a fat header written in TypeScript).
-# Idempotent and quiet: does nothing when every tool is already on PATH. Debian/Ubuntu only.
+# clang + lld for Mach-O (.dylib via ld64.lld), MinGW-w64 for PE (.dll) and its dlltool. The universal
+# Mach-O file is assembled by the test helper itself, so no lipo is needed.
+# Idempotent and quiet: does nothing when every tool is already on PATH; prints apt's output only when
+# it fails. Debian/Ubuntu only.
 set -euo pipefail
 
 need_tools=(clang ld64.lld x86_64-w64-mingw32-gcc x86_64-w64-mingw32-dlltool)
-packages=(clang lld llvm gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
+packages=(clang lld gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
 
 missing=()
 for tool in "${need_tools[@]}"; do
@@ -26,9 +27,16 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo_cmd=(sudo)
 fi
 
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq >/dev/null
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+if ! {
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+} >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-cross-toolchains: apt-get failed (packages: ${packages[*]})" >&2
+  exit 1
+fi
 
 # Debian installs lld's Mach-O driver as ld64.lld-<major> on some releases; expose the plain name.
 if ! command -v ld64.lld >/dev/null 2>&1; then
