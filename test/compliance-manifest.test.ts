@@ -158,6 +158,7 @@ describe('readManifest', () => {
     ['critical a string', { critical: 'yes' }, 'critical: expected true or false, got "yes"'],
     ['bad isolation', { isolation: 'thread' }, 'isolation: expected one of in-process, process, got "thread"'],
     ['short sha256', { sha256: '{ linux-x64: abc }' }, 'sha256.linux-x64: expected 64 hexadecimal characters, got "abc"'],
+    ['unquoted numeric sha256', { sha256: `{ linux-x64: ${'1'.repeat(64)} }` }, `sha256.linux-x64: expected 64 hexadecimal characters, got the number ${Number('1'.repeat(64))}: quote the digest`],
     ['sha256 for undeclared binary', { sha256: `{ win32-x64: ${'0'.repeat(64)} }` }, 'sha256.win32-x64: pins a binary that binaries does not declare; declared: linux-x64'],
     ['self dependency', { dependencies: '[sales]' }, 'dependencies[0]: a module cannot depend on itself'],
     ['unknown top-level key', { plugin_type: 'sales' }, 'plugin_type: unknown key; expected one of code, name, version, description, vendor, abi, binaries, sha256, dependencies, feature_flag, critical, isolation, routes, events, migrations, config, timeouts'],

@@ -197,6 +197,9 @@ class Validator {
       const path = join('sha256', key);
       if (binaries && !(key in binaries)) {
         this.issue(path, `pins a binary that binaries does not declare; declared: ${Object.keys(binaries).join(', ') || 'none'}`);
+      } else if (typeof digest === 'number') {
+        // An unquoted digest of digits only (or digits and one e) reads as a YAML number.
+        this.issue(path, `expected 64 hexadecimal characters, got the number ${digest}: quote the digest`);
       } else if (typeof digest !== 'string' || !SHA256_PATTERN.test(digest)) {
         this.issue(path, `expected 64 hexadecimal characters, got ${describe(digest)}`);
       } else {
