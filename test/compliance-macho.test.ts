@@ -162,19 +162,24 @@ test('truncated and byte-flipped Mach-O files give a result or an Error, quickly
     }
     for (let i = 0; i < 150; i++) variants.push(flipBytes(sample.bytes, random));
     for (const variant of variants) {
-      const started = performance.now();
-      let outcome: unknown;
-      try {
-        outcome = readMachO(variant, options);
-      } catch (error) {
-        outcome = error;
-      }
-      const elapsed = performance.now() - started;
+      const parse = (): { outcome: unknown; elapsed: number } => {
+        const started = performance.now();
+        let outcome: unknown;
+        try {
+          outcome = readMachO(variant, options);
+        } catch (error) {
+          outcome = error;
+        }
+        return { outcome, elapsed: performance.now() - started };
+      };
+      let { outcome, elapsed } = parse();
+      // A garbage collection or a busy machine can stall one parse; a slow input is slow every time.
+      if (elapsed >= 50) ({ outcome, elapsed } = parse());
       slowest = Math.max(slowest, elapsed);
       cases += 1;
       assert.ok(outcome instanceof Error || (typeof outcome === 'object' && outcome !== null && (outcome as BinaryInfo).format === 'macho'),
         `${sample.name}: a damaged file gave ${String(outcome)}`);
-      assert.ok(elapsed < 50, `${sample.name}: a damaged file took ${elapsed.toFixed(1)} ms`);
+      assert.ok(elapsed < 50, `${sample.name}: a damaged file took ${elapsed.toFixed(1)} ms twice`);
     }
   }
   assert.equal(cases, 900);
