@@ -58,6 +58,9 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     }
   }
 
+  // Every valid module gets a slot, loaded or not, so its URL prefix answers 503 rather than 404.
+  for (const code of valid.keys()) input.table.slot(code);
+
   const dependents = countDependents([...valid.values()]);
   const isCritical = (code: string): boolean => valid.get(code)?.manifest.critical ?? (dependents.get(code) ?? 0) > 0;
 
