@@ -15,7 +15,7 @@ export interface RuleDefinition {
   readonly fix: string;
 }
 
-const definitions: readonly RuleDefinition[] = [
+const definitions = [
   { id: 'manifest/schema', severity: 'error', phase: 'manifest', title: 'module.yml parses and matches the schema',
     why: 'the checker, the host and the registry read module.yml without running vendor code; a wrong field would be guessed at',
     fix: 'correct the field named in the message; docs/rules.md and module-manifest.md list every field' },
@@ -67,7 +67,12 @@ const definitions: readonly RuleDefinition[] = [
   { id: 'load/routes', severity: 'error', phase: 'load', title: 'every declared route resolves to a function',
     why: 'a route the manifest declares but the library does not serve would answer every request with an error',
     fix: 'return a handler function from getHandler(route, method) for each routes entry, or remove the route from module.yml' },
-];
+] as const satisfies readonly RuleDefinition[];
+
+/** Fails to compile when a RuleId in types.ts has no definition above. */
+export type EveryRuleDefined = [Exclude<RuleId, (typeof definitions)[number]['id']>] extends [never] ? true : never;
+const everyRuleDefined: EveryRuleDefined = true;
+void everyRuleDefined;
 
 export const RULES: Readonly<Record<RuleId, RuleDefinition>> = Object.freeze(
   Object.fromEntries(definitions.map((d) => [d.id, d])) as Record<RuleId, RuleDefinition>,
