@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { checkModule } from '../host/compliance/check-module';
 import { checkStatic, checkStaticBytes, checkStaticFile } from '../host/compliance/check-static';
 import { readManifest } from '../host/compliance/manifest/read-manifest';
 import { RULE_IDS } from '../host/compliance/rules';
@@ -212,5 +213,15 @@ describe('checkStatic', { skip: canBuildElfFixtures() ? false : 'needs Linux and
     const report = check(bytes, { platformKey: 'linux-s390x' }, { ...TARGET, arch: 's390x' });
     assert.deepEqual(report.violations, []);
     assert.equal(report.binary?.endian, 'big');
+  });
+
+  it('checkModule reports an invalid manifest as manifest/schema violations, one per issue', () => {
+    const dir = makeModuleDir(root, fixtures.good, { yaml: { code: 'Sales', isolation: 'thread' } });
+    const report = checkModule(dir, TARGET);
+    assertFailsOnly(report, 'manifest/schema');
+    assert.equal(report.violations.length, 2);
+    assert.match(report.violations[0]!.message, /module\.yml: code: expected lowercase kebab-case/);
+    assert.equal(report.code, undefined);
+    assert.deepEqual(checkModule(makeModuleDir(root, fixtures.good), TARGET).violations, []);
   });
 });

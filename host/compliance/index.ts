@@ -7,7 +7,7 @@
 export type * from './types';
 export { HTTP_METHODS } from './types';
 
-export { readManifest, MANIFEST_FILE, MANIFEST_MAX_BYTES } from './manifest/read-manifest';
+export { readManifest, formatIssue, MANIFEST_FILE, MANIFEST_MAX_BYTES } from './manifest/read-manifest';
 export { validateManifest } from './manifest/manifest-schema';
 export type { ManifestIssue } from './manifest/manifest-schema';
 export { migrationFiles } from './manifest/list-migration-files';
@@ -18,6 +18,7 @@ export type { ReadBinaryOptions, ReadBinaryResult } from './binary/read-binary';
 export { readInfoBlock } from './binary/read-info-block';
 
 export { checkStatic, checkStaticFile, checkStaticBytes } from './check-static';
+export { checkModule } from './check-module';
 export type { CheckStaticOptions } from './check-static';
 export { defaultCheckTarget, platformKeyOf, SUPPORTED_ERPMOD_ABIS } from './default-check-target';
 export { RULES, RULE_IDS, ruleOf } from './rules';

@@ -96,7 +96,7 @@ function unreadable(label: string, issues: ManifestIssue[], file: string, cause?
 }
 
 /** Relative to the working directory when inside it (as operators type paths), else absolute. */
-function displayPath(p: string): string {
+export function displayPath(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : p;
 }
