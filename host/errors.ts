@@ -21,11 +21,7 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_DUPLICATE_MODULE: { status: 500, summary: 'two module directories declare the same code' },
   ERPMOD_DEPENDENCY_MISSING: { status: 500, summary: 'a module depends on a code no module declares' },
   ERPMOD_DEPENDENCY_CYCLE: { status: 500, summary: 'module dependencies form a cycle' },
-  ERPMOD_DEPENDENCY_FAILED: { status: 500, summary: 'a module was not loaded because a dependency failed' },
 
-  // Compliance (static and load phase)
-  ERPMOD_COMPLIANCE_FAILED: { status: 500, summary: 'the module failed one or more compliance rules' },
-  ERPMOD_BINARY_UNREADABLE: { status: 500, summary: 'the binary could not be parsed as a shared library' },
 
   // Loading and lifecycle
   ERPMOD_LOAD_FAILED: { status: 500, summary: 'process.dlopen refused the library' },
@@ -40,17 +36,13 @@ export const ERROR_DEFINITIONS = {
 
   // HTTP edge
   ERPMOD_NOT_FOUND: { status: 404, summary: 'no route matches the request' },
-  ERPMOD_METHOD_NOT_ALLOWED: { status: 405, summary: 'the path exists but not for this method' },
   ERPMOD_BODY_TOO_LARGE: { status: 413, summary: 'the request body is larger than the configured limit' },
   ERPMOD_BAD_JSON: { status: 400, summary: 'the request body is not valid JSON' },
-  ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'the request body has a content type the module cannot receive' },
   ERPMOD_HANDLER_FAILED: { status: 500, summary: 'the module\'s handler threw or rejected' },
   ERPMOD_BAD_RESPONSE: { status: 500, summary: 'the module\'s handler returned a value that is not a valid response' },
   ERPMOD_HANDLER_TIMEOUT: { status: 504, summary: 'the module\'s handler did not answer within timeouts.request_ms' },
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
   ERPMOD_SHUTTING_DOWN: { status: 503, summary: 'the host is draining and accepts no new requests' },
-  ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the admin token' },
-  ERPMOD_FORBIDDEN: { status: 403, summary: 'an operator route was called from a non-loopback client while no admin token is set' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },
 } as const satisfies Record<string, ErrorDefinition>;
 
