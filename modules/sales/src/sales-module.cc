@@ -1,0 +1,276 @@
+// The sales module: orders with priced lines, their life cycle, and stock reservation through
+// inventory's events.
+//
+// POST /orders inserts the order as `pending`, commits, then publishes order.created. The host
+// delivers events synchronously, so inventory's stock.reserved / stock.insufficient (and the status
+// change they cause here) happen inside Publish, and the reply shows the resulting status.
+#include <erpmod/module.h>
+
+#include <array>
+#include <string>
+
+#include "money.h"
+#include "order-input.h"
+#include "pricing.h"
+
+namespace sales {
+namespace {
+
+constexpr const char* kNowSql = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+constexpr const char* kOrderColumns =
+    "id, status, customer, currency, subtotal, discount, tax, total, created_at, updated_at";
+constexpr std::array<const char*, 4> kStatuses = {"pending", "confirmed", "backordered", "cancelled"};
+constexpr int64_t kDefaultLimit = 20;
+constexpr int64_t kMaxLimit = 100;
+
+// A non-negative decimal integer with nothing else around it (path and query values).
+std::optional<int64_t> ParseCount(const std::string& text, int64_t max) {
+  if (text.empty() || text.size() > 16) return std::nullopt;
+  int64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + (c - '0');
+  }
+  if (value > max) return std::nullopt;
+  return value;
+}
+
+bool IsStatus(const std::string& s) {
+  for (const char* status : kStatuses) {
+    if (s == status) return true;
+  }
+  return false;
+}
+
+// The order's own fields, without closing the object (lines may follow).
+void WriteOrderFields(erpmod::JsonWriter& w, const erpmod::Row& row) {
+  w.Field("id", row.Int64("id"))
+      .Field("status", row.String("status"))
+      .Field("customer", row.String("customer"))
+      .Field("currency", row.String("currency"))
+      .Field("subtotal", row.Int64("subtotal"))
+      .Field("discount", row.Int64("discount"))
+      .Field("tax", row.Int64("tax"))
+      .Field("total", row.Int64("total"))
+      .Field("created_at", row.String("created_at"))
+      .Field("updated_at", row.String("updated_at"));
+}
+
+erpmod::Response OrderNotFound(const std::string& id) {
+  return erpmod::Response::Error(404, "SALES_ORDER_NOT_FOUND", "no order with id \"" + id + "\"");
+}
+
+}  // namespace
+
+class Sales : public erpmod::Module {
+ public:
+  Sales() {
+    routes_.Add("GET", "/orders", [this](erpmod::Request& r) { return ListOrders(r); })
+        .Add("POST", "/orders", [this](erpmod::Request& r) { return CreateOrder(r); })
+        .Add("GET", "/orders/:id", [this](erpmod::Request& r) { return GetOrder(r); })
+        .Add("POST", "/orders/:id/cancel", [this](erpmod::Request& r) { return CancelOrder(r); })
+        .Add("GET", "/summary", [this](erpmod::Request& r) { return Summary(r); });
+  }
+
+  void Initialize(erpmod::Context& ctx) override {
+    tax_rate_bp_ = ctx.config().GetInt("tax_rate_bp", tax_rate_bp_);
+    if (tax_rate_bp_ < 0 || tax_rate_bp_ > 100000) {
+      throw std::invalid_argument("config.tax_rate_bp: expected an integer in 0..100000 basis points, got " +
+                                  std::to_string(tax_rate_bp_));
+    }
+    default_currency_ = ctx.config().GetString("default_currency", default_currency_);
+    if (!IsValidCurrency(default_currency_)) {
+      throw std::invalid_argument("config.default_currency: expected 3 upper-case letters, got \"" + default_currency_ + "\"");
+    }
+    ctx.events().Subscribe("stock.reserved", [this](const erpmod::JsonValue& p, const std::string&) {
+      SetStatusFromEvent(p, "confirmed", "status IN ('pending', 'backordered')");
+    });
+    ctx.events().Subscribe("stock.insufficient", [this](const erpmod::JsonValue& p, const std::string&) {
+      SetStatusFromEvent(p, "backordered", "status = 'pending'");
+    });
+    erpmod::JsonWriter fields;
+    fields.BeginObject().Field("tax_rate_bp", tax_rate_bp_).Field("default_currency", default_currency_).EndObject();
+    ctx.logger().Info("sales ready", fields);
+  }
+
+  erpmod::HandlerFn GetHandler(const std::string& route, const std::string& method) override {
+    return routes_.Find(route, method);
+  }
+
+ private:
+  erpmod::Response ListOrders(erpmod::Request& req) {
+    erpmod::FieldErrors errors;
+    int64_t limit = kDefaultLimit;
+    int64_t offset = 0;
+    if (auto text = req.query("limit")) {
+      auto v = ParseCount(*text, kMaxLimit);
+      if (!v || *v < 1) errors.Add("limit", "an integer in 1.." + std::to_string(kMaxLimit));
+      else limit = *v;
+    }
+    if (auto text = req.query("offset")) {
+      auto v = ParseCount(*text, kMaxAmount);
+      if (!v) errors.Add("offset", "an integer >= 0");
+      else offset = *v;
+    }
+    auto status = req.query("status");
+    if (status && !IsStatus(*status)) errors.Add("status", "one of pending, confirmed, backordered, cancelled");
+    if (!errors.empty()) return erpmod::Response::ValidationError(errors, "the query is invalid");
+
+    const erpmod::Db& db = context().db();
+    std::string where = status ? " WHERE status = ?" : "";
+    erpmod::Params filter;
+    if (status) filter.emplace_back(*status);
+    auto count = db.Get("SELECT COUNT(*) AS n FROM orders" + where, filter);
+    erpmod::Params page = filter;
+    page.emplace_back(limit);
+    page.emplace_back(offset);
+    auto rows = db.All(std::string("SELECT ") + kOrderColumns + " FROM orders" + where +
+                           " ORDER BY id DESC LIMIT ? OFFSET ?",
+                       page);
+    erpmod::JsonWriter w;
+    w.BeginObject().Key("items").BeginArray();
+    for (const erpmod::Row& row : rows) {
+      w.BeginObject();
+      WriteOrderFields(w, row);
+      w.EndObject();
+    }
+    w.EndArray().Field("total", count->Int64("n")).Field("limit", limit).Field("offset", offset).EndObject();
+    return erpmod::Response::Json(200, w);
+  }
+
+  erpmod::Response CreateOrder(erpmod::Request& req) {
+    erpmod::FieldErrors errors;
+    auto input = ReadOrderInput(req.body(), default_currency_, errors);
+    if (!input) return erpmod::Response::ValidationError(errors, "the order is invalid");
+    auto priced = PriceOrder(*input, tax_rate_bp_, errors);
+    if (!priced) return erpmod::Response::ValidationError(errors, "the order amounts are out of range");
+
+    const erpmod::Context& ctx = context();
+    const erpmod::Db& db = ctx.db();
+    int64_t id = 0;
+    {
+      erpmod::Transaction tx(db);
+      id = db.Run(std::string("INSERT INTO orders (customer, status, currency, subtotal, discount, tax, total, ") +
+                      "created_at, updated_at) VALUES (?, 'pending', ?, ?, ?, ?, ?, " + kNowSql + ", " + kNowSql + ")",
+                  {input->customer, input->currency, priced->subtotal, priced->discount, priced->tax, priced->total})
+               .last_insert_rowid;
+      int64_t line_no = 0;
+      for (const PricedLine& line : priced->lines) {
+        db.Run("INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price, discount_bp, line_subtotal, "
+               "line_discount, line_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               {id, ++line_no, line.input.sku, line.input.quantity, line.input.unit_price, line.input.discount_bp,
+                line.subtotal, line.discount, line.total});
+      }
+      tx.Commit();
+    }
+
+    erpmod::JsonWriter event;
+    event.BeginObject().Field("order_id", id).Field("customer", input->customer).Key("lines").BeginArray();
+    for (const PricedLine& line : priced->lines) {
+      event.BeginObject().Field("sku", line.input.sku).Field("quantity", line.input.quantity).EndObject();
+    }
+    event.EndArray().EndObject();
+    ctx.events().Publish("order.created", event);
+
+    return erpmod::Response::Json(201, *OrderJson(id)).Header("location", "/orders/" + std::to_string(id));
+  }
+
+  erpmod::Response GetOrder(erpmod::Request& req) {
+    std::string text = req.param("id");
+    auto id = ParseCount(text, kMaxAmount);
+    auto json = id ? OrderJson(*id) : std::nullopt;
+    if (!json) return OrderNotFound(text);
+    return erpmod::Response::Json(200, std::move(*json));
+  }
+
+  erpmod::Response CancelOrder(erpmod::Request& req) {
+    std::string text = req.param("id");
+    auto id = ParseCount(text, kMaxAmount);
+    if (!id) return OrderNotFound(text);
+    const erpmod::Context& ctx = context();
+    const erpmod::Db& db = ctx.db();
+    {
+      erpmod::Transaction tx(db);
+      auto row = db.Get("SELECT status FROM orders WHERE id = ?", {*id});
+      if (!row) return OrderNotFound(text);
+      if (row->String("status") == "cancelled") {
+        return erpmod::Response::Error(409, "SALES_ORDER_ALREADY_CANCELLED", "order " + text + " is already cancelled");
+      }
+      db.Run(std::string("UPDATE orders SET status = 'cancelled', updated_at = ") + kNowSql + " WHERE id = ?", {*id});
+      tx.Commit();
+    }
+    ctx.events().Publish("order.cancelled", erpmod::JsonWriter().BeginObject().Field("order_id", *id).EndObject());
+    return erpmod::Response::Json(200, *OrderJson(*id));
+  }
+
+  erpmod::Response Summary(erpmod::Request&) {
+    auto rows = context().db().All(
+        "SELECT status, COUNT(*) AS n, COALESCE(SUM(total), 0) AS total FROM orders GROUP BY status");
+    erpmod::JsonWriter w;
+    w.BeginObject().Key("by_status").BeginObject();
+    int64_t count = 0;
+    int64_t total = 0;
+    for (const char* status : kStatuses) {
+      int64_t n = 0;
+      int64_t sum = 0;
+      for (const erpmod::Row& row : rows) {
+        if (row.String("status") == status) {
+          n = row.Int64("n");
+          sum = row.Int64("total");
+        }
+      }
+      count += n;
+      total += sum;
+      w.Key(status).BeginObject().Field("count", n).Field("total", sum).EndObject();
+    }
+    w.EndObject().Field("count", count).Field("total", total).EndObject();
+    return erpmod::Response::Json(200, w);
+  }
+
+  // The order with its lines as JSON, or nothing.
+  std::optional<std::string> OrderJson(int64_t id) {
+    const erpmod::Db& db = context().db();
+    auto order = db.Get(std::string("SELECT ") + kOrderColumns + " FROM orders WHERE id = ?", {id});
+    if (!order) return std::nullopt;
+    erpmod::JsonWriter w;
+    w.BeginObject();
+    WriteOrderFields(w, *order);
+    w.Key("lines").BeginArray();
+    for (const erpmod::Row& line : db.All("SELECT line_no, sku, quantity, unit_price, discount_bp, line_subtotal, "
+                                          "line_discount, line_total FROM order_lines WHERE order_id = ? ORDER BY line_no",
+                                          {id})) {
+      w.BeginObject()
+          .Field("line_no", line.Int64("line_no"))
+          .Field("sku", line.String("sku"))
+          .Field("quantity", line.Int64("quantity"))
+          .Field("unit_price", line.Int64("unit_price"))
+          .Field("discount_bp", line.Int64("discount_bp"))
+          .Field("line_subtotal", line.Int64("line_subtotal"))
+          .Field("line_discount", line.Int64("line_discount"))
+          .Field("line_total", line.Int64("line_total"))
+          .EndObject();
+    }
+    w.EndArray().EndObject();
+    return w.Take();
+  }
+
+  void SetStatusFromEvent(const erpmod::JsonValue& payload, const char* status, const char* from) {
+    auto id = payload.Get("order_id").AsInt64();
+    if (!id) throw std::invalid_argument("stock event without an integer order_id");
+    auto result = context().db().Run(std::string("UPDATE orders SET status = ?, updated_at = ") + kNowSql +
+                                          " WHERE id = ? AND " + from,
+                                      {status, *id});
+    if (result.changes == 0) {
+      context().logger().Warn("stock event for an order not awaiting stock; ignored",
+                              erpmod::JsonWriter().BeginObject().Field("order_id", *id).Field("status", status).EndObject());
+    }
+  }
+
+  erpmod::RouteTable routes_;
+  int64_t tax_rate_bp_ = 2000;
+  std::string default_currency_ = "EUR";
+};
+
+}  // namespace sales
+
+ERPMOD_MODULE(sales::Sales, "sales", "1.4.0")
