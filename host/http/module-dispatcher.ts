@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay from 'find-my-way';
-import { ErpmodError, messageOf, type ErrorCode } from '../errors';
+import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../errors';
 import type { Logger } from '../logger';
 import { isThenable, withTimeout } from '../loader/with-timeout';
 import { routeKey, type ModuleGeneration } from '../runtime/module-generation';
@@ -85,6 +85,29 @@ export class ModuleDispatcher {
     params: Record<string, string | undefined>,
     query: Record<string, string | string[]>,
   ): Promise<void> {
+    const started = performance.now();
+    const metrics = store.slot.metrics;
+    metrics.inFlight++;
+    this.inFlight++;
+    let status = 500;
+    try {
+      status = await this.serve(req, res, store, params, query);
+    } finally {
+      metrics.inFlight--;
+      metrics.record(status, performance.now() - started);
+      this.inFlight--;
+      if (this.draining && this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  /** Answers one module request; resolves with the status sent. */
+  private async serve(
+    req: IncomingMessage,
+    res: ServerResponse,
+    store: RouteStore,
+    params: Record<string, string | undefined>,
+    query: Record<string, string | string[]>,
+  ): Promise<number> {
     const requestId = requestIdOf(req);
     const slot = store.slot;
     const generation = slot.generation;
@@ -96,7 +119,6 @@ export class ModuleDispatcher {
     if (fn === undefined) return this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId);
 
     generation.inFlight++;
-    this.inFlight++;
     try {
       const received = req.method === 'GET' || req.method === 'HEAD' ? NO_BODY : readBody(req, this.options.bodyLimitBytes);
       const { body, rawBody } = isThenable(received) ? await received : received;
@@ -114,13 +136,11 @@ export class ModuleDispatcher {
         requestId,
       });
       if (isThenable(reply)) reply = await withTimeout(reply, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
-      writeModuleReply(res, reply, requestId, this.draining);
+      return writeModuleReply(res, reply, requestId, this.draining);
     } catch (error) {
-      this.fail(res, error, requestId, generation);
+      return this.fail(res, error, requestId, generation);
     } finally {
       generation.inFlight--;
-      this.inFlight--;
-      if (this.draining && this.inFlight === 0) this.drained?.();
     }
   }
 
@@ -130,31 +150,31 @@ export class ModuleDispatcher {
     const slot = this.options.table.slots.get(code);
     if (slot === undefined) return false;
     const requestId = requestIdOf(req);
-    if (slot.generation === undefined || slot.state !== 'active') {
-      this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${code}" is not serving requests`, requestId);
-    } else {
-      const path = url.split('?', 1)[0];
-      this.reject(res, 'ERPMOD_NOT_FOUND', `module "${code}" has no route ${req.method} ${path}`, requestId);
-    }
+    const status =
+      slot.generation === undefined || slot.state !== 'active'
+        ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${code}" is not serving requests`, requestId)
+        : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
+    slot.metrics.record(status, 0);
     return true;
   }
 
-  private reject(res: ServerResponse, code: ErrorCode, message: string, requestId: string): void {
+  private reject(res: ServerResponse, code: ErrorCode, message: string, requestId: string): number {
     sendError(res, code, message, requestId);
+    return ERROR_DEFINITIONS[code].status;
   }
 
-  private fail(res: ServerResponse, error: unknown, requestId: string, generation: ModuleGeneration): void {
+  private fail(res: ServerResponse, error: unknown, requestId: string, generation: ModuleGeneration): number {
     const module = generation.loaded.manifest.code;
     if (error instanceof ErpmodError) {
       if (error.code === 'ERPMOD_BODY_TOO_LARGE') res.setHeader('connection', 'close');
       const log = error.status >= 500 ? 'error' : 'debug';
       this.options.logger[log]({ module, requestId, code: error.code, err: error.message }, 'module request failed');
       sendError(res, error.code, error.message, requestId);
-      return;
+      return error.status;
     }
     // The vendor's message may carry internals: it goes to the log, the client gets the request id.
     this.options.logger.error({ module, requestId, err: messageOf(error) }, 'module handler threw');
-    sendError(res, 'ERPMOD_HANDLER_FAILED', `module "${module}" failed to handle the request; the log has the details under request id ${requestId}`, requestId);
+    return this.reject(res, 'ERPMOD_HANDLER_FAILED', `module "${module}" failed to handle the request; the log has the details under request id ${requestId}`, requestId);
   }
 }
 

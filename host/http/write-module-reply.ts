@@ -8,9 +8,9 @@ const BINARY_TYPE = 'application/octet-stream';
 /**
  * Validates what a native handler returned (native-abi.md: `{ status?, headers?, body? }`) and writes it.
  * A malformed value is an ErpmodError(ERPMOD_BAD_RESPONSE) thrown before anything is written, so the
- * caller can still answer 500.
+ * caller can still answer 500. Returns the status sent.
  */
-export function writeModuleReply(res: ServerResponse, reply: unknown, requestId: string, closeConnection: boolean): void {
+export function writeModuleReply(res: ServerResponse, reply: unknown, requestId: string, closeConnection: boolean): number {
   if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) {
     throw badResponse(`expected the handler to return an object { status, headers, body }, got ${describe(reply)}`);
   }
@@ -59,6 +59,7 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
   if (closeConnection) list.push('connection', 'close');
   res.writeHead(status, list);
   res.end(payload);
+  return status;
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -1,4 +1,5 @@
 import type { ModuleGeneration } from './module-generation';
+import { ModuleMetrics } from './module-metrics';
 
 export type SlotState = 'active' | 'disabled';
 
@@ -9,6 +10,8 @@ export type SlotState = 'active' | 'disabled';
 export class ModuleSlot {
   state: SlotState = 'active';
   generation: ModuleGeneration | undefined;
+  /** Kept across generations: a reload does not reset a module's request history. */
+  readonly metrics = new ModuleMetrics();
 
   constructor(readonly code: string) {}
 }
