@@ -173,6 +173,18 @@ describe('readBinary on synthesised ELF files', () => {
     assert.equal(readBinary(shifted).ok, false);
   });
 
+  it('reads a forged table of 100000 symbols sharing one 4000-byte name without scanning it each time', () => {
+    const name = `_Z${'x'.repeat(3998)}`;
+    const symbols = Array.from({ length: 100_000 }, () => ({ name, defined: true }));
+    const bytes = synthesizeElf({ bits: 64, endian: 'little', machine: 62, symbols });
+    const started = process.hrtime.bigint();
+    const result = readBinary(bytes);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(result.ok, result.ok ? '' : result.reason);
+    assert.deepEqual(result.info.exports, [name]);
+    assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+  });
+
   it('returns ok:false for random bytes, ELF-looking noise, empty input and unknown magic', () => {
     const next = prng(42);
     for (let round = 0; round < 500; round++) {

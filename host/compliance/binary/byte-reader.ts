@@ -77,11 +77,13 @@ export class ByteReader {
   /** A 64-bit field as a number; values past 2^53 cannot be a real offset or size here, so they are malformed. */
   u64(offset: number): number {
     this.check(offset, 8);
-    const value = this.view.getBigUint64(offset, this.little);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // Two 32-bit halves rather than BigInt: symbol tables read this a million times.
+    const low = this.view.getUint32(this.little ? offset : offset + 4, this.little);
+    const high = this.view.getUint32(this.little ? offset + 4 : offset, this.little);
+    if (high > 0x1fffff) {
       throw new MalformedBinary(`64-bit value at offset ${offset} is too large to be an offset or size`);
     }
-    return Number(value);
+    return high * 0x1_0000_0000 + low;
   }
 
   /** A 32- or 64-bit word, as ELF32/ELF64 and Mach-O 32/64 need. */

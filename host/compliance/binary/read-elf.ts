@@ -184,6 +184,7 @@ function linkedSection(sections: readonly Section[], s: Section, what: string): 
   return linked;
 }
 
+/** The named global, weak and unique symbols of a table. */
 function readSymbols(r: ByteReader, bits: 32 | 64, sections: readonly Section[], table: Section): ElfSymbol[] {
   const entsize = bits === 64 ? 24 : 16;
   if (table.entsize !== 0 && table.entsize !== entsize) {
@@ -193,17 +194,20 @@ function readSymbols(r: ByteReader, bits: 32 | 64, sections: readonly Section[],
   const strtab = linkedSection(sections, table, 'symbol table');
   sectionBytes(r, strtab);
   const count = capCount(Math.floor(table.size / entsize), LIMITS.maxSymbols, 'symbol');
-  const strEnd = strtab.offset + strtab.size;
+  const names = new NameTable(r, strtab.offset, strtab.offset + strtab.size);
   const symbols: ElfSymbol[] = [];
   for (let i = 1; i < count; i++) {
     const at = table.offset + i * entsize;
-    const nameOffset = r.u32(at);
-    const value = bits === 64 ? r.u64(at + 8) : r.u32(at + 4);
     const info = r.u8(at + (bits === 64 ? 4 : 12));
+    const bind = info >> 4;
+    // Local symbols (most of a .symtab) can be neither export nor import: skip them before decoding names.
+    if (bind !== STB_GLOBAL && bind !== STB_WEAK && bind !== STB_GNU_UNIQUE) continue;
+    const nameOffset = r.u32(at);
+    if (nameOffset === 0) continue;
+    const value = bits === 64 ? r.u64(at + 8) : r.u32(at + 4);
     const other = r.u8(at + (bits === 64 ? 5 : 13));
     const shndx = r.u16(at + (bits === 64 ? 6 : 14));
-    const name = nameOffset === 0 ? '' : r.cstring(strtab.offset + nameOffset, strEnd);
-    symbols.push({ name, bind: info >> 4, type: info & 0xf, visibility: other & 0x3, shndx, value });
+    symbols.push({ name: names.read(nameOffset), bind, type: info & 0xf, visibility: other & 0x3, shndx, value });
   }
   return symbols;
 }
@@ -240,6 +244,30 @@ function readNapiFromCode(r: ByteReader, arch: Arch, sections: readonly Section[
   const available = Math.min(NAPI_CODE_WINDOW, section.offset + section.size - offset, r.length - offset);
   if (available <= 0) return undefined;
   return matchConstantReturn(arch, r.slice(offset, available));
+}
+
+/** Bytes of symbol names a reader may decode; real libraries (node itself) stay far below. */
+const NAME_BYTES_BUDGET = 64 * 1024 * 1024;
+
+/**
+ * Symbol names through a cache and a budget: a forged table can point a million symbols at long strings,
+ * which would otherwise cost gigabytes of scanning.
+ */
+class NameTable {
+  private readonly cache = new Map<number, string>();
+  private budget = NAME_BYTES_BUDGET;
+
+  constructor(private readonly r: ByteReader, private readonly start: number, private readonly end: number) {}
+
+  read(offset: number): string {
+    const cached = this.cache.get(offset);
+    if (cached !== undefined) return cached;
+    const name = this.r.cstring(this.start + offset, this.end);
+    this.budget -= name.length + 1;
+    if (this.budget < 0) throw new MalformedBinary(`symbol names exceed ${NAME_BYTES_BUDGET} bytes`);
+    this.cache.set(offset, name);
+    return name;
+  }
 }
 
 /** Every defined tag fits in 32 bits; a forged wider one is just unknown (-1), not a reason to give up. */
