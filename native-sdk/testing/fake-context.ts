@@ -107,7 +107,7 @@ export interface FakeContextOptions {
   readonly code: string;
   readonly version?: string;
   readonly config?: Record<string, unknown>;
-  /** Defaults to a fresh temporary directory. */
+  /** Defaults to a fresh temporary directory, created when the module first reads ctx.dataDir. */
   readonly dataDir?: string;
   /** Share one bus between modules to wire their events together. */
   readonly bus?: FakeEventBus;
@@ -152,6 +152,7 @@ export function createFakeContext(options: FakeContextOptions): FakeContext {
   const db = new Database(options.dbPath ?? ':memory:');
   const migrations = options.migrationsDir === undefined ? [] : applyMigrations(db, options.migrationsDir);
   const logs: LogLine[] = [];
+  let dataDir: string | undefined;
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string): Database.Statement => {
     let statement = statements.get(sql);
@@ -183,7 +184,11 @@ export function createFakeContext(options: FakeContextOptions): FakeContext {
     code,
     version: options.version ?? '0.0.0',
     config: Object.freeze({ ...(options.config ?? {}) }),
-    dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), `erpmod-${code}-`)),
+    // Created on first read, so tests that never write files leave no directories behind.
+    get dataDir(): string {
+      dataDir ??= options.dataDir ?? mkdtempSync(join(tmpdir(), `erpmod-${code}-`));
+      return dataDir;
+    },
     logger: Object.freeze({ debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }),
     db: Object.freeze({
       exec(sql: string): void {
