@@ -182,7 +182,8 @@ describe('readBinary on synthesised ELF files', () => {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     assert.ok(result.ok, result.ok ? '' : result.reason);
     assert.deepEqual(result.info.exports, [name]);
-    assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+    // A generous bound: decoding the name once per symbol (400 MB of text) takes several seconds here.
+    assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
   });
 
   it('returns ok:false for random bytes, ELF-looking noise, empty input and unknown magic', () => {
