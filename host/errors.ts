@@ -44,6 +44,11 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
   ERPMOD_SHUTTING_DOWN: { status: 503, summary: 'the host is draining and accepts no new requests' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },
+
+  // Compliance checker (erpmod check / inspect)
+  ERPMOD_CHECK_PATH_UNREADABLE: { status: 500, summary: 'a module directory given to the checker cannot be read' },
+  ERPMOD_LOAD_CHECK_FAILED: { status: 500, summary: 'the checker could not start its load-phase child process' },
+  ERPMOD_BINARY_UNREADABLE: { status: 500, summary: 'the file given to erpmod inspect cannot be read or is not a binary it understands' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_DEFINITIONS;

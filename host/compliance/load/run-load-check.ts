@@ -1,0 +1,212 @@
+/**
+ * The load phase's parent side: starts load-child.js in a fresh Node process, enforces the timeout
+ * (SIGKILL: a library spinning inside dlopen ignores anything gentler), and turns what the child
+ * reported — or how it died — into load/* violations. The checker itself never dlopens vendor code.
+ *
+ * Call it only for a binary the static phase accepted, for the running platform: a library declaring
+ * Node-API 10+ crashes Node 20 inside dlopen, and a library for another platform cannot load at all.
+ */
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ErpmodError } from '../../errors';
+import { RULES } from '../rules';
+import type { LoadedManifest, RuleId, Violation } from '../types';
+import { LOAD_STEPS, MAX_REPORT_BYTES, parseChildMessage } from './child-protocol';
+import type { ChildMessage, LoadRequest, LoadStep } from './child-protocol';
+
+export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
+const STDERR_TAIL_BYTES = 4096;
+
+export interface LoadCheckOptions {
+  /** How long the child may take from start to its last report; default 10 s. */
+  readonly timeoutMs?: number;
+  /** The compiled child entry; defaults to load-child.js next to this file. */
+  readonly childScript?: string;
+}
+
+export type LoadOutcome = 'completed' | 'crashed' | 'timed-out' | 'exited';
+
+export interface LoadReport {
+  readonly binaryPath: string;
+  readonly durationMs: number;
+  readonly timeoutMs: number;
+  /** How the child ended: it finished its steps, died by a signal, was killed at the timeout, or exited early. */
+  readonly outcome: LoadOutcome;
+  readonly signal: string | undefined;
+  readonly exitCode: number | undefined;
+  /** Load rules the child began, in order. */
+  readonly ran: readonly LoadStep[];
+  readonly passed: readonly LoadStep[];
+  /** Load rules never begun because an earlier step failed, with the reason. */
+  readonly skipped: readonly { readonly rule: LoadStep; readonly reason: string }[];
+  readonly violations: readonly Violation[];
+  readonly ok: boolean;
+}
+
+const STEP_ACTIVITY: Readonly<Record<LoadStep, string>> = {
+  'load/dlopen': 'process.dlopen (the library\'s registration function was running)',
+  'load/handler': 'Handler()',
+  'load/identity': 'getModuleCode() / getModuleVersion()',
+  'load/routes': 'getHandler()',
+};
+
+interface ChildEnd {
+  readonly messages: readonly ChildMessage[];
+  readonly timedOut: boolean;
+  readonly signal: NodeJS.Signals | null;
+  readonly exitCode: number | null;
+  readonly stderrTail: string;
+}
+
+/**
+ * @example
+ *   const report = await runLoadCheck(readManifest('modules/sales'), '/abs/modules/sales/lib/linux-x64/sales.so');
+ *   for (const v of report.violations) console.error(`${v.rule}: ${v.message}`);
+ * @throws ErpmodError ERPMOD_LOAD_CHECK_FAILED when the child cannot be started at all (the checker's
+ *   problem, not the module's).
+ */
+export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, options: LoadCheckOptions = {}): Promise<LoadReport> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS;
+  const file = path.resolve(binaryPath);
+  const request: LoadRequest = {
+    file,
+    code: loaded.manifest.code,
+    version: loaded.manifest.version,
+    routes: loaded.manifest.routes.map((r) => ({ method: r.method, path: r.path })),
+  };
+  const started = performance.now();
+  const end = await runChild(options.childScript ?? path.join(__dirname, 'load-child.js'), request, timeoutMs, loaded.moduleDir);
+  const durationMs = performance.now() - started;
+  return buildReport(file, end, timeoutMs, durationMs);
+}
+
+function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: string): Promise<ChildEnd> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, JSON.stringify(request)], {
+      cwd,
+      // stdout is the vendor's to print on; fd 3 carries the report.
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    let report = '';
+    let reportBytes = 0;
+    let stderr = '';
+    let timedOut = false;
+    let settled = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+
+    const channel = child.stdio[3] as NodeJS.ReadableStream | null;
+    channel?.setEncoding('utf8');
+    channel?.on('data', (chunk: string) => {
+      reportBytes += Buffer.byteLength(chunk);
+      if (reportBytes <= MAX_REPORT_BYTES) report += chunk;
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+    child.on('error', (error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child ${script}: ${error.message}`, { cause: error }));
+    });
+    child.on('close', (exitCode, signal) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      const messages = report.split('\n').flatMap((line) => {
+        const message = line === '' ? undefined : parseChildMessage(line);
+        return message === undefined ? [] : [message];
+      });
+      resolve({ messages, timedOut, signal, exitCode, stderrTail: stderr.trim() });
+    });
+  });
+}
+
+function buildReport(file: string, end: ChildEnd, timeoutMs: number, durationMs: number): LoadReport {
+  const violations: Violation[] = [];
+  const ran: LoadStep[] = [];
+  let done = false;
+  for (const message of end.messages) {
+    if (message.type === 'done') done = true;
+    else if (message.type === 'step') {
+      if (!ran.includes(message.rule)) ran.push(message.rule);
+    } else {
+      violations.push(violation(message.rule, file, message.message, message.expected, message.found));
+    }
+  }
+  const current = ran.at(-1) ?? 'load/dlopen';
+  if (ran.length === 0) ran.push('load/dlopen');
+  const stderrNote = end.stderrTail === '' ? '' : `; its last output: ${lastLines(end.stderrTail)}`;
+
+  let outcome: LoadOutcome = 'completed';
+  if (end.timedOut) {
+    outcome = 'timed-out';
+    violations.push(violation(current, file,
+      `the load did not finish within ${timeoutMs} ms: the child was still in ${STEP_ACTIVITY[current]} and was killed`,
+      `finishes within ${timeoutMs} ms`, `still running after ${timeoutMs} ms`,
+      `${RULES[current].fix}; if the machine is merely slow, raise --timeout`));
+  } else if (!done && end.signal !== null) {
+    outcome = 'crashed';
+    violations.push(violation(current, file,
+      `the child process crashed with ${end.signal} during ${STEP_ACTIVITY[current]}${stderrNote}`,
+      'no crash', `killed by ${end.signal}`));
+  } else if (!done) {
+    outcome = 'exited';
+    violations.push(violation(current, file,
+      `the child process exited with code ${String(end.exitCode)} during ${STEP_ACTIVITY[current]}${stderrNote}`,
+      'the load steps run to the end', `exit code ${String(end.exitCode)}`));
+  } else if (end.signal !== null || (end.exitCode ?? 0) !== 0) {
+    // Every step finished, then the process died on the way out (an env cleanup hook, a static
+    // destructor): a real defect, but none of the load rules' own checks failed.
+    violations.push({
+      ...violation('load/dlopen', file,
+        `every load step finished, but the child then ${end.signal === null ? `exited with code ${String(end.exitCode)}` : `crashed with ${end.signal}`} while exiting${stderrNote}`,
+        'a clean exit', end.signal ?? `exit code ${String(end.exitCode)}`,
+        'check the library\'s cleanup hooks and static destructors'),
+      severity: 'warning',
+    });
+  }
+
+  const failed = new Set(violations.filter((v) => v.severity === 'error').map((v) => v.rule));
+  const firstFailed = LOAD_STEPS.find((s) => failed.has(s));
+  const skipped = LOAD_STEPS.filter((s) => !ran.includes(s)).map((rule) => ({
+    rule, reason: firstFailed === undefined ? 'not reached' : `not run: ${firstFailed} failed`,
+  }));
+  return {
+    binaryPath: file,
+    durationMs,
+    timeoutMs,
+    outcome,
+    signal: end.signal ?? undefined,
+    exitCode: end.exitCode ?? undefined,
+    ran,
+    passed: ran.filter((s) => !violations.some((v) => v.rule === s)),
+    skipped,
+    violations,
+    ok: failed.size === 0,
+  };
+}
+
+function violation(rule: RuleId, file: string, message: string, expected?: string, found?: string, fix?: string): Violation {
+  return {
+    rule,
+    severity: RULES[rule].severity,
+    message,
+    ...(expected === undefined ? {} : { expected }),
+    ...(found === undefined ? {} : { found }),
+    fix: fix ?? RULES[rule].fix,
+    file,
+  };
+}
+
+function lastLines(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return lines.slice(-3).join(' | ').slice(-500);
+}
