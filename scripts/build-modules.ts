@@ -118,8 +118,9 @@ function buildEnv(nodeDir: string): NodeJS.ProcessEnv {
  * Runs node-gyp in `dir` (which holds a binding.gyp) and returns build/Release/<target>.<ext>.
  * Configures only when needed (no build/Makefile yet, or a .gyp/.gypi is newer than it).
  */
-export function buildGypProject(dir: string, target: string, options: BuildOptions = {}): BuildResult {
+export function buildGypProject(projectDir: string, target: string, options: BuildOptions = {}): BuildResult {
   const started = Date.now();
+  const dir = resolve(projectDir);
   const nodeDir = options.nodeDir ?? resolveNodeDir();
   const gyp = toolPath('node-gyp/bin/node-gyp.js');
   const env = buildEnv(nodeDir);
@@ -149,8 +150,9 @@ function needsGypConfigure(dir: string): boolean {
  * returns build/Release/<target>.<ext>. Offline: the directory's package.json should carry
  * `"binary": {"napi_versions": [8]}`; npm_config_nodedir is set as well.
  */
-export function buildCmakeProject(dir: string, target: string, options: BuildOptions = {}): BuildResult {
+export function buildCmakeProject(projectDir: string, target: string, options: BuildOptions = {}): BuildResult {
   const started = Date.now();
+  const dir = resolve(projectDir);
   const nodeDir = options.nodeDir ?? resolveNodeDir();
   const cmakeJs = toolPath('cmake-js/bin/cmake-js');
   const command = options.force === true ? 'rebuild' : 'compile';

@@ -22,12 +22,14 @@ cmake_minimum_required(VERSION 3.15)
 set(ERPMOD_SDK_DIR "${CMAKE_CURRENT_LIST_DIR}/.." CACHE INTERNAL "erpmod native-sdk directory")
 get_filename_component(ERPMOD_SDK_DIR "${ERPMOD_SDK_DIR}" ABSOLUTE)
 
-# node-addon-api's headers: from cmake-js's include list, else resolved with node from the project.
+# node-addon-api's headers: resolved with node from the project, else from the SDK's location
+# (cmake-js also lists them in CMAKE_JS_INC when the project's package.json can resolve them).
 if(NOT NODE_ADDON_API_DIR)
   find_program(ERPMOD_NODE_EXECUTABLE NAMES node nodejs)
   if(ERPMOD_NODE_EXECUTABLE)
     execute_process(
-      COMMAND "${ERPMOD_NODE_EXECUTABLE}" -p "require('path').dirname(require.resolve('node-addon-api/package.json'))"
+      COMMAND "${ERPMOD_NODE_EXECUTABLE}" -p
+        "require('path').dirname(require.resolve('node-addon-api/package.json', {paths: [process.cwd(), '${ERPMOD_SDK_DIR}']}))"
       WORKING_DIRECTORY "${CMAKE_SOURCE_DIR}"
       OUTPUT_VARIABLE NODE_ADDON_API_DIR
       OUTPUT_STRIP_TRAILING_WHITESPACE

@@ -19,10 +19,13 @@
     # Path keys ending in _file are rebased by gyp onto the including binding.gyp's directory.
     "erpmod_exports_map_file": "../link/erpmod-exports.map",
     "erpmod_exports_list_file": "../link/erpmod-exports.txt",
+    # Rebased the same way (keys ending in _dir): where node-addon-api is looked up when the
+    # vendor's project does not have it.
+    "erpmod_sdk_dir": "..",
   },
   "include_dirs": [
     "../include",
-    "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/package.json'))\")",
+    "<!(node -p \"require('path').dirname(require.resolve('node-addon-api/package.json', {paths: [process.cwd(), '<(erpmod_sdk_dir)']}))\")",
   ],
   "defines": [
     "NAPI_VERSION=8",

@@ -69,7 +69,8 @@
 #define ERPMOD_EXTERN_C_
 #endif
 
-#if defined(__has_attribute)
+/* `retain` (GCC 11+, clang 13+) keeps the section under --gc-sections; it exists for ELF only. */
+#if defined(__has_attribute) && !defined(_WIN32) && !defined(__APPLE__)
 #if __has_attribute(retain)
 #define ERPMOD_RETAIN_ , retain
 #endif
@@ -110,7 +111,7 @@
 #elif defined(_WIN32)
 #define ERPMOD_INFO_BLOCK(code, version)                                       \
   ERPMOD_EXTERN_C_                                                             \
-  __attribute__((used ERPMOD_RETAIN_, section(".erpmod")))                     \
+  __attribute__((used, section(".erpmod")))                                    \
   const char erpmod_info_block[] = ERPMOD_INFO_TEXT(code, version);
 #else
 #define ERPMOD_INFO_BLOCK(code, version)                                       \
