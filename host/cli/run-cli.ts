@@ -1,11 +1,15 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErpmodError, messageOf } from '../errors';
+import { checkCommand } from './check-command';
+import { inspectCommand } from './inspect-command';
 import { serveCommand } from './serve-command';
 
 const USAGE = `usage: erpmod <command> [options]
 
 commands:
   serve     start the host (options: --port N, --modules-dir DIR, --data-dir DIR, --config FILE)
+  check     check modules against the compliance rules (erpmod check --help)
+  inspect   show what the checker sees in a binary (erpmod inspect --help)
 `;
 
 /**
@@ -18,6 +22,10 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
     switch (command) {
       case 'serve':
         return await serveCommand(rest);
+      case 'check':
+        return await checkCommand(rest);
+      case 'inspect':
+        return inspectCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -25,7 +33,7 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve`);
+        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect`);
     }
   } catch (error) {
     const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';
