@@ -42,7 +42,6 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_BAD_RESPONSE: { status: 500, summary: 'the module\'s handler returned a value that is not a valid response' },
   ERPMOD_HANDLER_TIMEOUT: { status: 504, summary: 'the module\'s handler did not answer within timeouts.request_ms' },
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
-  ERPMOD_SHUTTING_DOWN: { status: 503, summary: 'the host is draining and accepts no new requests' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },
 
   // Compliance checker (erpmod check / inspect)

@@ -1,7 +1,8 @@
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
+import { createHttpServer } from './http/create-http-server';
 import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
 import { bootModules, type ModuleOutcome } from './loader/boot-modules';
@@ -51,13 +52,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes });
   dispatcher.rebuildRoutes();
   const app = createOperatorApp({ registry, table, logger, isReady: () => ready });
-  const server = http.createServer((req, res) => {
-    if (!dispatcher.handle(req, res)) app(req, res);
-  });
-  // Slow or stalled clients must not hold sockets forever.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  const { server, drainAndClose } = createHttpServer(dispatcher, app);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -79,17 +74,8 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     closing ??= (async () => {
       ready = false;
       logger.info({ inFlight: dispatcher.requestsInFlight }, 'shutting down: draining in-flight requests');
-      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
-      const drained = await Promise.race([
-        dispatcher.drain().then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
-      ]);
-      if (!drained) logger.warn({ inFlight: dispatcher.requestsInFlight }, `requests still in flight after ${config.shutdownTimeoutMs} ms; closing their connections`);
-      server.closeIdleConnections();
-      server.closeAllConnections();
-      clearInterval(idleSweep);
-      await serverClosed;
+      const drained = await drainAndClose(config.shutdownTimeoutMs);
+      if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await unloadModules(table, logger);
       registryDb.close();
       logger.info('shutdown complete');

@@ -65,7 +65,11 @@ export class ModuleDispatcher {
     return true;
   }
 
-  /** Stops taking module requests (503 from now on) and resolves once those in flight have finished. */
+  /**
+   * Resolves once the requests in flight have finished. Requests that still arrive on open keep-alive
+   * connections meanwhile are served, with `connection: close`, rather than refused: a client that sent
+   * on a connection it believed open would otherwise see a failure for a request the host could serve.
+   */
   drain(): Promise<void> {
     this.draining = true;
     if (this.inFlight === 0) return Promise.resolve();
@@ -111,7 +115,6 @@ export class ModuleDispatcher {
     const requestId = requestIdOf(req);
     const slot = store.slot;
     const generation = slot.generation;
-    if (this.draining) return this.reject(res, 'ERPMOD_SHUTTING_DOWN', 'the host is shutting down; retry on another instance', requestId);
     if (generation === undefined || slot.state !== 'active') {
       return this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId);
     }

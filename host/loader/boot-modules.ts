@@ -103,6 +103,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         generationNumber: 1,
       });
       input.table.slot(code).generation = generation;
+      generation.subscriptions.live = true;
       registry.replaceEndpoints(code, manifest.routes);
       settle(code, 'active', undefined, critical, generation.loadMs);
       registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });

@@ -1,7 +1,7 @@
 import type { ModuleManifest } from '../compliance/types';
 import { ErpmodError } from '../errors';
 import type { Logger } from '../logger';
-import type { EventBus, EventListener } from './event-bus';
+import type { EventBus, EventListener, SubscriptionOwner } from './event-bus';
 import type { ModuleDbFacade } from './module-db-facade';
 
 type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
@@ -25,6 +25,7 @@ export interface ModuleContextParts {
   readonly logger: Logger;
   readonly db: ModuleDbFacade;
   readonly bus: EventBus;
+  readonly owner: SubscriptionOwner;
   readonly dataDir: string;
   readonly env: NodeJS.ProcessEnv;
 }
@@ -52,7 +53,7 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
       subscribe(topic: string, listener: EventListener) {
         if (!subscribes.has(topic)) throw undeclaredTopic(manifest, 'subscribe to', topic, [...subscribes]);
         if (typeof listener !== 'function') throw new TypeError(`ctx.events.subscribe: expected a function, got ${typeof listener}`);
-        bus.subscribe(manifest.code, topic, listener);
+        bus.subscribe(parts.owner, topic, listener);
       },
     }),
     dataDir: parts.dataDir,

@@ -5,7 +5,7 @@ import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
 import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { createModuleContext } from './create-module-context';
-import type { EventBus } from './event-bus';
+import { SubscriptionOwner, type EventBus } from './event-bus';
 import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
 import { createModuleDbFacade } from './module-db-facade';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
@@ -28,7 +28,8 @@ export interface LoadModuleInput {
 /**
  * The load phase for one module, as a sequence: dlopen, Handler(), identity, migrations, initialize
  * (bounded by timeouts.init_ms), resolve every declared route. Whatever fails, nothing is left half
- * mounted: the module's database is closed and its subscriptions dropped.
+ * mounted: the module's database is closed and its subscriptions dropped. The generation returned is not
+ * live yet: its event subscriptions start receiving when the caller swaps it in (goLive).
  */
 export async function loadModule(input: LoadModuleInput): Promise<ModuleGeneration> {
   const { manifest } = input.loaded;
@@ -37,10 +38,11 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
   verifyIdentity(input.loaded, handler);
 
   const db = openModuleDatabase(input.dataDir, manifest.code);
+  const subscriptions = new SubscriptionOwner(manifest.code);
   let initialized = false;
   try {
     applyModuleMigrations(db, manifest.code, input.migrations);
-    await initializeModule(input, handler, db);
+    await initializeModule(input, handler, db, subscriptions);
     initialized = true;
     const routes = resolveRoutes(input.loaded, handler);
     return {
@@ -54,11 +56,12 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
       routes,
       requestTimeoutMs: manifest.timeouts.requestMs,
       db,
+      subscriptions,
       inFlight: 0,
     };
   } catch (error) {
     if (initialized) await cleanupQuietly(handler, input.logger);
-    input.bus.unsubscribeModule(manifest.code);
+    input.bus.unsubscribe(subscriptions);
     db.close();
     throw error;
   }
@@ -90,13 +93,19 @@ function callForString(code: string, method: string, call: () => unknown): strin
   return value;
 }
 
-async function initializeModule(input: LoadModuleInput, handler: ModuleHandler, db: Database.Database): Promise<void> {
+async function initializeModule(
+  input: LoadModuleInput,
+  handler: ModuleHandler,
+  db: Database.Database,
+  owner: SubscriptionOwner,
+): Promise<void> {
   const { manifest, moduleDir } = input.loaded;
   const ctx = createModuleContext({
     manifest,
     logger: input.logger,
     db: createModuleDbFacade(db),
     bus: input.bus,
+    owner,
     dataDir: path.join(input.dataDir, 'modules', manifest.code),
     env: input.env,
   });

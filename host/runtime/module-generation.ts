@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { LoadedManifest } from '../compliance/types';
+import type { SubscriptionOwner } from '../loader/event-bus';
 import type { ModuleHandler } from '../loader/load-native-library';
 
 /** A native function that serves one declared route. */
@@ -21,6 +22,8 @@ export interface ModuleGeneration {
   readonly routes: ReadonlyMap<string, RouteFunction>;
   readonly requestTimeoutMs: number;
   readonly db: Database.Database;
+  /** Its event subscriptions; live only while this generation is the slot's active one. */
+  readonly subscriptions: SubscriptionOwner;
   inFlight: number;
 }
 
