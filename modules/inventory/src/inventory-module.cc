@@ -125,7 +125,7 @@ erpmod::Response Inventory::CreateItem(erpmod::Request& req) {
     if (!e.IsConstraint()) throw;
     return erpmod::Response::Error(409, "INVENTORY_SKU_EXISTS", "an item with sku \"" + *sku + "\" already exists");
   }
-  return erpmod::Response::Json(201, *ItemJson(*sku)).Header("location", "/items/" + *sku);
+  return erpmod::Response::Json(201, *ItemJson(*sku)).Header("location", "items/" + *sku);
 }
 
 erpmod::Response Inventory::GetItem(erpmod::Request& req) {

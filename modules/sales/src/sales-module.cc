@@ -172,7 +172,7 @@ class Sales : public erpmod::Module {
     event.EndArray().EndObject();
     ctx.events().Publish("order.created", event);
 
-    return erpmod::Response::Json(201, *OrderJson(id)).Header("location", "/orders/" + std::to_string(id));
+    return erpmod::Response::Json(201, *OrderJson(id)).Header("location", "orders/" + std::to_string(id));
   }
 
   erpmod::Response GetOrder(erpmod::Request& req) {
