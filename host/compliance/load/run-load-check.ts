@@ -8,6 +8,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ErpmodError } from '../../errors';
@@ -76,8 +77,13 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
     version: loaded.manifest.version,
     routes: loaded.manifest.routes.map((r) => ({ method: r.method, path: r.path })),
   };
+  const script = options.childScript ?? path.join(__dirname, 'load-child.js');
+  // Node would start, fail to find the script and exit 1, which would read as the module's fault.
+  if (!fs.existsSync(script)) {
+    throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child: ${script} does not exist (is dist/ fully built?)`);
+  }
   const started = performance.now();
-  const end = await runChild(options.childScript ?? path.join(__dirname, 'load-child.js'), request, timeoutMs, loaded.moduleDir);
+  const end = await runChild(script, request, timeoutMs, loaded.moduleDir);
   const durationMs = performance.now() - started;
   return buildReport(file, end, timeoutMs, durationMs);
 }
