@@ -66,15 +66,14 @@ export function listModuleDirs(modulesDir: string): string[] {
 /** @throws ErpmodError ERPMOD_CHECK_PATH_UNREADABLE naming the first argument that is not a readable directory. */
 export function assertModuleDirs(dirs: readonly string[]): void {
   for (const dir of dirs) {
-    let stat: fs.Stats;
     try {
-      stat = fs.statSync(dir);
+      if (!fs.statSync(dir).isDirectory()) throw new ErpmodError('ERPMOD_CHECK_PATH_UNREADABLE', `${dir}: expected a module directory, got a file`);
       fs.accessSync(dir, fs.constants.R_OK | fs.constants.X_OK);
     } catch (error) {
+      if (isErpmodError(error)) throw error;
       throw new ErpmodError('ERPMOD_CHECK_PATH_UNREADABLE',
         `${dir}: expected a readable module directory, got ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
     }
-    if (!stat.isDirectory()) throw new ErpmodError('ERPMOD_CHECK_PATH_UNREADABLE', `${dir}: expected a module directory, got a file`);
   }
 }
 
