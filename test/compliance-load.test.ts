@@ -44,6 +44,7 @@ describe('load phase', () => {
     assert.equal(report.signal, 'SIGSEGV');
     assert.deepEqual(rulesOf(report), ['load/dlopen']);
     assert.match(report.violations[0]!.message, /crashed with SIGSEGV during process\.dlopen/);
+    assert.match(report.violations[0]!.fix ?? '', /reproduce it with gdb --args node -e "process\.dlopen\(/);
     assert.deepEqual(report.skipped.map((s) => s.rule), ['load/handler', 'load/identity', 'load/routes']);
     assert.match(report.skipped[0]!.reason, /load\/dlopen failed/);
   });

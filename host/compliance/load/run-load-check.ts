@@ -162,12 +162,13 @@ function buildReport(file: string, end: ChildEnd, timeoutMs: number, durationMs:
     outcome = 'crashed';
     violations.push(violation(current, file,
       `the child process crashed with ${end.signal} during ${STEP_ACTIVITY[current]}${stderrNote}`,
-      'no crash', `killed by ${end.signal}`));
+      'no crash', `killed by ${end.signal}`, crashFix(file, current)));
   } else if (!done) {
     outcome = 'exited';
     violations.push(violation(current, file,
       `the child process exited with code ${String(end.exitCode)} during ${STEP_ACTIVITY[current]}${stderrNote}`,
-      'the load steps run to the end', `exit code ${String(end.exitCode)}`));
+      'the load steps run to the end', `exit code ${String(end.exitCode)}`,
+      `the library ended the process during ${STEP_ACTIVITY[current]}: a library must not call exit(), _exit() or abort(); report errors by throwing`));
   } else if (end.signal !== null || (end.exitCode ?? 0) !== 0) {
     // Every step finished, then the process died on the way out (an env cleanup hook, a static
     // destructor): a real defect, but none of the load rules' own checks failed.
@@ -210,6 +211,14 @@ function violation(rule: RuleId, file: string, message: string, expected?: strin
     fix: fix ?? RULES[rule].fix,
     file,
   };
+}
+
+/** A crash's fix: how to see it outside the checker, where a debugger can show the faulting frame. */
+function crashFix(file: string, step: LoadStep): string {
+  const reproduce = `gdb --args node -e "process.dlopen({ exports: {} }, '${file}', require('os').constants.dlopen.RTLD_NOW)"`;
+  return step === 'load/dlopen'
+    ? `the library crashes while it loads (its registration function or a static constructor): reproduce it with ${reproduce} and fix the faulting code`
+    : `the library crashes in ${STEP_ACTIVITY[step]}: reproduce it under a debugger (dlopen as in: ${reproduce}, then call that method) and fix the faulting code`;
 }
 
 function lastLines(text: string): string {
