@@ -41,7 +41,14 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_HANDLER_FAILED: { status: 500, summary: 'the module\'s handler threw or rejected' },
   ERPMOD_BAD_RESPONSE: { status: 500, summary: 'the module\'s handler returned a value that is not a valid response' },
   ERPMOD_HANDLER_TIMEOUT: { status: 504, summary: 'the module\'s handler did not answer within timeouts.request_ms' },
+  ERPMOD_MODULE_DISABLED: { status: 503, summary: 'an operator disabled the module' },
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
+
+  // Operator API
+  ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },
+  ERPMOD_FORBIDDEN: { status: 403, summary: 'an operator route was called from a non-loopback client while no admin token is set' },
+  ERPMOD_RELOAD_FAILED: { status: 422, summary: 'the new build could not be loaded; the old generation keeps serving' },
+  ERPMOD_OPERATION_CONFLICT: { status: 409, summary: 'the operation conflicts with the state of the module or of its dependencies' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },
 
   // Compliance checker (erpmod check / inspect)

@@ -9,8 +9,10 @@ import { bootModules, type ModuleOutcome } from './loader/boot-modules';
 import { EventBus } from './loader/event-bus';
 import { cleanupQuietly } from './loader/load-module';
 import { createLogger, type Logger } from './logger';
+import { ModuleOperator } from './operations/module-operator';
 import { openRegistryDatabase } from './registry/open-registry';
 import { PluginRepository } from './registry/plugin-repository';
+import { HealthReporter } from './runtime/module-health';
 import { ModuleTable } from './runtime/module-slot';
 
 export interface StartHostOptions {
@@ -51,7 +53,18 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   let ready = false;
   const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes });
   dispatcher.rebuildRoutes();
-  const app = createOperatorApp({ registry, table, logger, isReady: () => ready });
+  const operator = new ModuleOperator({
+    table,
+    bus,
+    registry,
+    dispatcher,
+    dataDir: config.dataDir,
+    logger,
+    env,
+    drainTimeoutMs: config.shutdownTimeoutMs,
+  });
+  const health = new HealthReporter(table, registry);
+  const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });
   const { server, drainAndClose } = createHttpServer(dispatcher, app);
 
   await new Promise<void>((resolve, reject) => {

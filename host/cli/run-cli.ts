@@ -7,7 +7,7 @@ import { serveCommand } from './serve-command';
 const USAGE = `usage: erpmod <command> [options]
 
 commands:
-  serve     start the host (options: --port N, --modules-dir DIR, --data-dir DIR, --config FILE)
+  serve     start the host (options: --port N, --workers N, --modules-dir DIR, --data-dir DIR, --config FILE)
   check     check modules against the compliance rules (erpmod check --help)
   inspect   show what the checker sees in a binary (erpmod inspect --help)
 `;

@@ -1,16 +1,22 @@
+import cluster from 'node:cluster';
+import { READY_MESSAGE, runPrimary } from '../cluster/run-primary';
 import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
 import { createLogger } from '../logger';
 import { startHost } from '../start-host';
 import { parseOptions } from './run-cli';
 
-/** `erpmod serve`: start, then stop gracefully on SIGTERM / SIGINT (exit 0), or exit 1 when boot fails. */
+/**
+ * `erpmod serve`: start, then stop gracefully on SIGTERM / SIGINT (exit 0), or exit 1 when boot fails.
+ * With more than one worker this process becomes the cluster primary and each worker runs this again.
+ */
 export async function serveCommand(argv: readonly string[]): Promise<number | undefined> {
   const { values } = parseOptions(argv, {
     port: { type: 'string' },
     'modules-dir': { type: 'string' },
     'data-dir': { type: 'string' },
     config: { type: 'string' },
+    workers: { type: 'string' },
   });
   const overrides: Record<string, unknown> = {};
   if (values.port !== undefined) {
@@ -20,11 +26,21 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
     }
     overrides.port = port;
   }
+  if (values.workers !== undefined) {
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+      throw new ErpmodError('ERPMOD_USAGE', `--workers: expected an integer from 1 to 256, got "${String(values.workers)}"`);
+    }
+    overrides.workers = workers;
+  }
   if (typeof values['modules-dir'] === 'string') overrides.modulesDir = values['modules-dir'];
   if (typeof values['data-dir'] === 'string') overrides.dataDir = values['data-dir'];
   const config = loadConfig({ configFile: typeof values.config === 'string' ? values.config : undefined, overrides });
 
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    return runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });
+  }
   let host;
   try {
     host = await startHost(config, { logger });
@@ -52,5 +68,10 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (cluster.isWorker) {
+    // Rolling restarts are the primary's business: a SIGHUP sent to the whole group must not end a worker.
+    process.on('SIGHUP', () => {});
+    process.send?.(READY_MESSAGE);
+  }
   return undefined;
 }

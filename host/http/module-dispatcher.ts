@@ -115,9 +115,8 @@ export class ModuleDispatcher {
     const requestId = requestIdOf(req);
     const slot = store.slot;
     const generation = slot.generation;
-    if (generation === undefined || slot.state !== 'active') {
-      return this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId);
-    }
+    if (slot.state === 'disabled') return this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId);
+    if (generation === undefined) return this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId);
     const fn = generation.routes.get(store.key);
     if (fn === undefined) return this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId);
 
@@ -139,7 +138,7 @@ export class ModuleDispatcher {
         requestId,
       });
       if (isThenable(reply)) reply = await withTimeout(reply, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
-      return writeModuleReply(res, reply, requestId, this.draining);
+      return writeModuleReply(res, reply, requestId, generation.identity, this.draining);
     } catch (error) {
       return this.fail(res, error, requestId, generation);
     } finally {
@@ -154,9 +153,11 @@ export class ModuleDispatcher {
     if (slot === undefined) return false;
     const requestId = requestIdOf(req);
     const status =
-      slot.generation === undefined || slot.state !== 'active'
-        ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${code}" is not serving requests`, requestId)
-        : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
+      slot.state === 'disabled'
+        ? this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${code}" is disabled by an operator`, requestId)
+        : slot.generation === undefined
+          ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${code}" is not serving requests`, requestId)
+          : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
     slot.metrics.record(status, 0);
     return true;
   }

@@ -1,8 +1,12 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
+import type { ModuleOperator } from '../operations/module-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
+import type { HealthReporter } from '../runtime/module-health';
 import type { ModuleTable } from '../runtime/module-slot';
+import { createAdminGuard } from './admin-guard';
+import { renderPrometheus } from './prometheus-text';
 import { requestIdOf } from './request-id';
 import { sendError } from './send-error';
 
@@ -10,6 +14,9 @@ export interface OperatorAppOptions {
   readonly registry: PluginRepository;
   readonly table: ModuleTable;
   readonly logger: Logger;
+  readonly operator: ModuleOperator;
+  readonly health: HealthReporter;
+  readonly adminToken: string | undefined;
   /** True once boot finished; /readyz answers 503 before. */
   readonly isReady: () => boolean;
 }
@@ -19,10 +26,16 @@ export interface OperatorAppOptions {
  * their own Express middleware and routers on the returned app; module routes never pass through it.
  */
 export function createOperatorApp(options: OperatorAppOptions): express.Express {
-  const { registry, table } = options;
+  const { registry, table, operator } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const started = Date.now();
+
+  const guard = createAdminGuard(options.adminToken);
+  app.post('/plugins/*path', guard);
+  app.use('/api/v1/system', guard);
+  app.use('/metrics', guard);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -42,6 +55,45 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
       throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}"; GET /plugins lists the known ones`);
     }
     res.json({ ...record, runtime: runtimeOf(table, code), events: registry.events(code) });
+  });
+
+  app.post('/plugins/:code/reload', async (req, res) => {
+    res.json(await operator.reload(String(req.params.code)));
+  });
+  app.post('/plugins/:code/toggle', async (req, res) => {
+    res.json(await operator.toggle(String(req.params.code)));
+  });
+  app.post('/plugins/:code/enable', async (req, res) => {
+    res.json(await operator.enable(String(req.params.code)));
+  });
+  app.post('/plugins/:code/disable', async (req, res) => {
+    res.json(await operator.disable(String(req.params.code)));
+  });
+
+  app.get('/api/v1/system/modules', async (_req, res) => {
+    const report = await options.health.report();
+    res.status(report.status === 'unhealthy' ? 503 : 200).json(report);
+  });
+  app.get('/api/v1/system/metrics', (_req, res) => {
+    const modules: Record<string, unknown> = {};
+    let requests = 0;
+    let errors = 0;
+    let inFlight = 0;
+    for (const [code, slot] of table.slots) {
+      const snapshot = slot.metrics.snapshot();
+      modules[code] = snapshot;
+      requests += snapshot.requests;
+      errors += snapshot.errors;
+      inFlight += snapshot.inFlight;
+    }
+    const memory = process.memoryUsage();
+    res.json({
+      host: { requests, errors, inFlight, uptimeSeconds: Math.round((Date.now() - started) / 1000), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+      modules,
+    });
+  });
+  app.get('/metrics', (_req, res) => {
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(renderPrometheus(table));
   });
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -73,5 +125,6 @@ function runtimeOf(table: ModuleTable, code: string): Record<string, unknown> | 
     loadedAt: generation.loadedAt,
     loadMs: Math.round(generation.loadMs * 100) / 100,
     inFlight: generation.inFlight,
+    residentImages: slot.residentImages.size,
   };
 }

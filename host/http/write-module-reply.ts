@@ -10,7 +10,7 @@ const BINARY_TYPE = 'application/octet-stream';
  * A malformed value is an ErpmodError(ERPMOD_BAD_RESPONSE) thrown before anything is written, so the
  * caller can still answer 500. Returns the status sent.
  */
-export function writeModuleReply(res: ServerResponse, reply: unknown, requestId: string, closeConnection: boolean): number {
+export function writeModuleReply(res: ServerResponse, reply: unknown, requestId: string, identity: string, closeConnection: boolean): number {
   if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) {
     throw badResponse(`expected the handler to return an object { status, headers, body }, got ${describe(reply)}`);
   }
@@ -55,7 +55,7 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
     }
   }
   if (!hasType && contentType !== '') list.push('content-type', contentType);
-  list.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length), 'x-request-id', requestId);
+  list.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length), 'x-request-id', requestId, 'x-erpmod-module', identity);
   if (closeConnection) list.push('connection', 'close');
   res.writeHead(status, list);
   res.end(payload);

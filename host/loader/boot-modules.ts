@@ -79,6 +79,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       continue;
     }
     const skipped = skipReason(loaded, registry, input.env);
+    if (!registry.isEnabled(code)) input.table.slot(code).state = 'disabled';
     if (skipped !== undefined) {
       settle(code, 'inactive', skipped, false);
       continue;
@@ -102,7 +103,9 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         env: input.env,
         generationNumber: 1,
       });
-      input.table.slot(code).generation = generation;
+      const slot = input.table.slot(code);
+      slot.generation = generation;
+      slot.residentImages.add(generation.shadowPath);
       generation.subscriptions.live = true;
       registry.replaceEndpoints(code, manifest.routes);
       settle(code, 'active', undefined, critical, generation.loadMs);

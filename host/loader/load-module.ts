@@ -52,6 +52,7 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
       shadowPath: input.shadowPath,
       sha256: input.sha256,
       loadedAt: new Date().toISOString(),
+      identity: `${manifest.code}/${manifest.version}`,
       loadMs: performance.now() - started,
       routes,
       requestTimeoutMs: manifest.timeouts.requestMs,

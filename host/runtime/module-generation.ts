@@ -17,6 +17,8 @@ export interface ModuleGeneration {
   readonly shadowPath: string;
   readonly sha256: string;
   readonly loadedAt: string;
+  /** `code/version`, sent as `x-erpmod-module` so an operator sees which build answered. */
+  readonly identity: string;
   readonly loadMs: number;
   /** `METHOD /declared/path` → the native function. */
   readonly routes: ReadonlyMap<string, RouteFunction>;

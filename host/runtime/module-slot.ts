@@ -10,6 +10,8 @@ export type SlotState = 'active' | 'disabled';
 export class ModuleSlot {
   state: SlotState = 'active';
   generation: ModuleGeneration | undefined;
+  /** Shadow paths this process has dlopened for the module: native images are never unmapped. */
+  readonly residentImages = new Set<string>();
   /** Kept across generations: a reload does not reset a module's request history. */
   readonly metrics = new ModuleMetrics();
 

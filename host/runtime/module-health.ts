@@ -1,0 +1,72 @@
+import { messageOf } from '../errors';
+import { withTimeout } from '../loader/with-timeout';
+import type { PluginRepository } from '../registry/plugin-repository';
+import type { ModuleTable } from './module-slot';
+
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+export interface ModuleHealth {
+  readonly code: string;
+  readonly status: HealthStatus | 'disabled';
+  readonly state: string;
+  readonly details?: unknown;
+}
+
+export interface HostHealth {
+  readonly status: HealthStatus;
+  readonly checkedAt: string;
+  readonly modules: readonly ModuleHealth[];
+}
+
+const HEALTH_TIMEOUT_MS = 1000;
+/** Health is polled by load balancers and dashboards; a short cache keeps that from reaching modules each time. */
+const CACHE_MS = 2000;
+
+/**
+ * Aggregates each module's optional health() (bounded by a timeout) with its load status. A module that
+ * is enabled but not serving counts as unhealthy; the host is unhealthy when a serving module says so,
+ * degraded when any module is not healthy.
+ */
+export class HealthReporter {
+  private cached: { at: number; report: Promise<HostHealth> } | undefined;
+
+  constructor(private readonly table: ModuleTable, private readonly registry: PluginRepository) {}
+
+  report(): Promise<HostHealth> {
+    const now = Date.now();
+    if (this.cached === undefined || now - this.cached.at > CACHE_MS) this.cached = { at: now, report: this.collect() };
+    return this.cached.report;
+  }
+
+  private async collect(): Promise<HostHealth> {
+    const modules = await Promise.all(this.registry.list().map((record) => this.moduleHealth(record.code, record.status, record.enabled, record.lastError)));
+    const serving = modules.filter((module) => module.state === 'active');
+    const status: HealthStatus = serving.some((module) => module.status === 'unhealthy')
+      ? 'unhealthy'
+      : modules.some((module) => module.status !== 'healthy' && module.status !== 'disabled')
+        ? 'degraded'
+        : 'healthy';
+    return { status, checkedAt: new Date().toISOString(), modules };
+  }
+
+  private async moduleHealth(code: string, state: string, enabled: boolean, lastError: string | null): Promise<ModuleHealth> {
+    if (!enabled) return { code, status: 'disabled', state };
+    const generation = this.table.slots.get(code)?.generation;
+    if (state !== 'active' || generation === undefined) return { code, status: 'unhealthy', state, details: { reason: lastError } };
+    const health = generation.handler.health;
+    if (typeof health !== 'function') return { code, status: 'healthy', state };
+    try {
+      const reply = (await withTimeout(health.call(generation.handler), HEALTH_TIMEOUT_MS, () => new Error(`health() did not answer within ${HEALTH_TIMEOUT_MS} ms`))) as {
+        status?: unknown;
+        details?: unknown;
+      };
+      const status = reply?.status;
+      if (status !== 'healthy' && status !== 'degraded' && status !== 'unhealthy') {
+        return { code, status: 'unhealthy', state, details: { reason: `health() returned status ${JSON.stringify(status)}` } };
+      }
+      return reply.details === undefined ? { code, status, state } : { code, status, state, details: reply.details };
+    } catch (error) {
+      return { code, status: 'unhealthy', state, details: { reason: messageOf(error) } };
+    }
+  }
+}
