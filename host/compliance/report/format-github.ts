@@ -24,10 +24,15 @@ export function formatGithub(report: CheckReport, options: FormatGithubOptions =
     }
   }
   const { modules, failed, errors, warnings } = report.summary;
+  const counts = `(${plural(errors, 'error')}, ${plural(warnings, 'warning')})`;
   lines.push(report.ok
-    ? `erpmod check: ${modules} module${modules === 1 ? '' : 's'} passed (${errors} errors, ${warnings} warnings)`
-    : `erpmod check: ${failed} of ${modules} module${modules === 1 ? '' : 's'} failed (${errors} errors, ${warnings} warnings)`);
+    ? `erpmod check: ${plural(modules, 'module')} passed ${counts}`
+    : `erpmod check: ${failed} of ${plural(modules, 'module')} failed ${counts}`);
   return `${lines.join('\n')}\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function annotation(v: ReportedViolation, where: string, strict: boolean, cwd: string): string {
