@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { buildSalesVariant, installSalesVariant } from './support/build-sales-variant';
+import { call } from './support/http-client';
+import { startHostProcess, type HostProcess } from './support/host-process';
+import { runLoad } from './support/load-generator';
+import { makeModulesDir } from './support/modules-dir';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForLog(host: HostProcess, predicate: (entry: Record<string, unknown>) => boolean, ms = 30_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = host.logs.find(predicate);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) assert.fail('the expected log line did not appear in time');
+    await sleep(50);
+  }
+}
+
+describe('a two-worker cluster', () => {
+  let modulesDir: string;
+  let host: HostProcess;
+  before(async () => {
+    modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
+    host = await startHostProcess({ modulesDir, env: { ERPMOD_WORKERS: '2', ERPMOD_LOG_LEVEL: 'info' }, timeoutMs: 60_000 });
+    await waitForLog(host, (entry) => entry.msg === 'erpmod primary: 2 workers listening');
+  });
+  after(async () => {
+    if (host.child.exitCode === null) await host.stop();
+  });
+
+  it('rolls the workers on SIGHUP after a new build is installed, with zero failed requests', async () => {
+    const variant = buildSalesVariant('1.4.2');
+    const load = runLoad(`${host.url}/api/v1/sales/summary`, 7);
+    await sleep(1000);
+    installSalesVariant(modulesDir, variant);
+    host.child.kill('SIGHUP');
+    await waitForLog(host, (entry) => entry.msg === 'rolling restart complete');
+    const result = await load.done;
+    assert.ok(result.requests > 500, `only ${result.requests} requests`);
+    assert.deepEqual(Object.keys(result.statuses), ['200'], JSON.stringify(result.statuses));
+    assert.equal(result.errors, 0, 'no connection errors');
+    assert.equal(result.timeouts, 0);
+    assert.deepEqual(result.identities, ['sales/1.4.0', 'sales/1.4.2']);
+    for (let i = 0; i < 6; i++) {
+      assert.equal((await call(`${host.url}/api/v1/sales/summary`)).headers.get('x-erpmod-module'), 'sales/1.4.2', 'every worker serves the new build');
+    }
+  });
+
+  it('replaces a worker that dies', async () => {
+    const workerLines = host.logs.filter((entry) => String(entry.msg).startsWith('erpmod listening on port'));
+    const victim = workerLines[workerLines.length - 1]!.pid as number;
+    process.kill(victim, 'SIGKILL');
+    await waitForLog(host, (entry) => entry.msg === 'worker died; replacing it' && entry.worker === victim);
+    await waitForLog(host, (entry) => String(entry.msg).startsWith('erpmod listening on port') && (entry.time as string) > new Date(Date.now() - 20_000).toISOString() && entry.pid !== victim && !workerLines.some((line) => line.pid === entry.pid));
+    for (let i = 0; i < 6; i++) assert.equal((await call(`${host.url}/api/v1/sales/summary`)).status, 200);
+  });
+
+  it('drains every worker on SIGTERM and exits 0', async () => {
+    assert.equal(await host.stop('SIGTERM'), 0);
+    assert.ok(host.logs.some((entry) => entry.msg === 'all workers stopped'));
+  });
+});
