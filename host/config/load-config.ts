@@ -18,6 +18,13 @@ export interface HostConfig {
   readonly shutdownTimeoutMs: number;
   /** Worker processes for `serve` (node:cluster); 1 serves from the primary process itself. */
   readonly workers: number;
+  /** Forces every module in-process or into its own process, whatever its module.yml says. */
+  readonly isolation: 'in-process' | 'process' | undefined;
+  /** Crashes of an isolated module within `crashWindowMs` that open its circuit (503 until a reload). */
+  readonly crashLimit: number;
+  readonly crashWindowMs: number;
+  /** Memory ceiling of an isolated module's process (V8 old space, MiB). */
+  readonly isolatedMemoryMb: number;
 }
 
 const DEFAULTS: HostConfig = {
@@ -30,6 +37,10 @@ const DEFAULTS: HostConfig = {
   bodyLimitBytes: 1024 * 1024,
   shutdownTimeoutMs: 30_000,
   workers: 1,
+  isolation: undefined,
+  crashLimit: 3,
+  crashWindowMs: 60_000,
+  isolatedMemoryMb: 256,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -45,6 +56,10 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   bodyLimitBytes: { env: 'ERPMOD_BODY_LIMIT_BYTES', file: 'body_limit_bytes', parse: (v, w) => toInteger(v, w, 1, 1 << 30) },
   shutdownTimeoutMs: { env: 'ERPMOD_SHUTDOWN_TIMEOUT_MS', file: 'shutdown_timeout_ms', parse: (v, w) => toInteger(v, w, 0, 600_000) },
   workers: { env: 'ERPMOD_WORKERS', file: 'workers', parse: (v, w) => toInteger(v, w, 1, 256) },
+  isolation: { env: 'ERPMOD_ISOLATION', file: 'isolation', parse: (v, w) => toChoice(v, w, ['in-process', 'process'] as const) },
+  crashLimit: { env: 'ERPMOD_CRASH_LIMIT', file: 'crash_limit', parse: (v, w) => toInteger(v, w, 1, 1000) },
+  crashWindowMs: { env: 'ERPMOD_CRASH_WINDOW_MS', file: 'crash_window_ms', parse: (v, w) => toInteger(v, w, 1000, 86_400_000) },
+  isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
 };
 
 export interface LoadConfigOptions {
