@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -33,6 +33,11 @@ function json(run: Run): CheckReport {
 
 function fixture(name: string): string {
   return path.join(FIXTURE_MODULES_DIR, name);
+}
+
+function binaryPath(moduleDir: string): string {
+  const lib = path.join(moduleDir, 'lib', PLATFORM_KEY);
+  return path.join(lib, fs.readdirSync(lib).find((f) => f.endsWith('.so') || f.endsWith('.dylib') || f.endsWith('.dll'))!);
 }
 
 function rule(target: TargetResult, id: string): TargetResult['rules'][number] {
@@ -186,6 +191,33 @@ describe('erpmod check', () => {
     assert.ok(annotations.some((l) => l.startsWith('::error file=test/fixtures/modules/route-missing/lib/linux-x64/route-missing.so,title=load/routes · route-missing (linux-x64)::POST /echo')));
     assert.ok(annotations.some((l) => /title=abi\/imports/.test(l) && /%0Afix: /.test(l)));
     assert.equal(lines.at(-1), 'erpmod check: 2 of 2 modules failed (2 errors, 0 warnings)');
+  });
+});
+
+/** Load-phase children whose command line mentions `needle` (Linux /proc), to find one left behind. */
+function loadChildrenMentioning(needle: string): number[] {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).flatMap((pid) => {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes('load-child.js') && cmdline.includes(needle) ? [Number(pid)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+describe('erpmod check when it is stopped', () => {
+  it('kills a load-phase child stuck in a hanging dlopen when it receives SIGTERM', { skip: process.platform !== 'linux' }, async () => {
+    const dir = makeModuleDir({ [PLATFORM_KEY]: binaryPath(fixture('hang-at-load')) }, { code: 'hang-at-load' }, 'hang-at-load');
+    const cli = spawn(process.execPath, [CLI, 'check', '--timeout', '60000', dir], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (loadChildrenMentioning(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(loadChildrenMentioning(dir).length > 0, 'the load-phase child never started');
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    cli.kill('SIGTERM');
+    assert.equal(await exited, 143);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(loadChildrenMentioning(dir), []);
   });
 });
 

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
-import { DEFAULT_LOAD_TIMEOUT_MS } from '../compliance/load/run-load-check';
+import { DEFAULT_LOAD_TIMEOUT_MS, killRunningLoadChecks } from '../compliance/load/run-load-check';
 import { formatGithub } from '../compliance/report/format-github';
 import { formatJson } from '../compliance/report/format-json';
 import { formatJunit } from '../compliance/report/format-junit';
@@ -75,14 +75,25 @@ async function check(argv: readonly string[]): Promise<number> {
     dirs = listModuleDirs(path.resolve(config.modulesDir));
   }
 
-  const report = await runCheck(dirs, {
-    staticOnly: values['static-only'] === true,
-    allPlatforms: values['all-platforms'] === true,
-    strict: values.strict === true,
-    timeoutMs,
-  });
-  process.stdout.write(render(report, format));
-  return report.ok ? 0 : 1;
+  // A stopped checker must not leave a child spinning inside a hanging library's dlopen.
+  const stop = (signal: NodeJS.Signals): void => {
+    killRunningLoadChecks();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.once(signal, stop);
+  try {
+    const report = await runCheck(dirs, {
+      staticOnly: values['static-only'] === true,
+      allPlatforms: values['all-platforms'] === true,
+      strict: values.strict === true,
+      timeoutMs,
+    });
+    process.stdout.write(render(report, format));
+    return report.ok ? 0 : 1;
+  } finally {
+    for (const signal of signals) process.removeListener(signal, stop);
+  }
 }
 
 function render(report: Awaited<ReturnType<typeof runCheck>>, format: CheckFormat): string {

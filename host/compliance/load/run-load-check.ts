@@ -8,6 +8,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -88,14 +89,32 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
   return buildReport(file, end, timeoutMs, durationMs);
 }
 
+/** Children still running, killed if the checker exits first so that a hanging library is not orphaned. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** SIGKILLs every load-phase child still running; for a command that is itself being stopped. */
+export function killRunningLoadChecks(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: string): Promise<ChildEnd> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', killRunningLoadChecks);
+  }
+  // The checker's own Node flags (NODE_OPTIONS: preloads, inspectors) have no business in the child.
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, JSON.stringify(request)], {
       cwd,
+      env,
       // stdout is the vendor's to print on; fd 3 carries the report.
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
       windowsHide: true,
     });
+    running.add(child);
     let report = '';
     let reportBytes = 0;
     let stderr = '';
@@ -117,12 +136,14 @@ function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: 
       stderr = (stderr + chunk).slice(-STDERR_TAIL_BYTES);
     });
     child.on('error', (error) => {
+      running.delete(child);
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       reject(new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child ${script}: ${error.message}`, { cause: error }));
     });
     child.on('close', (exitCode, signal) => {
+      running.delete(child);
       if (settled) return;
       settled = true;
       clearTimeout(timer);

@@ -31,7 +31,7 @@ export function formatText(report: CheckReport, options: FormatTextOptions = {})
 
 function formatModule(module: ModuleResult, strict: boolean, s: Style, cwd: string): string[] {
   const icon = module.ok ? s.green('✔') : s.red('✖');
-  const name = module.code === null ? s.bold('(unreadable module.yml)') : `${s.bold(module.code)}${module.version === null ? '' : ` ${module.version}`}`;
+  const name = module.code === null ? s.bold('(invalid module.yml)') : `${s.bold(module.code)}${module.version === null ? '' : ` ${module.version}`}`;
   const lines = [`${icon} ${name}  ${s.dim(displayPath(module.dir, cwd))}`];
   for (const target of module.targets) lines.push(...formatTarget(target, strict, s, cwd));
   return lines;
