@@ -43,6 +43,8 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_HANDLER_TIMEOUT: { status: 504, summary: 'the module\'s handler did not answer within timeouts.request_ms' },
   ERPMOD_MODULE_DISABLED: { status: 503, summary: 'an operator disabled the module' },
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
+  ERPMOD_MODULE_CRASHED: { status: 502, summary: 'the isolated module\'s process died while serving the request' },
+  ERPMOD_MODULE_UNAVAILABLE: { status: 503, summary: 'the isolated module is restarting after a crash, or its circuit is open' },
 
   // Operator API
   ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },

@@ -7,6 +7,7 @@ import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
 import { bootModules, type ModuleOutcome } from './loader/boot-modules';
 import { EventBus } from './loader/event-bus';
+import type { GenerationSettings } from './loader/load-generation';
 import { cleanupQuietly } from './loader/load-module';
 import { createLogger, type Logger } from './logger';
 import { ModuleOperator } from './operations/module-operator';
@@ -41,9 +42,25 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const table = new ModuleTable();
   const bus = new EventBus(logger);
 
+  const generations: GenerationSettings = {
+    isolationOverride: config.isolation,
+    memoryMb: config.isolatedMemoryMb,
+    crashLimit: config.crashLimit,
+    crashWindowMs: config.crashWindowMs,
+    logLevel: config.logLevel,
+    onCrash: (code, record) => {
+      registry.recordEvent(code, 'crashed', { ...record });
+      logger.error({ module: code, signal: record.signal, exitCode: record.exitCode, hung: record.hung, restartInMs: record.restartInMs }, `isolated module ${code} crashed`);
+    },
+    onCircuitOpen: (code, reason) => {
+      registry.setStatus(code, 'failed', reason);
+      logger.error({ module: code, reason }, `isolated module ${code}: ${reason}`);
+    },
+  };
+
   let outcomes: ModuleOutcome[];
   try {
-    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env });
+    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations });
   } catch (error) {
     await unloadModules(table, logger);
     registryDb.close();
@@ -62,6 +79,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     logger,
     env,
     drainTimeoutMs: config.shutdownTimeoutMs,
+    generations,
   });
   const health = new HealthReporter(table, registry);
   const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });
@@ -105,7 +123,7 @@ async function unloadModules(table: ModuleTable, logger: Logger): Promise<void> 
     const code = generation.loaded.manifest.code;
     await cleanupQuietly(generation.handler, logger.child({ module: code }));
     try {
-      generation.db.close();
+      generation.closeDatabase();
     } catch (error) {
       logger.error({ module: code, err: messageOf(error) }, 'closing module database failed');
     }

@@ -7,7 +7,7 @@ import type { ModuleTable } from '../runtime/module-slot';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
 import type { EventBus } from './event-bus';
-import { loadModule } from './load-module';
+import { loadGeneration, type GenerationSettings } from './load-generation';
 import { orderModules } from './order-modules';
 
 export interface BootModulesInput {
@@ -18,6 +18,7 @@ export interface BootModulesInput {
   readonly bus: EventBus;
   readonly table: ModuleTable;
   readonly env: NodeJS.ProcessEnv;
+  readonly generations: GenerationSettings;
 }
 
 export interface ModuleOutcome {
@@ -92,7 +93,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       continue;
     }
     try {
-      const generation = await loadModule({
+      const generation = await loadGeneration({
         loaded,
         shadowPath: checked.shadowPath,
         sha256: checked.sha256,
@@ -102,7 +103,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         bus: input.bus,
         env: input.env,
         generationNumber: 1,
-      });
+      }, input.generations);
       const slot = input.table.slot(code);
       slot.generation = generation;
       slot.residentImages.add(generation.shadowPath);
@@ -110,7 +111,10 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       registry.replaceEndpoints(code, manifest.routes);
       settle(code, 'active', undefined, critical, generation.loadMs);
       registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });
-      logger.info({ module: code, version: manifest.version, loadMs: round(generation.loadMs), routes: manifest.routes.length }, `module ${code} loaded`);
+      logger.info(
+        { module: code, version: manifest.version, loadMs: round(generation.loadMs), routes: manifest.routes.length, isolation: generation.isolation },
+        `module ${code} loaded`,
+      );
     } catch (error) {
       settle(code, 'failed', messageOf(error), critical);
     }

@@ -56,7 +56,8 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
       loadMs: performance.now() - started,
       routes,
       requestTimeoutMs: manifest.timeouts.requestMs,
-      db,
+      closeDatabase: () => db.close(),
+      isolation: 'in-process',
       subscriptions,
       inFlight: 0,
     };

@@ -4,7 +4,8 @@ import { ErpmodError, messageOf } from '../errors';
 import type { ModuleDispatcher } from '../http/module-dispatcher';
 import { checkModuleBinary } from '../loader/check-module-binary';
 import type { EventBus } from '../loader/event-bus';
-import { cleanupQuietly, loadModule } from '../loader/load-module';
+import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
+import { cleanupQuietly } from '../loader/load-module';
 import type { Logger } from '../logger';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { ModuleGeneration } from '../runtime/module-generation';
@@ -20,6 +21,7 @@ export interface ModuleOperatorOptions {
   readonly env: NodeJS.ProcessEnv;
   /** How long a replaced generation may keep serving its in-flight requests before cleanup anyway. */
   readonly drainTimeoutMs: number;
+  readonly generations: GenerationSettings;
 }
 
 export interface ReloadResult {
@@ -148,7 +150,7 @@ export class ModuleOperator {
     }
     const checked = checkModuleBinary(loaded, dataDir);
     if (!checked.ok) throw new ErpmodError('ERPMOD_RELOAD_FAILED', `the new build is not compliant: ${checked.reason}`, { details: { violations: checked.report.violations } });
-    const generation = await loadModule({
+    const generation = await loadGeneration({
       loaded,
       shadowPath: checked.shadowPath,
       sha256: checked.sha256,
@@ -158,7 +160,7 @@ export class ModuleOperator {
       bus,
       env,
       generationNumber: number,
-    });
+    }, this.options.generations);
     registry.recordIdentity({ ...manifest, moduleDir });
     registry.recordBinary(slot.code, checked.binary);
     registry.replaceEndpoints(slot.code, manifest.routes);
@@ -183,7 +185,7 @@ export class ModuleOperator {
     while (old.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     this.options.bus.unsubscribe(old.subscriptions);
     await cleanupQuietly(old.handler, this.options.logger.child({ module: old.loaded.manifest.code, generation: old.number }));
-    old.db.close();
+    old.closeDatabase();
     this.options.registry.recordEvent(old.loaded.manifest.code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight });
   }
 

@@ -1,4 +1,3 @@
-import type Database from 'better-sqlite3';
 import type { LoadedManifest } from '../compliance/types';
 import type { SubscriptionOwner } from '../loader/event-bus';
 import type { ModuleHandler } from '../loader/load-native-library';
@@ -23,7 +22,10 @@ export interface ModuleGeneration {
   /** `METHOD /declared/path` → the native function. */
   readonly routes: ReadonlyMap<string, RouteFunction>;
   readonly requestTimeoutMs: number;
-  readonly db: Database.Database;
+  /** Closes what the generation holds open in this process (its database); the isolated kind holds none. */
+  readonly closeDatabase: () => void;
+  /** `in-process`, or `process` when the module runs in a runner child. */
+  readonly isolation: 'in-process' | 'process';
   /** Its event subscriptions; live only while this generation is the slot's active one. */
   readonly subscriptions: SubscriptionOwner;
   inFlight: number;

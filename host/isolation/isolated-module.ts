@@ -1,0 +1,253 @@
+import { ErpmodError } from '../errors';
+import type { EventBus, SubscriptionOwner } from '../loader/event-bus';
+import type { Logger } from '../logger';
+import type { RunnerLoadInput, RunnerToHost } from './runner-protocol';
+import { RunnerProcess, type RunnerExit } from './runner-process';
+
+export interface CrashRecord {
+  readonly signal: string | null;
+  readonly exitCode: number | null;
+  /** True when the host killed the process because a request outlived timeouts.request_ms. */
+  readonly hung: boolean;
+  readonly failedRequests: number;
+  readonly lastLines: readonly string[];
+  /** Milliseconds until the restart, or null when the circuit opened instead. */
+  readonly restartInMs: number | null;
+}
+
+export interface IsolatedModuleOptions {
+  readonly input: RunnerLoadInput;
+  readonly memoryMb: number;
+  readonly crashLimit: number;
+  readonly crashWindowMs: number;
+  readonly logger: Logger;
+  readonly bus: EventBus;
+  readonly owner: SubscriptionOwner;
+  readonly onCrash: (record: CrashRecord) => void;
+  readonly onCircuitOpen: (reason: string) => void;
+  /** Passes a runner's log line on to the host's log. */
+  readonly onLine: (line: string) => void;
+}
+
+type State = 'starting' | 'ready' | 'restarting' | 'open' | 'stopped';
+
+interface Pending {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout | undefined;
+}
+
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 5000;
+
+/**
+ * One generation of a module running in its own process: forwards calls, health checks and events over
+ * IPC, turns a crash into 502 for the requests it was serving, restarts the process with exponential
+ * backoff, and opens a circuit (503 until an operator reloads) after `crashLimit` crashes in the window.
+ */
+export class IsolatedModule {
+  private runner: RunnerProcess | undefined;
+  private state: State = 'starting';
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private crashes: number[] = [];
+  private hung = false;
+  private forwarding = false;
+  routes: readonly string[] = [];
+  hasHealth = false;
+
+  constructor(private readonly options: IsolatedModuleOptions) {}
+
+  private get code(): string {
+    return this.options.input.loaded.manifest.code;
+  }
+
+  /** Starts the first process; rejects with the runner's reason when the module does not load. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => this.spawn(resolve, reject));
+  }
+
+  call(key: string, request: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.state !== 'ready' || this.runner === undefined) return Promise.reject(this.unavailable());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ErpmodError('ERPMOD_HANDLER_TIMEOUT', `module "${this.code}" did not answer within ${timeoutMs} ms (timeouts.request_ms); its process is restarted`));
+        // A process that hangs on one request may hang on all: replace it.
+        this.hung = true;
+        this.runner?.kill('SIGKILL');
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.runner!.send({ t: 'call', id, key, request });
+    });
+  }
+
+  health(timeoutMs: number): Promise<unknown> {
+    if (this.state === 'open') return Promise.resolve({ status: 'unhealthy', details: { reason: 'circuit open after repeated crashes' } });
+    if (this.state !== 'ready' || this.runner === undefined) return Promise.resolve({ status: 'degraded', details: { reason: 'restarting after a crash' } });
+    if (!this.hasHealth) return Promise.resolve({ status: 'healthy' });
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`health() did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.runner!.send({ t: 'health', id });
+    });
+  }
+
+  /** Asks the process to run cleanup() and exit; kills it when it does not within `ms`. */
+  async stop(ms = 10_000): Promise<void> {
+    this.state = 'stopped';
+    const runner = this.runner;
+    if (runner === undefined || runner.exited) return;
+    const exited = new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (runner.exited) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 10);
+    });
+    try {
+      runner.send({ t: 'cleanup' });
+    } catch {
+      runner.kill();
+    }
+    const timer = setTimeout(() => runner.kill(), ms);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private spawn(onReady?: () => void, onFailure?: (error: Error) => void): void {
+    let settled = false;
+    // After a reported load failure, the exit that follows is not a second crash.
+    let loadFailed = false;
+    const runner = new RunnerProcess({
+      memoryMb: this.options.memoryMb,
+      onLine: this.options.onLine,
+      onMessage: (message) => {
+        if (message.t === 'ready') {
+          this.routes = message.routes;
+          this.hasHealth = message.hasHealth;
+          this.subscribeOnce(message.subscribes);
+          this.state = 'ready';
+          settled = true;
+          onReady?.();
+        } else if (message.t === 'load-failed') {
+          settled = true;
+          loadFailed = true;
+          runner.kill();
+          onFailure?.(new ErpmodError('ERPMOD_INIT_FAILED', message.message));
+        } else {
+          this.receive(message);
+        }
+      },
+      onExit: (exit) => {
+        if (this.runner !== runner || loadFailed) return;
+        if (!settled && onFailure !== undefined) {
+          settled = true;
+          return onFailure(new ErpmodError('ERPMOD_LOAD_FAILED', `module "${this.code}": its process ${describeExit(exit)} while loading; last lines: ${exit.lastLines.slice(-3).join(' | ')}`));
+        }
+        this.crashed(exit);
+      },
+    });
+    this.runner = runner;
+    try {
+      runner.load(this.options.input);
+    } catch (error) {
+      onFailure?.(error as Error);
+    }
+  }
+
+  private receive(message: RunnerToHost): void {
+    if (message.t === 'reply') {
+      const waiting = this.pending.get(message.id);
+      if (waiting === undefined) return;
+      this.pending.delete(message.id);
+      clearTimeout(waiting.timer);
+      if (message.ok) waiting.resolve(restoreBuffers(message.value));
+      else waiting.reject(Object.assign(new Error(message.message), { code: message.code }));
+    } else if (message.t === 'publish') {
+      // Checked again here: the process is the module's, and need not be trusted to check itself.
+      if (!this.options.input.loaded.manifest.events.publishes.includes(message.topic)) {
+        this.options.logger.error({ module: this.code, topic: message.topic }, 'isolated module published an undeclared topic; dropped');
+        return;
+      }
+      this.options.bus.publish(this.code, message.topic, message.payload);
+    }
+  }
+
+  /** The host bus delivers to this generation through one forwarder per topic, made once. */
+  private subscribeOnce(topics: readonly string[]): void {
+    if (this.forwarding) return;
+    this.forwarding = true;
+    for (const topic of topics) {
+      this.options.bus.subscribe(this.options.owner, topic, (payload) => {
+        if (this.state !== 'ready' || this.runner === undefined) {
+          this.options.logger.warn({ module: this.code, topic }, 'event not delivered: the module process is restarting');
+          return;
+        }
+        this.runner.send({ t: 'event', topic, payload });
+      });
+    }
+  }
+
+  private crashed(exit: RunnerExit): void {
+    const failedRequests = this.pending.size;
+    for (const waiting of this.pending.values()) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new ErpmodError('ERPMOD_MODULE_CRASHED', `module "${this.code}": its process ${describeExit(exit)} while serving the request`));
+    }
+    this.pending.clear();
+    const hung = this.hung;
+    this.hung = false;
+    if (this.state === 'stopped') return;
+
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((at) => now - at < this.options.crashWindowMs), now];
+    const open = this.crashes.length >= this.options.crashLimit;
+    const restartInMs = open ? null : Math.min(BACKOFF_MIN_MS * 2 ** (this.crashes.length - 1), BACKOFF_MAX_MS);
+    this.options.onCrash({ signal: exit.signal, exitCode: exit.code, hung, failedRequests, lastLines: exit.lastLines, restartInMs });
+    if (open) {
+      this.state = 'open';
+      const reason = `circuit open: ${this.crashes.length} crashes within ${this.options.crashWindowMs} ms; reload the module to try again`;
+      this.options.onCircuitOpen(reason);
+      return;
+    }
+    this.state = 'restarting';
+    setTimeout(() => {
+      if (this.state !== 'restarting') return;
+      this.spawn(undefined, () => {
+        // A restart that fails to load counts as one more crash.
+        this.crashed({ code: null, signal: null, lastLines: [] });
+      });
+    }, restartInMs!);
+  }
+
+  private unavailable(): ErpmodError {
+    return new ErpmodError(
+      'ERPMOD_MODULE_UNAVAILABLE',
+      this.state === 'open'
+        ? `module "${this.code}" crashed repeatedly and its circuit is open; an operator must reload it`
+        : `module "${this.code}" is restarting after a crash; retry shortly`,
+    );
+  }
+}
+
+function describeExit(exit: RunnerExit): string {
+  return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+}
+
+/** Structured clone delivers Buffers as Uint8Arrays; the reply writer wants Buffers back. */
+function restoreBuffers(value: unknown): unknown {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const body = (value as { body?: unknown }).body;
+    if (body instanceof Uint8Array && !Buffer.isBuffer(body)) {
+      return { ...(value as object), body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+    }
+  }
+  return value;
+}

@@ -1,0 +1,91 @@
+import { ErpmodError } from '../errors';
+import { SubscriptionOwner } from '../loader/event-bus';
+import type { LoadModuleInput } from '../loader/load-module';
+import type { ModuleHandler } from '../loader/load-native-library';
+import type { ModuleGeneration, RouteFunction } from '../runtime/module-generation';
+import { IsolatedModule, type CrashRecord } from './isolated-module';
+
+export interface IsolationSettings {
+  readonly memoryMb: number;
+  readonly crashLimit: number;
+  readonly crashWindowMs: number;
+  readonly logLevel: string;
+  readonly onCrash: (code: string, record: CrashRecord) => void;
+  readonly onCircuitOpen: (code: string, reason: string) => void;
+}
+
+/**
+ * The `isolation: process` counterpart of loadModule: the same load sequence runs in a runner process,
+ * and the generation's route functions forward each request to it. The dispatcher cannot tell the two
+ * kinds apart, so reload, toggle, metrics and timeouts work the same for both.
+ */
+export async function loadIsolatedModule(input: LoadModuleInput, settings: IsolationSettings): Promise<ModuleGeneration> {
+  const { manifest } = input.loaded;
+  const started = performance.now();
+  const subscriptions = new SubscriptionOwner(manifest.code);
+  const isolated = new IsolatedModule({
+    input: {
+      loaded: input.loaded,
+      shadowPath: input.shadowPath,
+      sha256: input.sha256,
+      migrations: input.migrations,
+      dataDir: input.dataDir,
+      env: { ...input.env },
+      generationNumber: input.generationNumber,
+      logLevel: settings.logLevel,
+    },
+    memoryMb: settings.memoryMb,
+    crashLimit: settings.crashLimit,
+    crashWindowMs: settings.crashWindowMs,
+    logger: input.logger,
+    bus: input.bus,
+    owner: subscriptions,
+    onCrash: (record) => settings.onCrash(manifest.code, record),
+    onCircuitOpen: (reason) => settings.onCircuitOpen(manifest.code, reason),
+    onLine: (line) => process.stdout.write(`${line}\n`),
+  });
+
+  const limit = manifest.timeouts.initMs;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      isolated.start(),
+      new Promise<never>((_, reject) => {
+        // Process start-up (~50 ms) comes on top of the module's own initialisation.
+        timer = setTimeout(() => reject(new ErpmodError('ERPMOD_INIT_TIMEOUT', `module "${manifest.code}": its process did not become ready within ${limit + 2000} ms`)), limit + 2000);
+      }),
+    ]);
+  } catch (error) {
+    await isolated.stop(1000);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const timeoutMs = manifest.timeouts.requestMs;
+  const routes = new Map<string, RouteFunction>(isolated.routes.map((key) => [key, (request: unknown) => isolated.call(key, request, timeoutMs)]));
+  const handler: ModuleHandler = {
+    getModuleCode: () => manifest.code,
+    getModuleVersion: () => manifest.version,
+    initialize: () => undefined,
+    getHandler: () => undefined,
+    cleanup: () => isolated.stop(),
+    health: () => isolated.health(1000),
+  };
+  return {
+    number: input.generationNumber,
+    loaded: input.loaded,
+    handler,
+    shadowPath: input.shadowPath,
+    sha256: input.sha256,
+    loadedAt: new Date().toISOString(),
+    identity: `${manifest.code}/${manifest.version}`,
+    loadMs: performance.now() - started,
+    routes,
+    requestTimeoutMs: timeoutMs,
+    closeDatabase: () => undefined,
+    isolation: 'process',
+    subscriptions,
+    inFlight: 0,
+  };
+}

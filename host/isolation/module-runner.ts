@@ -1,0 +1,102 @@
+/**
+ * The runner: the entry point of an isolated module's own process. It uses the host's own loader
+ * (loadModule: dlopen with RTLD_NOW, identity, migrations, initialize, routes) on a shadow copy the host
+ * has already checked, then serves calls from the host over IPC. A crash here ends only this process.
+ */
+import { messageOf } from '../errors';
+import { EventBus, type SubscriptionOwner } from '../loader/event-bus';
+import { cleanupQuietly, loadModule } from '../loader/load-module';
+import { isThenable } from '../loader/with-timeout';
+import { createLogger } from '../logger';
+import type { ModuleGeneration } from '../runtime/module-generation';
+import type { HostToRunner, RunnerLoadInput, RunnerToHost } from './runner-protocol';
+
+const send = (message: RunnerToHost): void => {
+  process.send?.(message);
+};
+
+/** Publishes leave for the host's bus; deliveries from the host reach this process' subscribers. */
+class ForwardingBus extends EventBus {
+  readonly topics = new Set<string>();
+  override subscribe(owner: SubscriptionOwner, topic: string, listener: (payload: unknown, topic: string) => unknown): void {
+    this.topics.add(topic);
+    super.subscribe(owner, topic, listener);
+  }
+  override publish(_publisher: string, topic: string, payload: unknown): void {
+    send({ t: 'publish', topic, payload });
+  }
+  deliver(topic: string, payload: unknown): void {
+    super.publish('host', topic, payload);
+  }
+}
+
+let generation: ModuleGeneration | undefined;
+let bus: ForwardingBus | undefined;
+
+async function load(input: RunnerLoadInput): Promise<void> {
+  const { manifest } = input.loaded;
+  const logger = createLogger(input.logLevel).child({ module: manifest.code, version: manifest.version, isolated: true });
+  bus = new ForwardingBus(logger);
+  try {
+    generation = await loadModule({ ...input, logger, bus, env: input.env as NodeJS.ProcessEnv });
+    generation.subscriptions.live = true;
+    send({ t: 'ready', routes: [...generation.routes.keys()], subscribes: [...bus.topics], hasHealth: typeof generation.handler.health === 'function' });
+  } catch (error) {
+    send({ t: 'load-failed', message: messageOf(error) });
+  }
+}
+
+async function call(id: number, key: string, request: Record<string, unknown>): Promise<void> {
+  const fn = generation?.routes.get(key);
+  if (fn === undefined) return send({ t: 'reply', id, ok: false, message: `no route ${key}` });
+  // Structured clone turns Buffers into Uint8Arrays; modules are promised a Buffer.
+  if (request.rawBody instanceof Uint8Array && !Buffer.isBuffer(request.rawBody)) {
+    request.rawBody = Buffer.from(request.rawBody.buffer, request.rawBody.byteOffset, request.rawBody.byteLength);
+  }
+  try {
+    let value = fn(request);
+    if (isThenable(value)) value = await value;
+    send({ t: 'reply', id, ok: true, value });
+  } catch (error) {
+    send({ t: 'reply', id, ok: false, message: messageOf(error), code: (error as { code?: string }).code });
+  }
+}
+
+async function health(id: number): Promise<void> {
+  try {
+    let value = generation?.handler.health?.();
+    if (isThenable(value)) value = await value;
+    send({ t: 'reply', id, ok: true, value });
+  } catch (error) {
+    send({ t: 'reply', id, ok: false, message: messageOf(error) });
+  }
+}
+
+process.on('message', (message: HostToRunner) => {
+  switch (message.t) {
+    case 'load':
+      void load(message.input);
+      break;
+    case 'call':
+      void call(message.id, message.key, message.request as Record<string, unknown>);
+      break;
+    case 'event':
+      bus?.deliver(message.topic, message.payload);
+      break;
+    case 'health':
+      void health(message.id);
+      break;
+    case 'cleanup':
+      void (async () => {
+        if (generation !== undefined) {
+          await cleanupQuietly(generation.handler, createLogger('error'));
+          generation.closeDatabase();
+        }
+        send({ t: 'cleaned' });
+        process.exit(0);
+      })();
+      break;
+  }
+});
+// The host going away (its IPC channel closing) ends the runner too.
+process.on('disconnect', () => process.exit(0));

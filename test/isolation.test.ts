@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { call } from './support/http-client';
+import { startHostProcess, type HostProcess } from './support/host-process';
+import { runLoad } from './support/load-generator';
+import { makeModulesDir } from './support/modules-dir';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitUntilServing(url: string, ms = 5000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const reply = await call(url);
+    if (reply.status === 200) return Date.now() - started;
+    if (Date.now() - started > ms) assert.fail(`${url} did not recover within ${ms} ms (last status ${reply.status})`);
+    await sleep(50);
+  }
+}
+
+describe('a module in isolation: process', () => {
+  let host: HostProcess;
+  let api: string;
+  before(async () => {
+    host = await startHostProcess({
+      modulesDir: makeModulesDir(['good-alpha', 'isolated-faulty', 'example:inventory']),
+      env: { ERPMOD_ISOLATED_MEMORY_MB: '256', ERPMOD_LOG_LEVEL: 'info' },
+    });
+    api = `${host.url}/api/v1`;
+  });
+  after(async () => {
+    assert.equal(await host.stop(), 0);
+  });
+
+  it('serves like an in-process module: bodies, errors, bad replies', async () => {
+    const echo = await call(`${api}/faulty/echo`, 'POST', { nested: { list: [1, 'two'] } });
+    assert.equal(echo.status, 200);
+    assert.deepEqual(echo.json, { nested: { list: [1, 'two'] } });
+    assert.equal(echo.headers.get('x-erpmod-module'), 'faulty/1.0.0');
+    assert.equal((await call(`${api}/faulty/throw`)).json.error.code, 'ERPMOD_HANDLER_FAILED');
+    assert.equal((await call(`${api}/faulty/bad-reply`)).json.error.code, 'ERPMOD_BAD_RESPONSE');
+    const plugin = (await call(`${host.url}/plugins/faulty`)).json;
+    assert.equal(plugin.status, 'active');
+    assert.ok(host.logs.some((entry) => entry.msg === 'module faulty loaded' && entry.isolation === 'process'));
+  });
+
+  for (const [fault, status, code, signal] of [
+    ['crash', 502, 'ERPMOD_MODULE_CRASHED', 'SIGSEGV'],
+    ['abort', 502, 'ERPMOD_MODULE_CRASHED', 'SIGABRT'],
+    ['leak', 502, 'ERPMOD_MODULE_CRASHED', 'SIGABRT'],
+    ['spin', 504, 'ERPMOD_HANDLER_TIMEOUT', 'SIGKILL'],
+  ] as const) {
+    it(`contains a ${fault}: ${status} ${code}, the other modules keep answering 200 under load, then it recovers`, async () => {
+      const load = runLoad(`${api}/alpha/ping`, 2.5, 8);
+      await sleep(400);
+      const reply = await call(`${api}/faulty/${fault}`);
+      assert.equal(reply.status, status, reply.text);
+      assert.equal(reply.json.error.code, code);
+      const recoveredMs = await waitUntilServing(`${api}/faulty/ping`);
+      const result = await load.done;
+      assert.deepEqual(Object.keys(result.statuses), ['200'], `alpha under load: ${JSON.stringify(result.statuses)}`);
+      assert.equal(result.errors + result.timeouts, 0);
+      assert.ok(result.requests > 200, `only ${result.requests} requests`);
+      assert.ok(recoveredMs < 3000, `recovered in ${recoveredMs} ms`);
+
+      const events = (await call(`${host.url}/plugins/faulty`)).json.events as { kind: string; detail: { signal: string | null; hung: boolean; lastLines: string[] } }[];
+      const crash = events.find((event) => event.kind === 'crashed');
+      assert.ok(crash, 'the crash is in the audit trail');
+      assert.equal(crash.detail.signal, signal);
+      assert.equal(crash.detail.hung, fault === 'spin');
+      assert.ok(Array.isArray(crash.detail.lastLines));
+      // A reload starts a fresh generation: a new process and a clean crash count.
+      assert.equal((await call(`${host.url}/plugins/faulty/reload`, 'POST')).status, 200);
+      assert.equal((await call(`${api}/faulty/ping`)).status, 200);
+    });
+  }
+
+  it('opens the circuit after 3 crashes within the window (503) until an operator reloads', async () => {
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await call(`${api}/faulty/crash`)).status, 502);
+      if (i < 2) await waitUntilServing(`${api}/faulty/ping`);
+    }
+    await sleep(200);
+    const open = await call(`${api}/faulty/ping`);
+    assert.equal(open.status, 503);
+    assert.equal(open.json.error.code, 'ERPMOD_MODULE_UNAVAILABLE');
+    assert.match(open.json.error.message, /circuit is open/);
+    const plugin = (await call(`${host.url}/plugins/faulty`)).json;
+    assert.equal(plugin.status, 'failed');
+    assert.match(plugin.lastError, /circuit open: 3 crashes/);
+    const health = (await call(`${host.url}/api/v1/system/modules`)).json;
+    assert.equal(health.modules.find((module: { code: string }) => module.code === 'faulty').status, 'unhealthy');
+
+    assert.equal((await call(`${host.url}/plugins/faulty/reload`, 'POST')).status, 200);
+    assert.equal((await call(`${api}/faulty/ping`)).status, 200);
+    assert.equal((await call(`${host.url}/plugins/faulty`)).json.status, 'active');
+  });
+});
+
+describe('the same crash in an in-process module', () => {
+  it('ends the whole host, which is why isolation exists', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha', 'inprocess-crashy']) });
+    assert.equal((await call(`${host.url}/api/v1/alpha/ping`)).status, 200);
+    await call(`${host.url}/api/v1/crashy/crash`).catch(() => undefined);
+    assert.equal(await host.stop(), 'SIGSEGV', 'the host process died with the module');
+  });
+});
