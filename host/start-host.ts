@@ -83,7 +83,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   });
   const health = new HealthReporter(table, registry);
   const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });
-  const { server, drainAndClose } = createHttpServer(dispatcher, app);
+  const { server, drainAndClose } = createHttpServer(dispatcher, app, config);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ErpmodError } from '../errors';
+import { ErpmodError, messageOf } from '../errors';
+import { parsePublicKey, publicKeyText } from '../vendor/signing-keys';
 
 /** Everything the host reads from its environment, validated once at start. */
 export interface HostConfig {
@@ -14,6 +15,10 @@ export interface HostConfig {
   readonly adminToken: string | undefined;
   /** Largest request body a module route accepts, in bytes. */
   readonly bodyLimitBytes: number;
+  /** A client must send its request headers within this time (slow-client protection). */
+  readonly headersTimeoutMs: number;
+  /** A client must send its whole request within this time. */
+  readonly requestTimeoutMs: number;
   /** How long shutdown waits for in-flight requests before closing connections. */
   readonly shutdownTimeoutMs: number;
   /** Worker processes for `serve` (node:cluster); 1 serves from the primary process itself. */
@@ -25,6 +30,10 @@ export interface HostConfig {
   readonly crashWindowMs: number;
   /** Memory ceiling of an isolated module's process (V8 old space, MiB). */
   readonly isolatedMemoryMb: number;
+  /** Ed25519 public keys (base64 of the raw 32 bytes) whose module signatures the host trusts. */
+  readonly trustedKeys: readonly string[];
+  /** Refuse modules without a valid signature by a trusted key (rule binary/signature). */
+  readonly requireSignature: boolean;
 }
 
 const DEFAULTS: HostConfig = {
@@ -35,12 +44,16 @@ const DEFAULTS: HostConfig = {
   logLevel: 'info',
   adminToken: undefined,
   bodyLimitBytes: 1024 * 1024,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 60_000,
   shutdownTimeoutMs: 30_000,
   workers: 1,
   isolation: undefined,
   crashLimit: 3,
   crashWindowMs: 60_000,
   isolatedMemoryMb: 256,
+  trustedKeys: [],
+  requireSignature: false,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -54,12 +67,16 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   logLevel: { env: 'ERPMOD_LOG_LEVEL', file: 'log_level', parse: (v, w) => toChoice(v, w, LOG_LEVELS) },
   adminToken: { env: 'ERPMOD_ADMIN_TOKEN', file: 'admin_token', parse: (v, w) => toText(v, w) },
   bodyLimitBytes: { env: 'ERPMOD_BODY_LIMIT_BYTES', file: 'body_limit_bytes', parse: (v, w) => toInteger(v, w, 1, 1 << 30) },
+  headersTimeoutMs: { env: 'ERPMOD_HEADERS_TIMEOUT_MS', file: 'headers_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
+  requestTimeoutMs: { env: 'ERPMOD_REQUEST_TIMEOUT_MS', file: 'request_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 3_600_000) },
   shutdownTimeoutMs: { env: 'ERPMOD_SHUTDOWN_TIMEOUT_MS', file: 'shutdown_timeout_ms', parse: (v, w) => toInteger(v, w, 0, 600_000) },
   workers: { env: 'ERPMOD_WORKERS', file: 'workers', parse: (v, w) => toInteger(v, w, 1, 256) },
   isolation: { env: 'ERPMOD_ISOLATION', file: 'isolation', parse: (v, w) => toChoice(v, w, ['in-process', 'process'] as const) },
   crashLimit: { env: 'ERPMOD_CRASH_LIMIT', file: 'crash_limit', parse: (v, w) => toInteger(v, w, 1, 1000) },
   crashWindowMs: { env: 'ERPMOD_CRASH_WINDOW_MS', file: 'crash_window_ms', parse: (v, w) => toInteger(v, w, 1000, 86_400_000) },
   isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
+  trustedKeys: { env: 'ERPMOD_TRUSTED_KEYS', file: 'trusted_keys', parse: (v, w) => toKeyList(v, w) },
+  requireSignature: { env: 'ERPMOD_REQUIRE_SIGNATURE', file: 'require_signature', parse: (v, w) => toBoolean(v, w) },
 };
 
 export interface LoadConfigOptions {
@@ -93,6 +110,9 @@ export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
   }
 
   const config = merged as unknown as HostConfig;
+  if (config.requireSignature && config.trustedKeys.length === 0) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', 'require_signature is true: expected at least one trusted_keys entry (ERPMOD_TRUSTED_KEYS), got none');
+  }
   return {
     ...config,
     modulesDir: path.resolve(cwd, config.modulesDir),
@@ -149,4 +169,26 @@ function toChoice<T extends string>(raw: unknown, where: string, choices: readon
     throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw as T;
+}
+
+/** `true`/`false` in YAML; `true`, `false`, `1`, `0` in a variable. */
+function toBoolean(raw: unknown, where: string): boolean {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string' && /^(true|1)$/i.test(raw.trim())) return true;
+  if (typeof raw === 'string' && /^(false|0)$/i.test(raw.trim())) return false;
+  throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** A YAML list (or one string) of keys; in a variable, keys separated by commas. Each is normalised to base64 raw. */
+function toKeyList(raw: unknown, where: string): string[] {
+  const items = typeof raw === 'string' ? raw.split(',').filter((item) => item.trim() !== '') : raw;
+  if (!Array.isArray(items)) throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a list of Ed25519 public keys, got ${JSON.stringify(raw)}`);
+  return items.map((item, index) => {
+    if (typeof item !== 'string') throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}[${index}]: expected a public key string, got ${JSON.stringify(item)}`);
+    try {
+      return publicKeyText(parsePublicKey(item, `${where}[${index}]`));
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_CONFIG_INVALID', messageOf(error), { cause: error });
+    }
+  });
 }

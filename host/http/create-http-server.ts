@@ -19,16 +19,23 @@ const IDLE_GRACE_MS = 1000;
  * One node:http server, two paths: module routes straight to the dispatcher, everything else to the
  * Express app.
  */
-export function createHttpServer(dispatcher: ModuleDispatcher, app: express.Express): HttpServer {
+export interface HttpServerLimits {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export function createHttpServer(dispatcher: ModuleDispatcher, app: express.Express, limits: HttpServerLimits): HttpServer {
   let draining = false;
-  const server = http.createServer((req, res) => {
+  // Node checks those timeouts on this interval (30 s by default, which would let slow clients linger).
+  const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2)));
+  const server = http.createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
     // While draining, every reply tells the client to reconnect (to another worker or instance).
     if (draining) res.setHeader('connection', 'close');
     if (!dispatcher.handle(req, res)) app(req, res);
   });
   // Slow or stalled clients must not hold sockets forever.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 60_000;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs);
   server.keepAliveTimeout = 5_000;
 
   const drainAndClose = async (timeoutMs: number): Promise<boolean> => {

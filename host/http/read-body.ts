@@ -53,12 +53,41 @@ function isJson(req: IncomingMessage): boolean {
   return mime === 'application/json' || mime.endsWith('+json');
 }
 
+/** Deeper bodies are refused before parsing: nothing an ERP sends nests this far, and recursive code downstream (stringify, native readers) would not cope. */
+export const MAX_JSON_DEPTH = 64;
+
 function parseJson(raw: Buffer): unknown {
+  const depth = nestingDepth(raw);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new ErpmodError('ERPMOD_BAD_JSON', `expected JSON nested at most ${MAX_JSON_DEPTH} levels deep, got ${depth} levels or more`);
+  }
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (error) {
     throw new ErpmodError('ERPMOD_BAD_JSON', `expected a JSON request body, got invalid JSON: ${(error as Error).message}`, { cause: error });
   }
+}
+
+/** The deepest nesting of [ and { outside strings, stopping as soon as it passes the limit. */
+function nestingDepth(raw: Buffer): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i]!;
+    if (inString) {
+      if (byte === 0x5c) i++; // backslash: skip the escaped byte
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > MAX_JSON_DEPTH) return deepest;
+    } else if (byte === 0x5d || byte === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 function tooLarge(size: number, limit: number): ErpmodError {
