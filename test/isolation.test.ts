@@ -23,7 +23,7 @@ describe('a module in isolation: process', () => {
   before(async () => {
     host = await startHostProcess({
       modulesDir: makeModulesDir(['good-alpha', 'isolated-faulty', 'example:inventory']),
-      env: { ERPMOD_ISOLATED_MEMORY_MB: '256', ERPMOD_LOG_LEVEL: 'info' },
+      env: { ERPMOD_ISOLATED_MEMORY_MB: '160', ERPMOD_LOG_LEVEL: 'info' },
     });
     api = `${host.url}/api/v1`;
   });
@@ -50,7 +50,7 @@ describe('a module in isolation: process', () => {
     ['spin', 504, 'ERPMOD_HANDLER_TIMEOUT', 'SIGKILL'],
   ] as const) {
     it(`contains a ${fault}: ${status} ${code}, the other modules keep answering 200 under load, then it recovers`, async () => {
-      const load = runLoad(`${api}/alpha/ping`, 2.5, 8);
+      const load = runLoad(`${api}/alpha/ping`, 3.5, 8);
       await sleep(400);
       const reply = await call(`${api}/faulty/${fault}`);
       assert.equal(reply.status, status, reply.text);

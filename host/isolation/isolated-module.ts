@@ -1,7 +1,7 @@
 import { ErpmodError } from '../errors';
 import type { EventBus, SubscriptionOwner } from '../loader/event-bus';
 import type { Logger } from '../logger';
-import type { RunnerLoadInput, RunnerToHost } from './runner-protocol';
+import { decodeBytes, encodeBytes, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 import { RunnerProcess, type RunnerExit } from './runner-process';
 
 export interface CrashRecord {
@@ -79,7 +79,9 @@ export class IsolatedModule {
         this.runner?.kill('SIGKILL');
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.runner!.send({ t: 'call', id, key, request });
+      const rawBody = (request as { rawBody?: unknown }).rawBody;
+      const wire = Buffer.isBuffer(rawBody) ? { ...(request as object), rawBody: encodeBytes(rawBody), body: (request as { body?: unknown }).body } : request;
+      this.runner!.send({ t: 'call', id, key, request: wire });
     });
   }
 
@@ -241,13 +243,11 @@ function describeExit(exit: RunnerExit): string {
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
-/** Structured clone delivers Buffers as Uint8Arrays; the reply writer wants Buffers back. */
+/** A binary reply body crossed the channel as base64; the reply writer wants the Buffer back. */
 function restoreBuffers(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const body = (value as { body?: unknown }).body;
-    if (body instanceof Uint8Array && !Buffer.isBuffer(body)) {
-      return { ...(value as object), body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
-    }
+  if (value !== null && typeof value === 'object' && (value as { bodyIsBytes?: unknown }).bodyIsBytes === true) {
+    const { bodyIsBytes: _ignored, ...reply } = value as { bodyIsBytes: true; body: unknown };
+    return { ...reply, body: decodeBytes(reply.body) };
   }
   return value;
 }

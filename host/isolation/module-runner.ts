@@ -9,7 +9,7 @@ import { cleanupQuietly, loadModule } from '../loader/load-module';
 import { isThenable } from '../loader/with-timeout';
 import { createLogger } from '../logger';
 import type { ModuleGeneration } from '../runtime/module-generation';
-import type { HostToRunner, RunnerLoadInput, RunnerToHost } from './runner-protocol';
+import { decodeBytes, encodeBytes, type HostToRunner, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 
 const send = (message: RunnerToHost): void => {
   process.send?.(message);
@@ -49,13 +49,12 @@ async function load(input: RunnerLoadInput): Promise<void> {
 async function call(id: number, key: string, request: Record<string, unknown>): Promise<void> {
   const fn = generation?.routes.get(key);
   if (fn === undefined) return send({ t: 'reply', id, ok: false, message: `no route ${key}` });
-  // Structured clone turns Buffers into Uint8Arrays; modules are promised a Buffer.
-  if (request.rawBody instanceof Uint8Array && !Buffer.isBuffer(request.rawBody)) {
-    request.rawBody = Buffer.from(request.rawBody.buffer, request.rawBody.byteOffset, request.rawBody.byteLength);
-  }
+  request.rawBody = decodeBytes(request.rawBody);
   try {
     let value = fn(request);
     if (isThenable(value)) value = await value;
+    const body = (value as { body?: unknown } | null)?.body;
+    if (Buffer.isBuffer(body)) value = { ...(value as object), body: encodeBytes(body), bodyIsBytes: true };
     send({ t: 'reply', id, ok: true, value });
   } catch (error) {
     send({ t: 'reply', id, ok: false, message: messageOf(error), code: (error as { code?: string }).code });
