@@ -4,7 +4,7 @@ import type { MigrationFile } from '../compliance/manifest/list-migration-files'
 /**
  * The messages between the host and an isolated module's runner process, sent over the IPC channel as
  * JSON (measured faster than structured clone for messages this size: docs/isolation.md). JSON has no
- * Buffers, so binary bodies cross as base64 (`rawBodyBase64` in requests, `bodyBase64` in replies).
+ * Buffers, so binary bodies cross as `{ base64 }` objects (a request's rawBody, a reply's Buffer body).
  */
 
 export interface RunnerLoadInput {
