@@ -62,3 +62,24 @@ describe('a two-worker cluster', () => {
     assert.ok(host.logs.some((entry) => entry.msg === 'all workers stopped'));
   });
 });
+
+describe('a two-worker cluster whose modules run isolated', () => {
+  it('rolls on SIGHUP with zero failed requests, each worker starting fresh module processes', async () => {
+    const host = await startHostProcess({
+      modulesDir: makeModulesDir(['example:inventory', 'example:sales']),
+      env: { ERPMOD_WORKERS: '2', ERPMOD_ISOLATION: 'process', ERPMOD_LOG_LEVEL: 'info' },
+      timeoutMs: 60_000,
+    });
+    await waitForLog(host, (entry) => entry.msg === 'erpmod primary: 2 workers listening');
+    const load = runLoad(`${host.url}/api/v1/sales/summary`, 5);
+    await sleep(800);
+    host.child.kill('SIGHUP');
+    await waitForLog(host, (entry) => entry.msg === 'rolling restart complete');
+    const result = await load.done;
+    assert.deepEqual(Object.keys(result.statuses), ['200'], JSON.stringify(result.statuses));
+    assert.equal(result.errors + result.timeouts, 0);
+    const isolatedLoads = host.logs.filter((entry) => entry.msg === 'module sales loaded' && entry.isolation === 'process');
+    assert.equal(isolatedLoads.length, 4, 'two workers at boot, two more after the roll');
+    assert.equal(await host.stop('SIGTERM'), 0);
+  });
+});
