@@ -7,6 +7,7 @@ import type { BinaryInfo } from '../host/compliance/types';
 import { buildElfFixtures, canBuildElfFixtures, removeElfFixtures } from './fixtures/compliance/build-elf-fixtures';
 import type { ElfFixtureName } from './fixtures/compliance/build-elf-fixtures';
 import { synthesizeElf } from './fixtures/compliance/synthesize-elf';
+import { seededRandom } from './support/seeded-random';
 
 const native = canBuildElfFixtures();
 let fixtures: Record<ElfFixtureName, string>;
@@ -17,16 +18,6 @@ function read(name: ElfFixtureName): BinaryInfo {
   return result.info;
 }
 
-/** A small deterministic generator, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 describe('readBinary on compiled ELF libraries', { skip: native ? false : 'needs Linux and a C compiler' }, () => {
   before(() => { fixtures = buildElfFixtures(); });
@@ -85,7 +76,7 @@ describe('readBinary on compiled ELF libraries', { skip: native ? false : 'needs
 
   it('never throws on randomly corrupted copies', () => {
     const original = fs.readFileSync(fixtures.good);
-    const next = prng(0xe1f);
+    const next = seededRandom(0xe1f);
     for (let round = 0; round < 2000; round++) {
       const copy = Uint8Array.from(original);
       const flips = 1 + Math.floor(next() * 16);
@@ -188,7 +179,7 @@ describe('readBinary on synthesised ELF files', () => {
   });
 
   it('returns ok:false for random bytes, ELF-looking noise, empty input and unknown magic', () => {
-    const next = prng(42);
+    const next = seededRandom(42);
     for (let round = 0; round < 500; round++) {
       const bytes = Uint8Array.from({ length: Math.floor(next() * 512) }, () => Math.floor(next() * 256));
       if (round % 2 === 0 && bytes.length >= 4) bytes.set([0x7f, 0x45, 0x4c, 0x46]);

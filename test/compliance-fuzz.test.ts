@@ -15,22 +15,12 @@ import type { BinaryInfo, LoadedManifest, StaticReport } from '../host/complianc
 import { makeModuleDir } from './fixtures/checker/build-checker-fixtures';
 import { buildMachOFixtures, buildPeFixtures, CROSS_INFO } from './support/build-cross-binaries';
 import { MODULES_DIR } from './support/paths';
+import { seededRandom } from './support/seeded-random';
 
 const SEED = Number(process.env.ERPMOD_FUZZ_SEED ?? 0x5eed);
 const CASES_PER_FORMAT = Number(process.env.ERPMOD_FUZZ_CASES ?? 1000);
 const TIME_BOUND_MS = 100;
 
-/** mulberry32: small, fast and good enough to spread mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const EXTREMES = [0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff];
 
@@ -166,7 +156,7 @@ describe('static phase under mutation fuzzing', () => {
   });
 
   it(`survives ${CASES_PER_FORMAT} mutations per format (seed ${SEED}): no throw, no hang, a well-formed report each time`, (t) => {
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const tally: Record<string, number> = {};
     // Mach-O gets two subjects (thin, universal), so each format sees CASES_PER_FORMAT cases.
     const plan: [Subject, number][] = [[subjects[0]!, CASES_PER_FORMAT], [subjects[1]!, CASES_PER_FORMAT >> 1],

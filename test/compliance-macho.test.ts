@@ -7,6 +7,7 @@ import { readBinary } from '../host/compliance/binary/read-binary';
 import { readMachO } from '../host/compliance/binary/read-macho';
 import type { BinaryInfo } from '../host/compliance/types';
 import { CROSS_INFO, buildMachOFixtures, writeFatMachO } from './support/build-cross-binaries';
+import { seededRandom } from './support/seeded-random';
 
 const CPU_TYPE_X86_64 = 0x01000007;
 const CPU_TYPE_ARM64 = 0x0100000c;
@@ -148,7 +149,7 @@ test('truncated and byte-flipped Mach-O files give a result or an Error, quickly
     { name: 'universal (arm64 slice)', bytes: readFileSync(fat), arch: 'arm64' },
     { name: 'hand-made 32-bit big-endian', bytes: synthesizeMachO({ bits: 32, endian: 'big', cputype: CPU_TYPE_POWERPC }) },
   ];
-  const random = mulberry32(0x5eed_3ac0);
+  const random = seededRandom(0x5eed_3ac0);
   let slowest = 0;
   let cases = 0;
   for (const sample of samples) {
@@ -194,17 +195,6 @@ function flipBytes(bytes: Uint8Array, random: () => number): Uint8Array {
   return copy;
 }
 
-/** A small seeded PRNG so a failing damaged file can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ascii(text: string): number[] {
   return Array.from(Buffer.from(text, 'latin1'));

@@ -7,6 +7,7 @@ import { readBinary } from '../host/compliance/binary/read-binary';
 import { readPe } from '../host/compliance/binary/read-pe';
 import type { BinaryInfo } from '../host/compliance/types';
 import { CROSS_INFO, buildPeFixtures } from './support/build-cross-binaries';
+import { seededRandom } from './support/seeded-random';
 
 const IMAGE_FILE_MACHINE_AMD64 = 0x8664;
 const IMAGE_FILE_MACHINE_I386 = 0x14c;
@@ -89,7 +90,7 @@ test('truncated and byte-flipped PE files give a result or an Error, quickly', (
     { name: 'MinGW-w64 x64 dll', bytes: readFileSync(buildPeFixtures().x64) },
     { name: 'hand-made PE32 with delay imports', bytes: synthesizePe32({ delayImport: true }) },
   ];
-  const random = mulberry32(0x9e_3779);
+  const random = seededRandom(0x9e_3779);
   let slowest = 0;
   let cases = 0;
   for (const sample of samples) {
@@ -134,17 +135,6 @@ function flipBytes(bytes: Uint8Array, random: () => number): Uint8Array {
   return copy;
 }
 
-/** A small seeded PRNG so a failing damaged file can be reproduced. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const RDATA_RVA = 0x1000;
 const RDATA_RAW = 0x200;

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { seededRandom } from './support/seeded-random';
 
 function rawExchange(port: number, text: string, waitMs = 3000): Promise<{ reply: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
@@ -25,17 +26,6 @@ function rawExchange(port: number, text: string, waitMs = 3000): Promise<{ reply
   });
 }
 
-/** A deterministic pseudo-random source, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('the HTTP edge', () => {
   let host: HostProcess;
@@ -90,7 +80,7 @@ describe('the HTTP edge', () => {
   });
 
   it('survives a few thousand random requests with no undocumented 5xx, and the databases stay intact', async () => {
-    const random = prng(20261124);
+    const random = seededRandom(20261124);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
     const paths = ['/api/v1/edge/ping', '/api/v1/edge/echo', '/api/v1/edge/items/', '/api/v1/inventory/items', '/api/v1/inventory/items/', '/api/v1/', '/api/v1/system/metrics', '/plugins', '/plugins/edge', '/readyz', '/', '/api/v1/%2e%2e/plugins', '/api/v1/edge/../../plugins'];
