@@ -57,6 +57,17 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_CHECK_PATH_UNREADABLE: { status: 500, summary: 'a module directory given to the checker cannot be read' },
   ERPMOD_LOAD_CHECK_FAILED: { status: 500, summary: 'the checker could not start its load-phase child process' },
   ERPMOD_BINARY_UNREADABLE: { status: 500, summary: 'the file given to erpmod inspect cannot be read or is not a binary it understands' },
+
+  // Vendor workflow (erpmod new / build / pack / verify / install / keygen)
+  ERPMOD_TARGET_EXISTS: { status: 409, summary: 'a directory or key file the command would create already exists' },
+  ERPMOD_BUILD_FAILED: { status: 500, summary: 'the module\'s builder failed or produced no library' },
+  ERPMOD_TOOLCHAIN_MISSING: { status: 500, summary: 'the compiler or tool a (cross) build needs is not installed' },
+  ERPMOD_KEY_INVALID: { status: 400, summary: 'a signing key file or trusted key cannot be read or is not Ed25519' },
+  ERPMOD_PACK_FAILED: { status: 500, summary: 'erpmod pack could not make a pack of the module directory' },
+  ERPMOD_PACK_INVALID: { status: 400, summary: 'the file is not a well-formed erpmod module pack' },
+  ERPMOD_PACK_REJECTED: { status: 422, summary: 'a pack failed verification (digest, signature) or the compliance check' },
+  ERPMOD_INSTALL_FAILED: { status: 500, summary: 'the modules directory could not take the module; it was left as it was' },
+  ERPMOD_HOST_UNREACHABLE: { status: 502, summary: 'no erpmod host answered at the URL erpmod install --reload called' },
 } as const satisfies Record<string, ErrorDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_DEFINITIONS;

@@ -1,8 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErpmodError, messageOf } from '../errors';
+import { buildCommand } from './build-command';
 import { checkCommand } from './check-command';
 import { inspectCommand } from './inspect-command';
+import { installCommand } from './install-command';
+import { keygenCommand } from './keygen-command';
+import { newCommand } from './new-command';
+import { packCommand } from './pack-command';
 import { serveCommand } from './serve-command';
+import { verifyCommand } from './verify-command';
 
 const USAGE = `usage: erpmod <command> [options]
 
@@ -10,6 +16,12 @@ commands:
   serve     start the host (options: --port N, --workers N, --modules-dir DIR, --data-dir DIR, --config FILE)
   check     check modules against the compliance rules (erpmod check --help)
   inspect   show what the checker sees in a binary (erpmod inspect --help)
+  new       create a module directory that builds and passes the check (erpmod new --help)
+  build     build a module's library, or cross-build it for win32-x64 (erpmod build --help)
+  pack      pack a module into a .tgz with pinned digests, optionally signed (erpmod pack --help)
+  verify    check a pack's digests and signature (erpmod verify --help)
+  install   verify, check and install a pack into the modules directory (erpmod install --help)
+  keygen    create an Ed25519 key pair for signing packs (erpmod keygen --help)
 `;
 
 /**
@@ -26,6 +38,18 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         return await checkCommand(rest);
       case 'inspect':
         return inspectCommand(rest);
+      case 'new':
+        return await newCommand(rest);
+      case 'build':
+        return await buildCommand(rest);
+      case 'pack':
+        return await packCommand(rest);
+      case 'verify':
+        return await verifyCommand(rest);
+      case 'install':
+        return await installCommand(rest);
+      case 'keygen':
+        return await keygenCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -33,7 +57,7 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect`);
+        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect, new, build, pack, verify, install, keygen`);
     }
   } catch (error) {
     const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';

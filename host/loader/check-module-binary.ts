@@ -3,6 +3,7 @@ import path from 'node:path';
 import { checkStatic, checkStaticFile, defaultCheckTarget } from '../compliance/check-static';
 import type { LoadedManifest, StaticReport } from '../compliance/types';
 import type { PluginBinary } from '../registry/plugin-repository';
+import { checkSignatureRule, hostTrustPolicy, withSignatureRule, type TrustPolicy } from '../vendor/trust-policy';
 import { writeShadowCopy } from './shadow-copy';
 
 export type CheckedBinary =
@@ -12,9 +13,10 @@ export type CheckedBinary =
 /**
  * Copies the platform's binary to its shadow path, then runs the static compliance phase on the copy:
  * the bytes that were checked are exactly the bytes that get dlopened, whatever an operator does to the
- * file in modules/ meanwhile. Nothing here executes vendor code.
+ * file in modules/ meanwhile. Nothing here executes vendor code. With a trust policy (trusted_keys,
+ * require_signature) the module's signature (module.yml.sig) is judged as rule binary/signature.
  */
-export function checkModuleBinary(loaded: LoadedManifest, dataDir: string): CheckedBinary {
+export function checkModuleBinary(loaded: LoadedManifest, dataDir: string, trust: TrustPolicy = hostTrustPolicy()): CheckedBinary {
   const target = defaultCheckTarget();
   const key = `${target.platform}-${target.arch}`;
   const declared = loaded.manifest.binaries[key];
@@ -25,7 +27,8 @@ export function checkModuleBinary(loaded: LoadedManifest, dataDir: string): Chec
     return { ok: false, reason: describeViolations(report), binary: binaryOf(loaded, source, undefined, report), report };
   }
   const shadow = writeShadowCopy(dataDir, loaded.manifest.code, source);
-  const report = checkStaticFile(loaded, shadow.path, target);
+  const signature = checkSignatureRule(loaded.moduleDir, loaded.manifest, key, trust);
+  const report = withSignatureRule(checkStaticFile(loaded, shadow.path, target), signature);
   const binary = binaryOf(loaded, source, shadow.sha256, report);
   if (!report.ok) return { ok: false, reason: describeViolations(report), binary, report };
   return { ok: true, shadowPath: shadow.path, sha256: shadow.sha256, binary, report };

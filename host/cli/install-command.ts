@@ -1,0 +1,98 @@
+/**
+ * `erpmod install <pack>`: verify, check and install a pack into the host's modules directory, all or
+ * nothing; `--reload` then asks the running host to load the new build. Exit 0 installed (and
+ * reloaded), 1 refused (nothing changed), 2 usage, 3 installed but the host did not reload it.
+ */
+
+import path from 'node:path';
+import { loadConfig } from '../config/load-config';
+import { ErpmodError, messageOf } from '../errors';
+import { installPack } from '../vendor/install-pack';
+import { requestReload } from '../vendor/request-reload';
+import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
+import { trustPolicyOf } from '../vendor/trust-policy';
+import { parseOptions } from './run-cli';
+
+export const EXIT_NOT_RELOADED = 3;
+
+export const INSTALL_USAGE = `usage: erpmod install <pack> [options]
+
+Installs a pack made by erpmod pack into the host's modules directory:
+  1. checks every packed binary against its pinned sha256, and the signature against the host's
+     trusted_keys (required when require_signature is true);
+  2. runs the compliance check on the unpacked module: the static phase, then the load phase for this
+     machine's binary in a throw-away child process;
+  3. moves it into <modules>/<code>/ with a rename (a module already there is replaced, and put back
+     if the move fails).
+Any refusal leaves the modules directory as it was. The host's configuration (erpmod.config.yml,
+ERPMOD_* variables) gives the modules directory and the trust settings.
+
+options:
+  --modules-dir DIR    install here instead of the configured modules directory
+  --config FILE        the host's erpmod.config.yml
+  --reload             then ask the running host to reload the module (POST /plugins/<code>/reload);
+                       a module the host does not know yet is loaded by its next start instead
+  --host-url URL       the host to ask (default http://127.0.0.1:<configured port>)
+  --admin-token TOKEN  bearer token for the host's operator routes (default: admin_token / ERPMOD_ADMIN_TOKEN)
+  --static-only        skip the load phase of the compliance check
+  --timeout MS         load-phase timeout (default 10000)
+
+exit codes: 0 installed (and reloaded), 1 refused, 2 usage, 3 installed but not reloaded
+`;
+
+export function installCommand(argv: readonly string[]): Promise<number> {
+  return runVendorCommand(INSTALL_USAGE, argv, async () => {
+    const { values, positionals } = parseOptions(argv, {
+      'modules-dir': { type: 'string' },
+      config: { type: 'string' },
+      reload: { type: 'boolean' },
+      'host-url': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'static-only': { type: 'boolean' },
+      timeout: { type: 'string' },
+    });
+    const [file] = positionalArgs(positionals, 1, 1, 'one pack file');
+    const timeout = stringOption(values.timeout);
+    if (timeout !== undefined && (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 600_000)) {
+      throw new ErpmodError('ERPMOD_USAGE', `--timeout: expected milliseconds from 1 to 600000, got "${timeout}"`);
+    }
+    const hostUrl = stringOption(values['host-url']);
+    if (hostUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(hostUrl)) {
+      throw new ErpmodError('ERPMOD_USAGE', `--host-url: expected http://host:port, got "${hostUrl}"`);
+    }
+    const modulesDir = stringOption(values['modules-dir']);
+    const config = loadConfig({ configFile: stringOption(values.config), overrides: modulesDir === undefined ? {} : { modulesDir } });
+
+    const result = await installPack(file!, {
+      modulesDir: config.modulesDir,
+      trust: trustPolicyOf(config),
+      staticOnly: values['static-only'] === true,
+      timeoutMs: timeout === undefined ? undefined : Number(timeout),
+    });
+    const checked = result.check.modules[0]?.targets[0];
+    const phases = checked?.load.ran === true ? 'static and load phases' : `static phase (load phase ${checked?.load.skipReason ?? 'skipped'})`;
+    const lines = [
+      `verified ${file}: ${result.findings.filter((f) => f.rule === 'binary/sha256' && f.status === 'pass').length} binary digest(s); ${
+        result.signedBy === undefined ? 'unsigned' : `signed by trusted key ${result.signedBy}`}`,
+      `compliance: ${phases} passed`,
+      `installed ${result.code} ${result.version} -> ${path.relative(process.cwd(), result.moduleDir) || result.moduleDir}${
+        result.replaced === undefined ? '' : ` (replaced ${result.replaced})`}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (values.reload !== true) return 0;
+
+    try {
+      const answer = await requestReload({
+        hostUrl: hostUrl ?? `http://127.0.0.1:${config.port}`,
+        code: result.code,
+        adminToken: stringOption(values['admin-token']) ?? config.adminToken,
+      });
+      (answer.ok ? process.stdout : process.stderr).write(`${answer.ok ? '' : 'erpmod: '}${answer.summary}\n`);
+      return answer.ok ? 0 : EXIT_NOT_RELOADED;
+    } catch (error) {
+      const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';
+      process.stderr.write(`erpmod: ${code}: ${messageOf(error)} (the module is installed; the host did not reload it)\n`);
+      return EXIT_NOT_RELOADED;
+    }
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * `erpmod install`: a pack into the modules directory, all or nothing.
+ *
+ * 1. Read the pack (bounded, regular files only) and unpack it into
+ *    `<modules>/.erpmod-install-XXXXXX/<code>/`: inside the modules directory, so the final rename stays
+ *    on one file system, and one level down, so a host discovering `<modules>/*\/module.yml` meanwhile
+ *    never sees a half-written module.
+ * 2. Verify digests and the signature (against the host's trusted keys when it lists any), then run the
+ *    compliance check: the static phase and, for this machine's binary, the load phase in a throw-away
+ *    child process.
+ * 3. Rename an existing `<modules>/<code>` aside (into the staging directory), rename the new one into
+ *    place; if that fails, rename the old one back. Remove the staging directory.
+ *
+ * Any failure before step 3 leaves the modules directory exactly as it was. `module.yml.sig` stays
+ * beside module.yml: it is how the host checks the signature at every boot and reload.
+ */
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CheckReport } from '../compliance/report/check-report';
+import { runCheck } from '../compliance/run-check';
+import { ErpmodError, messageOf } from '../errors';
+import { extractPack, readPack } from './read-pack';
+import type { TrustPolicy } from './trust-policy';
+import { describeFailures, verifyModuleDir, type Finding } from './verify-module-dir';
+
+export interface InstallOptions {
+  readonly modulesDir: string;
+  readonly trust: TrustPolicy;
+  /** Skip the load phase of the compliance check (never dlopen anything). */
+  readonly staticOnly?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export interface InstallResult {
+  readonly code: string;
+  readonly version: string;
+  readonly moduleDir: string;
+  /** The version that was replaced, when a module with this code was installed. */
+  readonly replaced: string | undefined;
+  readonly findings: readonly Finding[];
+  readonly signedBy: string | undefined;
+  readonly check: CheckReport;
+}
+
+/**
+ * @throws ErpmodError ERPMOD_PACK_INVALID (not a pack), ERPMOD_PACK_REJECTED (verification or
+ *   compliance failed; the message lists each failed rule), ERPMOD_INSTALL_FAILED (the modules
+ *   directory cannot take it). In every case the modules directory is unchanged.
+ */
+export async function installPack(packFile: string, options: InstallOptions): Promise<InstallResult> {
+  const modulesDir = path.resolve(options.modulesDir);
+  if (options.trust.problem !== undefined) throw new ErpmodError('ERPMOD_PACK_REJECTED', `binary/signature: ${options.trust.problem}`);
+  const pack = readPack(packFile);
+  if (!isDirectory(modulesDir)) {
+    throw new ErpmodError('ERPMOD_INSTALL_FAILED', `modules directory ${modulesDir} does not exist or is not a directory (create it, or pass --modules-dir)`);
+  }
+  const target = path.join(modulesDir, pack.code);
+  const replaced = existingVersion(target, pack.code);
+
+  let staging: string;
+  try {
+    staging = fs.mkdtempSync(path.join(modulesDir, '.erpmod-install-'));
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot create a staging directory in ${modulesDir}: ${messageOf(error)}`, { cause: error });
+  }
+  try {
+    const unpacked = path.join(staging, pack.code);
+    try {
+      extractPack(pack, unpacked);
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot unpack ${packFile} into ${staging}: ${messageOf(error)}`, { cause: error });
+    }
+    const { trustedKeys, requireSignature } = options.trust;
+    const verified = verifyModuleDir(unpacked, { trustedKeys: trustedKeys.length > 0 ? trustedKeys : undefined, requireSignature });
+    if (!verified.ok || verified.loaded === undefined) {
+      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} is refused:\n${describeFailures(verified.findings)}`, { details: { findings: verified.findings } });
+    }
+    const { manifest } = verified.loaded;
+    if (manifest.code !== pack.code) {
+      throw new ErpmodError('ERPMOD_PACK_REJECTED', `manifest/schema: ${packFile} holds ${pack.code}/ but its module.yml declares code "${manifest.code}"`);
+    }
+
+    const check = await runCheck([unpacked], { staticOnly: options.staticOnly ?? false, timeoutMs: options.timeoutMs });
+    if (!check.ok) {
+      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} fails the compliance check:\n${describeCheckFailures(check)}`, { details: { check } });
+    }
+
+    swapIntoPlace(unpacked, target, path.join(staging, 'previous'));
+    return { code: manifest.code, version: manifest.version, moduleDir: target, replaced, findings: verified.findings, signedBy: verified.signedBy, check };
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** `rule: message` for each failed rule of a check report, one per line. */
+export function describeCheckFailures(report: CheckReport): string {
+  const lines: string[] = [];
+  for (const module of report.modules) {
+    for (const t of module.targets) {
+      for (const rule of t.rules) {
+        for (const v of rule.violations) if (v.severity === 'error') lines.push(`${v.rule}: ${v.message}`);
+      }
+    }
+  }
+  return lines.join('\n');
+}
+
+function swapIntoPlace(unpacked: string, target: string, aside: string): void {
+  const hadPrevious = fs.existsSync(target);
+  if (hadPrevious) {
+    try {
+      fs.renameSync(target, aside);
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot move the installed ${target} aside: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  try {
+    fs.renameSync(unpacked, target);
+  } catch (error) {
+    if (hadPrevious) fs.renameSync(aside, target);
+    throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot move the new module into ${target}: ${messageOf(error)}${hadPrevious ? ' (the installed module was put back)' : ''}`, { cause: error });
+  }
+}
+
+/** The installed version at `target`, undefined when nothing is there; refuses a directory that is not this module. */
+function existingVersion(target: string, code: string): string | undefined {
+  if (!fs.existsSync(target)) return undefined;
+  if (!isDirectory(target)) throw new ErpmodError('ERPMOD_INSTALL_FAILED', `${target} exists and is not a directory; refusing to replace it`);
+  const manifest = path.join(target, 'module.yml');
+  const text = fs.existsSync(manifest) ? fs.readFileSync(manifest, 'utf8') : '';
+  const declared = /^code:\s*["']?([a-z0-9-]+)["']?\s*(#.*)?$/m.exec(text)?.[1];
+  if (declared !== code) {
+    throw new ErpmodError('ERPMOD_INSTALL_FAILED',
+      `${target} exists but is not module "${code}" (${declared === undefined ? 'no module.yml with a code' : `its module.yml declares "${declared}"`}); refusing to replace it`);
+  }
+  return /^version:\s*["']?([^"'\s#]+)["']?/m.exec(text)?.[1] ?? 'unknown';
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
