@@ -164,7 +164,12 @@ function readOctal(block: Buffer, offset: number, length: number, at: number): n
 }
 
 function verifyChecksum(block: Buffer, at: number): void {
-  const stored = readOctal(block, 148, 8, at);
+  let stored: number;
+  try {
+    stored = readOctal(block, 148, 8, at);
+  } catch {
+    throw new TarFormatError(`entry at offset ${at}: no header checksum (not a tar archive, or corrupted)`);
+  }
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
   if (sum !== stored) throw new TarFormatError(`entry at offset ${at}: header checksum mismatch (not a tar archive, or corrupted)`);

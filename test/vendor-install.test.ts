@@ -1,0 +1,155 @@
+/**
+ * erpmod install's failure modes: each refusal leaves the modules directory byte for byte as it was,
+ * with no staging directory left behind; a success replaces a module of the same code; --reload reports
+ * a host that does not know the module, or no host at all, as "installed, not reloaded" (exit 3).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import YAML from 'yaml';
+import { ErpmodError } from '../host/errors';
+import { installPack } from '../host/vendor/install-pack';
+import { packModule } from '../host/vendor/pack-module';
+import { generateKeyPair, readPublicKeyFile } from '../host/vendor/signing-keys';
+import { readTarGz, writeTarGz } from '../host/vendor/tar-archive';
+import { NO_TRUST_POLICY, type TrustPolicy } from '../host/vendor/trust-policy';
+import { buildFixtureModule, copyModule, treeOf } from './fixtures/vendor/built-module';
+import { describeRun, erpmod } from './fixtures/vendor/vendor-cli';
+import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
+
+const scratch = makeTempDir('vendor-install');
+let moduleDir: string;
+let signedPack: string;
+let trust: TrustPolicy;
+let strangerTrust: TrustPolicy;
+
+before(() => {
+  moduleDir = buildFixtureModule(scratch, 'instfix');
+  const vendor = generateKeyPair(path.join(scratch, 'vendor'));
+  const stranger = generateKeyPair(path.join(scratch, 'stranger'));
+  signedPack = packModule(moduleDir, { keyFile: vendor.privateKeyFile, out: path.join(scratch, 'instfix-1.0.0.tgz') }).file;
+  trust = { trustedKeys: [readPublicKeyFile(vendor.publicKeyFile)], requireSignature: true };
+  strangerTrust = { trustedKeys: [readPublicKeyFile(stranger.publicKeyFile)], requireSignature: true };
+});
+
+/** A modules directory holding an unrelated module directory, so "untouched" has something to prove. */
+function modulesDirWithNeighbour(): string {
+  const dir = makeTempDir('modules');
+  fs.mkdirSync(path.join(dir, 'other'));
+  fs.writeFileSync(path.join(dir, 'other', 'module.yml'), 'code: other\n');
+  return dir;
+}
+
+async function refuses(pack: string, policy: TrustPolicy, code: string, message: RegExp, modulesDir = modulesDirWithNeighbour()): Promise<void> {
+  const before = treeOf(modulesDir);
+  await assert.rejects(installPack(pack, { modulesDir, trust: policy }), (error: unknown) => {
+    assert.ok(error instanceof ErpmodError, String(error));
+    assert.equal(error.code, code);
+    assert.match(error.message, message);
+    return true;
+  });
+  assert.deepEqual(treeOf(modulesDir), before, 'the modules directory is exactly as it was');
+}
+
+function repack(name: string, edit: (entries: { path: string; data: Buffer; mode?: number }[]) => void): string {
+  const entries = readTarGz(fs.readFileSync(signedPack)).map((e) => ({ ...e }));
+  edit(entries);
+  const file = path.join(scratch, name);
+  fs.writeFileSync(file, writeTarGz(entries));
+  return file;
+}
+
+describe('erpmod install refuses, and changes nothing', () => {
+  it('a file that is not a pack, or a pack whose entries escape its directory', async () => {
+    const junk = path.join(scratch, 'junk.tgz');
+    fs.writeFileSync(junk, 'definitely not a tarball');
+    await refuses(junk, trust, 'ERPMOD_PACK_INVALID', /not a module pack: not a gzip file/);
+    const twoTops = path.join(scratch, 'two-tops.tgz');
+    fs.writeFileSync(twoTops, writeTarGz([{ path: 'a/module.yml', data: Buffer.from('x') }, { path: 'b/module.yml', data: Buffer.from('y') }]));
+    await refuses(twoTops, trust, 'ERPMOD_PACK_INVALID', /expected every entry under one <code>\/ directory/);
+    const noManifest = path.join(scratch, 'no-manifest.tgz');
+    fs.writeFileSync(noManifest, writeTarGz([{ path: 'instfix/README.md', data: Buffer.from('x') }]));
+    await refuses(noManifest, trust, 'ERPMOD_PACK_INVALID', /expected instfix\/module\.yml in the pack/);
+    await refuses(path.join(scratch, 'missing.tgz'), trust, 'ERPMOD_PACK_INVALID', /expected a readable \.tgz pack, got ENOENT/);
+  });
+
+  it('a binary changed after packing (binary/sha256)', async () => {
+    const tampered = repack('tampered.tgz', (entries) => {
+      const binary = entries.find((e) => e.path.endsWith('.so'))!;
+      binary.data = Buffer.from(binary.data);
+      binary.data[binary.data.length >> 1] ^= 0x40;
+    });
+    await refuses(tampered, trust, 'ERPMOD_PACK_REJECTED', /^.*tampered\.tgz is refused:\nbinary\/sha256: lib\/linux-x64\/instfix\.so: SHA-256 [0-9a-f]{64} does not match/);
+  });
+
+  it('a pack signed by a key the host does not trust, or not signed, while signatures are required (binary/signature)', async () => {
+    await refuses(signedPack, strangerTrust, 'ERPMOD_PACK_REJECTED', /binary\/signature: module\.yml is signed by key [0-9a-f]{16}, which is not among the trusted keys/);
+    const unsigned = repack('unsigned.tgz', (entries) => entries.splice(entries.findIndex((e) => e.path.endsWith('.sig')), 1));
+    await refuses(unsigned, trust, 'ERPMOD_PACK_REJECTED', /binary\/signature: the module is not signed/);
+  });
+
+  it('a pack that fails the compliance check (meta/identity: module.yml says 9.9.9, the library 1.0.0)', async () => {
+    const wrong = copyModule(moduleDir, makeTempDir('wrong'), 'instfix');
+    const manifest = path.join(wrong, 'module.yml');
+    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('version: 1.0.0', 'version: 9.9.9'));
+    const pack = packModule(wrong, { out: path.join(scratch, 'wrong.tgz') }).file;
+    await refuses(pack, NO_TRUST_POLICY, 'ERPMOD_PACK_REJECTED', /fails the compliance check:\n(.*\n)*meta\/identity: /);
+  });
+
+  it('a directory of that name that holds another module, or no modules directory at all', async () => {
+    const modulesDir = modulesDirWithNeighbour();
+    fs.mkdirSync(path.join(modulesDir, 'instfix'));
+    fs.writeFileSync(path.join(modulesDir, 'instfix', 'module.yml'), 'code: impostor\n');
+    await refuses(signedPack, trust, 'ERPMOD_INSTALL_FAILED', /instfix exists but is not module "instfix" \(its module\.yml declares "impostor"\); refusing to replace it/, modulesDir);
+    const nowhere = path.join(makeTempDir('nowhere'), 'modules');
+    await assert.rejects(installPack(signedPack, { modulesDir: nowhere, trust }), /ERPMOD_INSTALL_FAILED|does not exist/);
+    assert.ok(!fs.existsSync(nowhere), 'not created');
+  });
+});
+
+describe('erpmod install succeeds', () => {
+  it('installs, then replaces the same module, keeping module.yml.sig and leaving no staging directory', async () => {
+    const modulesDir = modulesDirWithNeighbour();
+    const first = await installPack(signedPack, { modulesDir, trust });
+    assert.deepEqual([first.code, first.version, first.replaced], ['instfix', '1.0.0', undefined]);
+    assert.ok(first.check.ok);
+    assert.equal(first.check.modules[0]!.targets[0]!.load.ran, true, 'the load phase ran');
+    assert.ok(fs.existsSync(path.join(modulesDir, 'instfix', 'module.yml.sig')));
+    const marker = path.join(modulesDir, 'instfix', 'left-by-the-old-install');
+    fs.writeFileSync(marker, '');
+    const second = await installPack(signedPack, { modulesDir, trust });
+    assert.equal(second.replaced, '1.0.0');
+    assert.ok(!fs.existsSync(marker), 'the old directory was replaced as a whole');
+    assert.deepEqual(fs.readdirSync(modulesDir).sort(), ['instfix', 'other']);
+    assert.equal(YAML.parse(fs.readFileSync(path.join(modulesDir, 'instfix', 'module.yml'), 'utf8')).code, 'instfix');
+  });
+});
+
+describe('erpmod install --reload', () => {
+  let host: HostProcess | undefined;
+  after(() => host?.stop());
+
+  it('exit 3 when no host answers, and when the host does not know the module yet; the module is installed either way', async () => {
+    const cwd = makeTempDir('reload-cli');
+    const modulesDir = path.join(cwd, 'modules');
+    fs.mkdirSync(modulesDir);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ERPMOD_')));
+
+    const unreachable = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--host-url', 'http://127.0.0.1:9'], cwd, env);
+    assert.equal(unreachable.code, 3, describeRun(unreachable));
+    assert.match(unreachable.stdout, /installed instfix 1\.0\.0 -> modules\/instfix\n/);
+    assert.match(unreachable.stderr, /ERPMOD_HOST_UNREACHABLE: POST http:\/\/127\.0\.0\.1:9\/plugins\/instfix\/reload: no erpmod host answered .*\(the module is installed; the host did not reload it\)/);
+
+    const emptyModules = path.join(cwd, 'served');
+    fs.mkdirSync(emptyModules);
+    host = await startHostProcess({ modulesDir: emptyModules });
+    const unknown = await erpmod(['install', signedPack, '--modules-dir', emptyModules, '--reload', '--host-url', host.url], cwd, env);
+    assert.equal(unknown.code, 3, describeRun(unknown));
+    assert.match(unknown.stderr, /the host does not know module instfix yet .*restart the host/);
+    assert.ok(fs.existsSync(path.join(emptyModules, 'instfix', 'module.yml')));
+
+    assert.equal((await erpmod(['install'], cwd, env)).code, 2);
+    assert.equal((await erpmod(['install', signedPack, '--host-url', 'nope'], cwd, env)).code, 2);
+  });
+});
