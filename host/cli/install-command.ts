@@ -71,9 +71,10 @@ export function installCommand(argv: readonly string[]): Promise<number> {
     });
     const checked = result.check.modules[0]?.targets[0];
     const phases = checked?.load.ran === true ? 'static and load phases' : `static phase (load phase ${checked?.load.skipReason ?? 'skipped'})`;
+    const signature = result.findings.find((f) => f.rule === 'binary/signature');
     const lines = [
-      `verified ${file}: ${result.findings.filter((f) => f.rule === 'binary/sha256' && f.status === 'pass').length} binary digest(s); ${
-        result.signedBy === undefined ? 'unsigned' : `signed by trusted key ${result.signedBy}`}`,
+      `verified ${file}: ${result.findings.filter((f) => f.rule === 'binary/sha256' && f.status === 'pass').length} binary digest(s); ${signature?.message ?? 'unsigned'}`,
+      ...result.findings.filter((f) => f.status === 'warn').map((f) => `warning: ${f.rule}: ${f.message}`),
       `compliance: ${phases} passed`,
       `installed ${result.code} ${result.version} -> ${path.relative(process.cwd(), result.moduleDir) || result.moduleDir}${
         result.replaced === undefined ? '' : ` (replaced ${result.replaced})`}`,
