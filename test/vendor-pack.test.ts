@@ -17,7 +17,7 @@ import { signManifest } from '../host/vendor/module-signature';
 import { packModule } from '../host/vendor/pack-module';
 import { generateKeyPair, parsePublicKey, publicKeyText, readPrivateKeyFile } from '../host/vendor/signing-keys';
 import { readTarGz, TarFormatError, writeTarGz } from '../host/vendor/tar-archive';
-import { checkSignatureRule, NO_TRUST_POLICY, type TrustPolicy } from '../host/vendor/trust-policy';
+import { checkSignatureRule, hostTrustPolicy, NO_TRUST_POLICY, type TrustPolicy } from '../host/vendor/trust-policy';
 import { buildFixtureModule, copyModule } from './fixtures/vendor/built-module';
 import { describeRun, erpmod } from './fixtures/vendor/vendor-cli';
 import { makeTempDir } from './support/host-process';
@@ -313,5 +313,13 @@ describe('trust settings', () => {
     fails({ ERPMOD_TRUSTED_KEYS: 'nope' }, /environment variable ERPMOD_TRUSTED_KEYS\[0\]: expected an Ed25519 public key/);
     fails({ ERPMOD_REQUIRE_SIGNATURE: 'maybe' }, /ERPMOD_REQUIRE_SIGNATURE: expected true or false, got "maybe"/);
     fails({ ERPMOD_REQUIRE_SIGNATURE: 'true' }, /require_signature is true: expected at least one trusted_keys entry/);
+  });
+
+  it('the host fails closed: trust settings it cannot read refuse every module', () => {
+    const unreadable = hostTrustPolicy({ ERPMOD_TRUSTED_KEYS: 'junk' });
+    assert.equal(unreadable.requireSignature, true);
+    assert.match(unreadable.problem ?? '', /^the host's trust settings cannot be read: .*ERPMOD_TRUSTED_KEYS/);
+    const readable = hostTrustPolicy({ ERPMOD_TRUSTED_KEYS: key, ERPMOD_REQUIRE_SIGNATURE: 'true' });
+    assert.deepEqual([readable.problem, readable.requireSignature, readable.trustedKeys.map((k) => publicKeyText(k))], [undefined, true, [key]]);
   });
 });
