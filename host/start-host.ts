@@ -15,10 +15,17 @@ import { openRegistryDatabase } from './registry/open-registry';
 import { PluginRepository } from './registry/plugin-repository';
 import { HealthReporter } from './runtime/module-health';
 import { ModuleTable } from './runtime/module-slot';
+import { readTrustPolicy, type TrustPolicy } from './vendor/trust-policy';
 
 export interface StartHostOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly logger?: Logger;
+  /**
+   * Reads the current configuration again (the same file and overrides): the trust policy is taken from
+   * it at every check, so a key added while the host runs counts at the next reload. Defaults to the
+   * configuration the host started with.
+   */
+  readonly rereadConfig?: () => HostConfig;
 }
 
 export interface RunningHost {
@@ -58,9 +65,12 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     },
   };
 
+  const rereadConfig = options.rereadConfig ?? (() => config);
+  const trustPolicy = (): TrustPolicy => readTrustPolicy(rereadConfig);
+
   let outcomes: ModuleOutcome[];
   try {
-    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations });
+    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy });
   } catch (error) {
     await unloadModules(table, logger);
     registryDb.close();
@@ -80,6 +90,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     env,
     drainTimeoutMs: config.shutdownTimeoutMs,
     generations,
+    trustPolicy,
   });
   const health = new HealthReporter(table, registry);
   const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../host/config/load-config';
 import { ErpmodError } from '../host/errors';
-import { makeTempDir } from './support/host-process';
+import { call } from './support/http-client';
+import { makeTempDir, startHostProcess } from './support/host-process';
+import { makeModulesDir } from './support/modules-dir';
 
 describe('host configuration', () => {
   it('runs on defaults with nothing set', () => {
@@ -45,5 +48,20 @@ describe('host configuration', () => {
     expectFailure({}, /unknown setting "prot"; expected one of port, /);
     fs.writeFileSync(path.join(cwd, 'erpmod.config.yml'), '- just\n- a list\n');
     expectFailure({}, /expected a mapping of settings, got a list/);
+  });
+});
+
+describe('a configuration file given with --config', () => {
+  it('is the one the trust policy is read from: require_signature refuses an unsigned module', async () => {
+    const dir = makeTempDir('config');
+    const file = path.join(dir, 'strict.yml');
+    const { publicKey } = crypto.generateKeyPairSync('ed25519');
+    const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
+    fs.writeFileSync(file, `require_signature: true\ntrusted_keys: ["${raw}"]\n`);
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']), args: ['--config', file] });
+    const alpha = (await call(`${host.url}/plugins/alpha`)).json;
+    assert.equal(alpha.status, 'rejected');
+    assert.match(alpha.lastError, /binary\/signature/);
+    assert.equal(await host.stop(), 0);
   });
 });

@@ -35,7 +35,8 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   }
   if (typeof values['modules-dir'] === 'string') overrides.modulesDir = values['modules-dir'];
   if (typeof values['data-dir'] === 'string') overrides.dataDir = values['data-dir'];
-  const config = loadConfig({ configFile: typeof values.config === 'string' ? values.config : undefined, overrides });
+  const configOptions = { configFile: typeof values.config === 'string' ? values.config : undefined, overrides };
+  const config = loadConfig(configOptions);
 
   const logger = createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) {
@@ -43,7 +44,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   }
   let host;
   try {
-    host = await startHost(config, { logger });
+    host = await startHost(config, { logger, rereadConfig: () => loadConfig(configOptions) });
   } catch (error) {
     logger.fatal({ code: error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL', err: messageOf(error) }, `boot failed: ${messageOf(error)}`);
     logger.flush?.();

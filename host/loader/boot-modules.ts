@@ -4,6 +4,7 @@ import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
 import type { PluginRepository, PluginStatus } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
+import type { TrustPolicy } from '../vendor/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
 import type { EventBus } from './event-bus';
@@ -19,6 +20,8 @@ export interface BootModulesInput {
   readonly table: ModuleTable;
   readonly env: NodeJS.ProcessEnv;
   readonly generations: GenerationSettings;
+  /** The signature policy (trusted_keys, require_signature), read afresh for each check. */
+  readonly trustPolicy: () => TrustPolicy;
 }
 
 export interface ModuleOutcome {
@@ -86,7 +89,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       continue;
     }
 
-    const checked = checkModuleBinary(loaded, input.dataDir);
+    const checked = checkModuleBinary(loaded, input.dataDir, input.trustPolicy());
     registry.recordBinary(code, checked.binary);
     if (!checked.ok) {
       settle(code, 'rejected', checked.reason, critical);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { checkStatic, checkStaticFile, defaultCheckTarget } from '../compliance/check-static';
 import type { LoadedManifest, StaticReport } from '../compliance/types';
 import type { PluginBinary } from '../registry/plugin-repository';
-import { checkSignatureRule, hostTrustPolicy, withSignatureRule, type TrustPolicy } from '../vendor/trust-policy';
+import { checkSignatureRule, withSignatureRule, type TrustPolicy } from '../vendor/trust-policy';
 import { writeShadowCopy } from './shadow-copy';
 
 export type CheckedBinary =
@@ -16,7 +16,7 @@ export type CheckedBinary =
  * file in modules/ meanwhile. Nothing here executes vendor code. With a trust policy (trusted_keys,
  * require_signature) the module's signature (module.yml.sig) is judged as rule binary/signature.
  */
-export function checkModuleBinary(loaded: LoadedManifest, dataDir: string, trust: TrustPolicy = hostTrustPolicy()): CheckedBinary {
+export function checkModuleBinary(loaded: LoadedManifest, dataDir: string, trust: TrustPolicy): CheckedBinary {
   const target = defaultCheckTarget();
   const key = `${target.platform}-${target.arch}`;
   const declared = loaded.manifest.binaries[key];

@@ -10,6 +10,7 @@ import type { Logger } from '../logger';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
+import type { TrustPolicy } from '../vendor/trust-policy';
 
 export interface ModuleOperatorOptions {
   readonly table: ModuleTable;
@@ -22,6 +23,8 @@ export interface ModuleOperatorOptions {
   /** How long a replaced generation may keep serving its in-flight requests before cleanup anyway. */
   readonly drainTimeoutMs: number;
   readonly generations: GenerationSettings;
+  /** The signature policy, read afresh for each reload so a newly trusted key takes effect. */
+  readonly trustPolicy: () => TrustPolicy;
 }
 
 export interface ReloadResult {
@@ -148,7 +151,7 @@ export class ModuleOperator {
     if (inactive.length > 0) {
       throw new ErpmodError('ERPMOD_OPERATION_CONFLICT', `module "${slot.code}" depends on ${inactive.map((d) => `"${d}"`).join(', ')}, which ${inactive.length === 1 ? 'is' : 'are'} not active`);
     }
-    const checked = checkModuleBinary(loaded, dataDir);
+    const checked = checkModuleBinary(loaded, dataDir, this.options.trustPolicy());
     if (!checked.ok) throw new ErpmodError('ERPMOD_RELOAD_FAILED', `the new build is not compliant: ${checked.reason}`, { details: { violations: checked.report.violations } });
     const generation = await loadGeneration({
       loaded,

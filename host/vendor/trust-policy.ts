@@ -45,17 +45,23 @@ export function trustPolicyOf(config: { readonly trustedKeys: readonly string[];
 }
 
 /**
- * The running host's policy, from the same sources as its configuration: `ERPMOD_CONFIG` or
- * ./erpmod.config.yml, then ERPMOD_TRUSTED_KEYS / ERPMOD_REQUIRE_SIGNATURE. Read at every check, so a
- * reload sees a key added to the configuration. A configuration that cannot be read refuses every
+ * The policy in the configuration `read` returns. A configuration that cannot be read refuses every
  * module rather than loading them unchecked.
  */
-export function hostTrustPolicy(env: NodeJS.ProcessEnv = process.env): TrustPolicy {
+export function readTrustPolicy(read: () => { readonly trustedKeys: readonly string[]; readonly requireSignature: boolean }): TrustPolicy {
   try {
-    return trustPolicyOf(loadConfig({ env }));
+    return trustPolicyOf(read());
   } catch (error) {
     return { trustedKeys: [], requireSignature: true, problem: `the host's trust settings cannot be read: ${messageOf(error)}` };
   }
+}
+
+/**
+ * The policy from the same sources as a host's configuration: `ERPMOD_CONFIG` or ./erpmod.config.yml,
+ * then ERPMOD_TRUSTED_KEYS / ERPMOD_REQUIRE_SIGNATURE.
+ */
+export function hostTrustPolicy(env: NodeJS.ProcessEnv = process.env): TrustPolicy {
+  return readTrustPolicy(() => loadConfig({ env }));
 }
 
 export type SignatureRuleResult =

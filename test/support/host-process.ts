@@ -21,6 +21,8 @@ export interface StartHostProcessOptions {
   readonly dataDir?: string;
   readonly env?: Record<string, string>;
   readonly timeoutMs?: number;
+  /** Extra `erpmod serve` arguments. */
+  readonly args?: readonly string[];
 }
 
 /** A temp directory removed when the process exits. */
@@ -33,7 +35,7 @@ export function makeTempDir(prefix: string): string {
 /** Starts `erpmod serve --port 0` in a child process and waits for its "listening" log line. */
 export function startHostProcess(options: StartHostProcessOptions): Promise<HostProcess> {
   const dataDir = options.dataDir ?? makeTempDir('data');
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(options.args ?? [])], {
     env: {
       ...process.env,
       ERPMOD_MODULES_DIR: options.modulesDir,
