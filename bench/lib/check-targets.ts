@@ -1,0 +1,56 @@
+/** The targets from the performance issue, judged on one run's ratios. */
+import type { BenchResults, TargetCheck } from './render-results';
+import { formatMs, formatRatio } from './stats';
+
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const ratio = (label: string): number => r.getRatios.find((g) => g.label.startsWith(label))?.value ?? Number.NaN;
+  const judge = (ok: boolean | undefined): TargetCheck['verdict'] => (ok === undefined ? 'n/a' : ok ? 'PASS' : 'MISS');
+  const atLeast = (value: number, goal: number): TargetCheck['verdict'] => judge(Number.isFinite(value) ? value >= goal : undefined);
+  const atMost = (value: number, goal: number): TargetCheck['verdict'] => judge(Number.isFinite(value) ? value <= goal : undefined);
+  const checks: TargetCheck[] = [];
+
+  const vsRaw = ratio('erpmod in-process / raw');
+  checks.push({ name: 'erpmod in-process vs raw node:http (req/s)', goal: '≥ 0.85×', measured: formatRatio(vsRaw), verdict: atLeast(vsRaw, 0.85) });
+  const vsExpress = ratio('erpmod in-process / bare Express');
+  checks.push({ name: 'erpmod in-process vs bare Express (req/s)', goal: '≥ 3.5×', measured: formatRatio(vsExpress), verdict: atLeast(vsExpress, 3.5) });
+  const light = (label: string): number => r.lightRatios.find((g) => g.label.startsWith(label))?.value ?? Number.NaN;
+  const lightRaw = light('erpmod in-process / raw');
+  const lightExpress = light('erpmod in-process / bare Express');
+  checks.push({ name: 'same, on the light route (GET /b0001/ping, no SQL)', goal: '≥ 0.85× raw, ≥ 3.5× Express', measured: `${formatRatio(lightRaw)} raw, ${formatRatio(lightExpress)} Express`, verdict: atLeast(lightRaw, 0.85) === 'PASS' && atLeast(lightExpress, 3.5) === 'PASS' ? 'PASS' : Number.isFinite(lightRaw) ? 'MISS' : 'n/a' });
+  if ('skipped' in r.fixedLoad) checks.push({ name: 'p99 vs raw at the same load', goal: '≤ 1.5×', measured: r.fixedLoad.skipped, verdict: 'n/a' });
+  else {
+    const saturated = ratio('p99 erpmod / raw');
+    checks.push({
+      name: 'p99 vs raw at the same offered load',
+      goal: '≤ 1.5×',
+      measured: `${formatRatio(r.fixedLoad.p99Ratio)} at ≈ ${Math.round(r.fixedLoad.offeredPerSecond)} req/s (${formatRatio(saturated)} at saturation)`,
+      verdict: atMost(r.fixedLoad.p99Ratio, 1.5),
+    });
+  }
+  if ('skipped' in r.scale) checks.push({ name: 'many modules × 4 routes vs 1 module (req/s)', goal: '≥ 0.95×', measured: r.scale.skipped, verdict: 'n/a' });
+  else {
+    const most = Math.max(...r.scale.throughputCounts);
+    const value = r.scale.ratios.get(most)?.rps ?? Number.NaN;
+    checks.push({ name: `${most} modules × 4 routes vs 1 module (req/s)`, goal: '≥ 0.95× (within 5%)', measured: formatRatio(value), verdict: atLeast(value, 0.95) });
+    const hundred = r.scale.boots.find((b) => b.modules === 100);
+    checks.push({
+      name: 'boot with 100 modules (no migrations)',
+      goal: '≤ 1 s',
+      measured: hundred === undefined ? 'not measured' : `${formatMs(hundred.warmBootMs)} warm, ${formatMs(hundred.coldBootMs)} cold (bootMs)`,
+      verdict: hundred === undefined ? 'n/a' : atMost(Math.max(hundred.warmBootMs, hundred.coldBootMs), 1000),
+    });
+  }
+  const isolated = ratio('erpmod isolation: process');
+  checks.push({
+    name: 'isolation: process vs in-process (req/s)',
+    goal: '≥ 0.5×',
+    measured: r.isolation.available ? formatRatio(isolated) : 'not available yet',
+    verdict: r.isolation.available ? atLeast(isolated, 0.5) : 'n/a',
+  });
+  if ('skipped' in r.compliance) checks.push({ name: 'static compliance check per binary', goal: '≤ 20 ms', measured: r.compliance.skipped, verdict: 'n/a' });
+  else {
+    const worst = Math.max(...r.compliance.staticChecks.map((c) => c.medianMs));
+    checks.push({ name: 'static compliance check per binary (worst median)', goal: '≤ 20 ms', measured: formatMs(worst), verdict: atMost(worst, 20) });
+  }
+  return checks;
+}

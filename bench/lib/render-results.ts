@@ -1,0 +1,207 @@
+/** The results of a run as markdown: machine, targets with PASS/MISS, then each table. */
+import type { ComplianceFigures } from '../internal/compliance-check';
+import type { PartFigure } from '../internal/dispatcher-parts';
+import type { ReloadFigures } from '../internal/reload-latency';
+import type { ScaleResults } from '../internal/scale-modules';
+import type { TargetResults } from './alternate-rounds';
+import type { ProfileRun } from '../internal/profile-hot-path';
+import type { ProfileSummary } from './cpu-profile';
+import type { MachineInfo } from './machine-info';
+import { formatMiB, formatMs, formatNumber, formatRatio } from './stats';
+import { table } from './write-report';
+
+export interface ContenderRow {
+  readonly id: string;
+  readonly label: string;
+  readonly results: TargetResults | undefined;
+  readonly rssBytes: number;
+  readonly peakRssBytes: number;
+  /** Why there are no results (e.g. "not available yet: ..."). */
+  readonly note?: string;
+}
+
+export interface TargetCheck {
+  readonly name: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly verdict: 'PASS' | 'MISS' | 'n/a';
+}
+
+export interface BenchResults {
+  readonly quick: boolean;
+  readonly machine: MachineInfo;
+  readonly tool: string;
+  readonly pinned: boolean;
+  readonly plan: { rounds: number; seconds: number; warmupSeconds: number; connections: number };
+  readonly get: ContenderRow[];
+  readonly getRatios: { label: string; value: number }[];
+  readonly light: ContenderRow[];
+  readonly lightRatios: { label: string; value: number }[];
+  readonly fixedLoad: { offeredPerSecond: number; rows: ContenderRow[]; p99Ratio: number; p50Ratio: number } | { skipped: string };
+  readonly post: { rows: ContenderRow[]; ratio: number } | { skipped: string };
+  readonly isolation: { available: boolean; evidence: string };
+  readonly scale: ScaleResults | { skipped: string };
+  readonly reload: ReloadFigures | { skipped: string };
+  readonly compliance: ComplianceFigures | { skipped: string };
+  readonly profile: { erpmod: ProfileRun; raw: ProfileRun } | { skipped: string };
+  readonly parts: PartFigure[];
+  readonly targets: TargetCheck[];
+  readonly totalSeconds: number;
+}
+
+export function renderResults(r: BenchResults): string {
+  const out: string[] = [];
+  out.push(`## Results${r.quick ? ' (quick smoke run: one short round, fewer modules — not for decisions)' : ''}`, '');
+  out.push(
+    table(['machine', ''], [
+      ['CPU', `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB`],
+      ['Node', r.machine.node],
+      ['OS', r.machine.os],
+      ['date', r.machine.date],
+      ['commit', r.machine.commit],
+      ['load generator', `${r.tool}, 1 thread, ${r.plan.connections} keep-alive connections, separate process`],
+      ['pinning', r.pinned ? 'server on core 0, load generator on core 1 (taskset)' : 'none (taskset unavailable or one core): numbers are noisier'],
+      ['rounds', `${r.plan.rounds} × ${r.plan.seconds} s per contender, alternated (order rotates each round), after a ${r.plan.warmupSeconds} s warm-up each; medians; ratios taken within a round`],
+      ['run time', `${Math.round(r.totalSeconds)} s`],
+    ], ['l', 'l']),
+    '',
+  );
+
+  out.push('### Targets', '', table(['target', 'goal', 'measured', 'verdict'], r.targets.map((t) => [t.name, t.goal, t.measured, `**${t.verdict}**`]), ['l', 'l', 'l', 'l']), '');
+
+  out.push(`### GET ${'`/api/v1/sales/summary`'}: the same native function behind each contender`, '');
+  const raw = r.get.find((row) => row.id === 'raw')?.results;
+  out.push(contenderTable(r.get, raw), '');
+  out.push(r.getRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**`).join('\n'), '');
+  out.push('### GET `/api/v1/b0001/ping`: a light route (plain-C fixture, no SQL), the HTTP layer exposed', '');
+  out.push(contenderTable(r.light, r.light.find((row) => row.id === 'raw')?.results), '');
+  out.push(r.lightRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**`).join('\n'), '');
+  out.push(`Isolation (\`isolation: process\`): ${r.isolation.available ? 'available' : '**not available yet**'} — ${r.isolation.evidence}.`, '');
+
+  out.push('### Latency at the same offered load', '');
+  if ('skipped' in r.fixedLoad) out.push(`Skipped: ${r.fixedLoad.skipped}`, '');
+  else {
+    out.push(
+      `Each connection waits after every reply so the offered load is ≈ ${formatNumber(r.fixedLoad.offeredPerSecond)} req/s (half of erpmod's saturated rate) for both; latency then measures the path, not the queue.`,
+      '',
+      contenderTable(r.fixedLoad.rows, r.fixedLoad.rows[0]?.results, false),
+      '',
+      `- p50 erpmod / raw: **${formatRatio(r.fixedLoad.p50Ratio)}**, p99 erpmod / raw: **${formatRatio(r.fixedLoad.p99Ratio)}**`,
+      '',
+    );
+  }
+
+  out.push(`### POST ${'`/api/v1/inventory/items`'}: a write to SQLite through \`ctx.db\` (unique SKU per request)`, '');
+  if ('skipped' in r.post) out.push(`Skipped: ${r.post.skipped}`, '');
+  else out.push(contenderTable(r.post.rows, r.post.rows[0]?.results), '', `- erpmod / raw: **${formatRatio(r.post.ratio)}**`, '');
+
+  out.push('### Scale: boot, memory and dispatch with many modules', '');
+  const scale = r.scale;
+  if ('skipped' in scale) out.push(`Skipped: ${scale.skipped}`, '');
+  else {
+    out.push(
+      'Generated copies of the plain-C fixture module (4 routes each, no migrations), each compiled with its own code. `bootMs` is the host\'s own figure from its listening line; cold = empty data directory (creates every module database), warm = restart.',
+      '',
+      table(
+        ['modules', 'active', 'cold bootMs', 'warm bootMs', 'spawn → ready', 'RSS after boot', 'loadMs per module (median / p90)'],
+        scale.boots.map((b) => [String(b.modules), String(b.active), formatMs(b.coldBootMs), formatMs(b.warmBootMs), formatMs(b.wallMs), formatMiB(b.rssBytes), `${formatMs(b.loadMsMedian)} / ${formatMs(b.loadMsP90)}`]),
+      ),
+      '',
+      `GET \`/api/v1/b0001/ping\` with N modules × 4 routes registered:`,
+      '',
+      table(
+        ['modules registered', 'req/s', 'p50', 'p99', 'req/s vs 1 module', 'p99 vs 1 module'],
+        scale.throughputCounts.map((count) => {
+          const t = scale.throughput.get(`${count} modules`);
+          const ratio = scale.ratios.get(count);
+          return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN)];
+        }),
+      ),
+      '',
+    );
+  }
+
+  out.push('### Reload and compliance checks', '');
+  if ('skipped' in r.reload) out.push(`Reload skipped: ${r.reload.skipped}`, '');
+  else {
+    out.push(
+      table(['reload', 'count', 'request → reply (median / p90)', 'loadMs in the reply (median / p90)', 'failures'], [
+        [`POST /plugins/${r.reload.code}/reload`, String(r.reload.count), `${formatMs(r.reload.wallMedianMs)} / ${formatMs(r.reload.wallP90Ms)}`, `${formatMs(r.reload.loadMsMedian)} / ${formatMs(r.reload.loadMsP90)}`, String(r.reload.failures)],
+      ]),
+      '',
+    );
+  }
+  if ('skipped' in r.compliance) out.push(`Compliance skipped: ${r.compliance.skipped}`, '');
+  else {
+    out.push(
+      table(['static check (checkStaticFile)', 'binary size', 'median', 'p90', 'passes'], r.compliance.staticChecks.map((c) => [c.module, `${formatNumber(c.binaryBytes / 1024)} KiB`, formatMs(c.medianMs), formatMs(c.p90Ms), c.ok ? 'yes' : 'no'])),
+      '',
+    );
+    const load = r.compliance.loadPhase;
+    if ('skipped' in load) out.push(`Load phase (\`erpmod check\`): skipped — ${load.skipped}.`, '');
+    else {
+      out.push(
+        table(['erpmod check', 'staticMs (CLI)', 'load phase (child)', 'CLI wall', 'CLI wall --static-only'], load.map((l) => [l.module, formatMs(l.staticMs), formatMs(l.loadMs), formatMs(l.cliWallMs), formatMs(l.cliStaticOnlyWallMs)])),
+        '',
+      );
+    }
+  }
+
+  out.push('### CPU profile of the erpmod hot path', '');
+  if ('skipped' in r.profile) out.push(`Skipped: ${r.profile.skipped}`, '');
+  else {
+    const p = r.profile.erpmod.summary;
+    const raw = r.profile.raw.summary;
+    out.push(
+      `\`node --cpu-prof\` (250 µs interval) on the host serving GET /api/v1/sales/summary under load, samples from the loaded window only (${formatNumber(r.profile.erpmod.requestsPerSecond)} req/s while profiled; ${formatNumber(p.busySamples)} busy samples, ${p.idlePercent.toFixed(1)}% idle). Percentages are of busy time. Native code without a JS frame of its own (the module's C++ handler, better-sqlite3) is counted in the JS function that called it.`,
+      '',
+      table(['top self time (erpmod)', 'where', '%'], p.topFunctions.map((e) => [`\`${e.name}\``, e.location, e.percent.toFixed(1)])),
+      '',
+      sideBySide(p, raw, r.profile.raw.requestsPerSecond),
+      '',
+      table(['inclusive time (function and its callees)', 'where', '%'], p.inclusive.map((e) => [`\`${e.name}\``, e.location, e.percent.toFixed(1)])),
+      '',
+    );
+  }
+  out.push(
+    '### Hot-path steps in isolation',
+    '',
+    'Each step of host/http/ timed alone in one process (median of 5 batches; the reply is written to a stub, so no socket work is counted).',
+    '',
+    table(['step', 'ns per call'], r.parts.map((part) => [part.step, formatNumber(part.nsPerCall)])),
+    '',
+  );
+  return out.join('\n');
+}
+
+function contenderTable(rows: readonly ContenderRow[], base: TargetResults | undefined, withRss = true): string {
+  const ratio = (a: number, b: number | undefined): string => (b === undefined ? 'n/a' : formatRatio(a / b));
+  return table(
+    ['contender', 'req/s', 'vs first', 'p50', 'p99', 'p99 vs first', ...(withRss ? ['RSS after load', 'peak RSS'] : [])],
+    rows.map((row) => {
+      const t = row.results;
+      if (t === undefined) return [row.label, row.note ?? 'n/a', '', '', '', '', ...(withRss ? ['', ''] : [])];
+      return [
+        row.label,
+        formatNumber(t.requestsPerSecond),
+        ratio(t.requestsPerSecond, base?.requestsPerSecond),
+        formatMs(t.p50Ms),
+        formatMs(t.p99Ms),
+        ratio(t.p99Ms, base?.p99Ms),
+        ...(withRss ? [formatMiB(row.rssBytes), formatMiB(row.peakRssBytes)] : []),
+      ];
+    }),
+  );
+}
+
+function sideBySide(erpmod: ProfileSummary, raw: ProfileSummary, rawRps: number): string {
+  const files = [...new Set([...erpmod.byFile.map((e) => e.name), ...raw.byFile.slice(0, 10).map((e) => e.name)])];
+  const share = (summary: ProfileSummary, name: string): string => {
+    const found = summary.byFile.find((e) => e.name === name);
+    return found === undefined ? '–' : found.percent.toFixed(1);
+  };
+  return table(
+    ['self time by file', 'erpmod %', `raw node:http % (${formatNumber(rawRps)} req/s profiled)`],
+    files.map((name) => [name, share(erpmod, name), share(raw, name)]),
+  );
+}
