@@ -3,7 +3,7 @@ import FindMyWay from 'find-my-way';
 import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../errors';
 import type { Logger } from '../logger';
 import { isThenable, withTimeout } from '../loader/with-timeout';
-import { routeKey, type ModuleGeneration } from '../runtime/module-generation';
+import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import { readBody, type RequestBody } from './read-body';
 import { requestIdOf } from './request-id';
@@ -12,11 +12,17 @@ import { writeModuleReply } from './write-module-reply';
 
 export const MODULE_PREFIX = '/api/v1/';
 
-/** What the router keeps per declared route: which slot, and which entry of its generation's table. */
+/** What a module's router keeps per declared route: which entry of the generation's table serves it. */
 interface RouteStore {
-  readonly slot: ModuleSlot;
   readonly key: string;
   readonly route: string;
+}
+
+/** One module's router: the slot it routes to and its routes without the `/api/v1/<code>` prefix. */
+interface ModuleRouter {
+  readonly slot: ModuleSlot;
+  /** Undefined while the module has no generation (failed, skipped): its prefix answers 503. */
+  readonly router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | undefined;
 }
 
 export interface ModuleDispatcherOptions {
@@ -29,39 +35,53 @@ const NO_BODY: RequestBody = { body: undefined, rawBody: undefined };
 const EMPTY = Object.freeze({});
 
 /**
- * The module hot path: a radix router over every module's declared routes, then the native function of
- * the slot's current generation. No Express, no middleware chain, no per-request closures. Requests it
- * does not own (`handle` returns false) go to the Express app.
+ * The module hot path: the module code from the URL picks that module's radix router (so lookup cost
+ * does not grow with the number of modules), then the native function of the slot's current generation.
+ * No Express, no middleware chain, no per-request closures, and no promise at all when neither the body
+ * nor the reply is asynchronous. Requests it does not own (`handle` returns false) go to the Express app.
  */
 export class ModuleDispatcher {
-  private router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 256 });
+  private routers: ReadonlyMap<string, ModuleRouter> = new Map();
   private inFlight = 0;
   private draining = false;
   private drained: (() => void) | undefined;
 
   constructor(private readonly options: ModuleDispatcherOptions) {}
 
-  /** Rebuilds the router from the table's declared routes and swaps it in with one assignment. */
+  /** Rebuilds every module's router from the table's declared routes and swaps them in with one assignment. */
   rebuildRoutes(): void {
-    const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 256 });
+    const routers = new Map<string, ModuleRouter>();
     for (const slot of this.options.table.slots.values()) {
       const generation = slot.generation;
-      if (generation === undefined) continue;
-      for (const route of generation.loaded.manifest.routes) {
-        const store: RouteStore = { slot, key: routeKey(route.method, route.path), route: route.path };
-        router.on(route.method, `${MODULE_PREFIX}${slot.code}${route.path}`, noop, store);
+      if (generation === undefined) {
+        routers.set(slot.code, { slot, router: undefined });
+        continue;
       }
+      const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 256 });
+      for (const route of generation.loaded.manifest.routes) {
+        const store: RouteStore = { key: routeKey(route.method, route.path), route: route.path };
+        router.on(route.method, route.path, noop, store);
+      }
+      routers.set(slot.code, { slot, router });
     }
-    this.router = router;
+    this.routers = routers;
   }
 
   /** Returns true when the request is a module request (answered here), false to hand it on. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url ?? '/';
     if (!url.startsWith(MODULE_PREFIX)) return false;
-    const found = this.router.find(req.method as FindMyWay.HTTPMethod, url);
-    if (found === null) return this.handleUnmatched(req, res, url);
-    void this.dispatch(req, res, found.store as RouteStore, found.params, found.searchParams);
+    let end = MODULE_PREFIX.length;
+    while (end < url.length && url.charCodeAt(end) !== 0x2f /* / */ && url.charCodeAt(end) !== 0x3f /* ? */) end++;
+    const entry = this.routers.get(url.slice(MODULE_PREFIX.length, end));
+    if (entry === undefined) return false;
+    const rest = end === url.length || url.charCodeAt(end) === 0x3f ? `/${url.slice(end)}` : url.slice(end);
+    const found = entry.router?.find(req.method as FindMyWay.HTTPMethod, rest) ?? null;
+    if (found === null) {
+      this.answerUnmatched(req, res, entry.slot, url);
+      return true;
+    }
+    this.dispatch(req, res, entry.slot, found.store as RouteStore, found.params, found.searchParams);
     return true;
   }
 
@@ -82,84 +102,96 @@ export class ModuleDispatcher {
     return this.inFlight;
   }
 
-  private async dispatch(
+  private dispatch(
     req: IncomingMessage,
     res: ServerResponse,
+    slot: ModuleSlot,
     store: RouteStore,
     params: Record<string, string | undefined>,
     query: Record<string, string | string[]>,
-  ): Promise<void> {
-    const started = performance.now();
-    const metrics = store.slot.metrics;
-    metrics.inFlight++;
-    this.inFlight++;
-    let status = 500;
-    try {
-      status = await this.serve(req, res, store, params, query);
-    } finally {
-      metrics.inFlight--;
-      metrics.record(status, performance.now() - started);
-      this.inFlight--;
-      if (this.draining && this.inFlight === 0) this.drained?.();
-    }
-  }
-
-  /** Answers one module request; resolves with the status sent. */
-  private async serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    store: RouteStore,
-    params: Record<string, string | undefined>,
-    query: Record<string, string | string[]>,
-  ): Promise<number> {
+  ): void {
     const requestId = requestIdOf(req);
-    const slot = store.slot;
     const generation = slot.generation;
-    if (slot.state === 'disabled') return this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId);
-    if (generation === undefined) return this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId);
+    if (slot.state === 'disabled') return this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId));
+    if (generation === undefined) return this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId));
     const fn = generation.routes.get(store.key);
-    if (fn === undefined) return this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId);
+    if (fn === undefined) return this.finishEarly(slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId));
 
+    const started = performance.now();
+    slot.metrics.inFlight++;
     generation.inFlight++;
+    this.inFlight++;
     try {
       const received = req.method === 'GET' || req.method === 'HEAD' ? NO_BODY : readBody(req, this.options.bodyLimitBytes);
-      const { body, rawBody } = isThenable(received) ? await received : received;
-      const url = req.url!;
-      const queryAt = url.indexOf('?');
-      let reply = fn({
-        method: req.method,
-        route: store.route,
-        path: queryAt === -1 ? url : url.slice(0, queryAt),
-        params,
-        query: queryAt === -1 ? EMPTY : flattenQuery(query),
-        headers: req.headers,
-        body,
-        rawBody,
-        requestId,
-      });
-      if (isThenable(reply)) reply = await withTimeout(reply, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
-      return writeModuleReply(res, reply, requestId, generation.identity, this.draining);
+      if (isThenable(received)) {
+        void this.settleBody(received, req, res, slot, generation, store, fn, params, query, requestId, started);
+        return;
+      }
+      const value = callNative(fn, req, store, params, query, received, requestId);
+      // The fast path: a synchronous native function answered, and no promise is made for this request.
+      if (!isThenable(value)) return this.finish(slot, generation, started, writeModuleReply(res, value, requestId, generation.identity, this.draining));
+      void this.settleReply(value, res, slot, generation, requestId, started);
     } catch (error) {
-      return this.fail(res, error, requestId, generation);
-    } finally {
-      generation.inFlight--;
+      this.finish(slot, generation, started, this.fail(res, error, requestId, generation));
     }
   }
 
-  private handleUnmatched(req: IncomingMessage, res: ServerResponse, url: string): boolean {
-    const end = url.slice(MODULE_PREFIX.length).search(/[/?]/);
-    const code = end === -1 ? url.slice(MODULE_PREFIX.length) : url.slice(MODULE_PREFIX.length, MODULE_PREFIX.length + end);
-    const slot = this.options.table.slots.get(code);
-    if (slot === undefined) return false;
+  private async settleBody(
+    received: Promise<RequestBody>,
+    req: IncomingMessage,
+    res: ServerResponse,
+    slot: ModuleSlot,
+    generation: ModuleGeneration,
+    store: RouteStore,
+    fn: RouteFunction,
+    params: Record<string, string | undefined>,
+    query: Record<string, string | string[]>,
+    requestId: string,
+    started: number,
+  ): Promise<void> {
+    let value: unknown;
+    try {
+      value = callNative(fn, req, store, params, query, await received, requestId);
+    } catch (error) {
+      return this.finish(slot, generation, started, this.fail(res, error, requestId, generation));
+    }
+    await this.settleReply(value, res, slot, generation, requestId, started);
+  }
+
+  private async settleReply(value: unknown, res: ServerResponse, slot: ModuleSlot, generation: ModuleGeneration, requestId: string, started: number): Promise<void> {
+    let status: number;
+    try {
+      const settled = await withTimeout(value, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
+      status = writeModuleReply(res, settled, requestId, generation.identity, this.draining);
+    } catch (error) {
+      status = this.fail(res, error, requestId, generation);
+    }
+    this.finish(slot, generation, started, status);
+  }
+
+  private finish(slot: ModuleSlot, generation: ModuleGeneration, started: number, status: number): void {
+    slot.metrics.inFlight--;
+    slot.metrics.record(status, performance.now() - started);
+    generation.inFlight--;
+    this.inFlight--;
+    if (this.draining && this.inFlight === 0) this.drained?.();
+  }
+
+  /** A request for a known module that no route of it matches: 404, or 503 when the module is not serving. */
+  private answerUnmatched(req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, url: string): void {
     const requestId = requestIdOf(req);
     const status =
       slot.state === 'disabled'
-        ? this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${code}" is disabled by an operator`, requestId)
+        ? this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId)
         : slot.generation === undefined
-          ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${code}" is not serving requests`, requestId)
-          : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
+          ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId)
+          : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
+    this.finishEarly(slot, status);
+  }
+
+  /** Counts a request answered before any module code ran. */
+  private finishEarly(slot: ModuleSlot, status: number): void {
     slot.metrics.record(status, 0);
-    return true;
   }
 
   private reject(res: ServerResponse, code: ErrorCode, message: string, requestId: string): number {
@@ -183,6 +215,31 @@ export class ModuleDispatcher {
 }
 
 function noop(): void {}
+
+/** The request object native-abi.md §3 promises, handed to the module's function. */
+function callNative(
+  fn: RouteFunction,
+  req: IncomingMessage,
+  store: RouteStore,
+  params: Record<string, string | undefined>,
+  query: Record<string, string | string[]>,
+  received: RequestBody,
+  requestId: string,
+): unknown {
+  const url = req.url!;
+  const queryAt = url.indexOf('?');
+  return fn({
+    method: req.method,
+    route: store.route,
+    path: queryAt === -1 ? url : url.slice(0, queryAt),
+    params,
+    query: queryAt === -1 ? EMPTY : flattenQuery(query),
+    headers: req.headers,
+    body: received.body,
+    rawBody: received.rawBody,
+    requestId,
+  });
+}
 
 /** `?a=1&a=2` gives arrays; modules receive plain strings (the first value). */
 function flattenQuery(query: Record<string, string | string[]>): Record<string, string> {

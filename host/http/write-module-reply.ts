@@ -42,17 +42,21 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
   let hasType = false;
   if (headers !== undefined && headers !== null) {
     if (typeof headers !== 'object' || Array.isArray(headers)) throw badResponse(`expected headers to be an object of strings, got ${describe(headers)}`);
+    // A frozen headers object cannot change, so it is validated once: the SDK hands out one per module.
+    const trusted = VALIDATED_FROZEN.has(headers);
     for (const name in headers) {
-      const value = (headers as Record<string, unknown>)[name];
-      if (typeof value !== 'string' && typeof value !== 'number') {
-        throw badResponse(`expected header "${name}" to be a string, got ${describe(value)}`);
+      const raw = (headers as Record<string, unknown>)[name];
+      if (typeof raw !== 'string' && typeof raw !== 'number') {
+        throw badResponse(`expected header "${name}" to be a string, got ${describe(raw)}`);
       }
+      const value = typeof raw === 'string' ? raw : String(raw);
       const lower = name.toLowerCase();
       if (lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
       if (lower === 'content-type') hasType = true;
-      if (!isValidHeader(name, String(value))) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
-      list.push(name, String(value));
+      if (!trusted && !isValidHeader(name, value)) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
+      list.push(name, value);
     }
+    if (!trusted && Object.isFrozen(headers)) VALIDATED_FROZEN.add(headers);
   }
   if (!hasType && contentType !== '') list.push('content-type', contentType);
   list.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length), 'x-request-id', requestId, 'x-erpmod-module', identity);
@@ -62,6 +66,7 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
   return status;
 }
 
+const VALIDATED_FROZEN = new WeakSet<object>();
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Visible ASCII, tabs and spaces, and obs-text; no CR, LF or NUL (response splitting).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

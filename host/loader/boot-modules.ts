@@ -42,25 +42,30 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
   const outcomes = new Map<string, ModuleOutcome>();
   const settle = (code: string, status: PluginStatus, reason: string | undefined, critical: boolean, loadMs?: number): void => {
     outcomes.set(code, { code, status, reason, critical, loadMs });
-    registry.setStatus(code, status, reason ?? null);
+    registry.batch(() => {
+      registry.setStatus(code, status, reason ?? null);
+      if (status !== 'active') registry.recordEvent(code, eventKindFor(status), reason === undefined ? {} : { reason });
+    });
     if (status !== 'active') {
-      registry.recordEvent(code, eventKindFor(status), reason === undefined ? {} : { reason });
       const log = status === 'inactive' ? logger.info.bind(logger) : logger.error.bind(logger);
       log({ module: code, status, reason }, `module ${code} ${status}`);
     }
   };
 
   const valid = new Map<string, LoadedManifest>();
-  for (const found of discoverModules(input.modulesDir, logger)) {
-    if (found.ok) {
-      const { manifest } = found.loaded;
-      registry.recordIdentity({ ...manifest, moduleDir: found.dir });
-      valid.set(manifest.code, found.loaded);
-    } else {
-      registry.recordIdentity({ code: found.code, name: found.code, description: undefined, version: '', vendor: undefined, moduleDir: found.dir });
-      settle(found.code, 'rejected', found.error.message, false);
+  const discovered = discoverModules(input.modulesDir, logger);
+  registry.batch(() => {
+    for (const found of discovered) {
+      if (found.ok) {
+        const { manifest } = found.loaded;
+        registry.recordIdentity({ ...manifest, moduleDir: found.dir });
+        valid.set(manifest.code, found.loaded);
+      } else {
+        registry.recordIdentity({ code: found.code, name: found.code, description: undefined, version: '', vendor: undefined, moduleDir: found.dir });
+        settle(found.code, 'rejected', found.error.message, false);
+      }
     }
-  }
+  });
 
   // Every valid module gets a slot, loaded or not, so its URL prefix answers 503 rather than 404.
   for (const code of valid.keys()) input.table.slot(code);
@@ -90,8 +95,8 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     }
 
     const checked = checkModuleBinary(loaded, input.dataDir, input.trustPolicy());
-    registry.recordBinary(code, checked.binary);
     if (!checked.ok) {
+      registry.recordBinary(code, checked.binary);
       settle(code, 'rejected', checked.reason, critical);
       continue;
     }
@@ -111,15 +116,21 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       slot.generation = generation;
       slot.residentImages.add(generation.shadowPath);
       generation.subscriptions.live = true;
-      registry.replaceEndpoints(code, manifest.routes);
-      settle(code, 'active', undefined, critical, generation.loadMs);
-      registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });
+      registry.batch(() => {
+        registry.recordBinary(code, checked.binary);
+        registry.replaceEndpoints(code, manifest.routes);
+        settle(code, 'active', undefined, critical, generation.loadMs);
+        registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });
+      });
       logger.info(
         { module: code, version: manifest.version, loadMs: round(generation.loadMs), routes: manifest.routes.length, isolation: generation.isolation },
         `module ${code} loaded`,
       );
     } catch (error) {
-      settle(code, 'failed', messageOf(error), critical);
+      registry.batch(() => {
+        registry.recordBinary(code, checked.binary);
+        settle(code, 'failed', messageOf(error), critical);
+      });
     }
   }
 

@@ -10,7 +10,8 @@ export function openModuleDatabase(dataDir: string, code: string): Database.Data
   const dir = path.join(dataDir, 'modules');
   fs.mkdirSync(dir, { recursive: true });
   const db = new Database(path.join(dir, `${code}.sqlite`));
-  db.pragma('journal_mode = WAL');
+  // WAL is a property of the file: switching costs a write lock and a sync, so only a new file pays it.
+  if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return db;
