@@ -24,3 +24,9 @@ export { defaultCheckTarget, platformKeyOf, SUPPORTED_ERPMOD_ABIS } from './defa
 export { RULES, RULE_IDS, ruleOf } from './rules';
 export type { RuleDefinition } from './rules';
 export { demangleName } from './demangle-name';
+
+export { runCheck, listModuleDirs } from './run-check';
+export type { RunCheckOptions } from './run-check';
+export { runLoadCheck, killRunningLoadChecks, DEFAULT_LOAD_TIMEOUT_MS } from './load/run-load-check';
+export type { LoadCheckOptions, LoadReport } from './load/run-load-check';
+export type { CheckReport, ModuleResult, RuleResult } from './report/check-report';
