@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 
 import { readBinary } from '../host/compliance/binary/read-binary';
@@ -8,6 +7,7 @@ import { readMachO } from '../host/compliance/binary/read-macho';
 import type { BinaryInfo } from '../host/compliance/types';
 import { CROSS_INFO, buildMachOFixtures, writeFatMachO } from './support/build-cross-binaries';
 import { seededRandom } from './support/seeded-random';
+import { damagedCopies, timedParse } from './support/damaged-copies';
 
 const CPU_TYPE_X86_64 = 0x01000007;
 const CPU_TYPE_ARM64 = 0x0100000c;
@@ -155,27 +155,9 @@ test('truncated and byte-flipped Mach-O files give a result or an Error, quickly
   for (const sample of samples) {
     const options = sample.arch === undefined ? {} : { arch: sample.arch };
     readMachO(sample.bytes, options); // warm up: the first parse pays for compilation, not for the input
-    const variants: Uint8Array[] = [];
-    for (let i = 0; i < 150; i++) {
-      // Half the cuts land in the first 4 KiB, where the headers and load commands live.
-      const limit = i % 2 === 0 ? Math.min(4096, sample.bytes.length) : sample.bytes.length;
-      variants.push(sample.bytes.subarray(0, Math.floor(random() * limit)));
-    }
-    for (let i = 0; i < 150; i++) variants.push(flipBytes(sample.bytes, random));
+    const variants = damagedCopies(sample.bytes, random, 150, 4096);
     for (const variant of variants) {
-      const parse = (): { outcome: unknown; elapsed: number } => {
-        const started = performance.now();
-        let outcome: unknown;
-        try {
-          outcome = readMachO(variant, options);
-        } catch (error) {
-          outcome = error;
-        }
-        return { outcome, elapsed: performance.now() - started };
-      };
-      let { outcome, elapsed } = parse();
-      // A garbage collection or a busy machine can stall one parse; a slow input is slow every time.
-      if (elapsed >= 50) ({ outcome, elapsed } = parse());
+      const { outcome, elapsed } = timedParse(() => readMachO(variant, options), 50);
       slowest = Math.max(slowest, elapsed);
       cases += 1;
       assert.ok(outcome instanceof Error || (typeof outcome === 'object' && outcome !== null && (outcome as BinaryInfo).format === 'macho'),
@@ -187,13 +169,6 @@ test('truncated and byte-flipped Mach-O files give a result or an Error, quickly
   t.diagnostic(`Mach-O damaged-file parses: ${cases}, slowest ${slowest.toFixed(2)} ms`);
 });
 
-function flipBytes(bytes: Uint8Array, random: () => number): Uint8Array {
-  const copy = Uint8Array.from(bytes);
-  const flips = 1 + Math.floor(random() * 8);
-  const region = random() < 0.6 ? Math.min(4096, copy.length) : copy.length;
-  for (let i = 0; i < flips; i++) copy[Math.floor(random() * region)] = Math.floor(random() * 256);
-  return copy;
-}
 
 
 function ascii(text: string): number[] {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 
 import { readBinary } from '../host/compliance/binary/read-binary';
@@ -8,6 +7,7 @@ import { readPe } from '../host/compliance/binary/read-pe';
 import type { BinaryInfo } from '../host/compliance/types';
 import { CROSS_INFO, buildPeFixtures } from './support/build-cross-binaries';
 import { seededRandom } from './support/seeded-random';
+import { damagedCopies, timedParse } from './support/damaged-copies';
 
 const IMAGE_FILE_MACHINE_AMD64 = 0x8664;
 const IMAGE_FILE_MACHINE_I386 = 0x14c;
@@ -95,26 +95,9 @@ test('truncated and byte-flipped PE files give a result or an Error, quickly', (
   let cases = 0;
   for (const sample of samples) {
     readPe(sample.bytes); // warm up: the first parse pays for compilation, not for the input
-    const variants: Uint8Array[] = [];
-    for (let i = 0; i < 200; i++) {
-      const limit = i % 2 === 0 ? Math.min(2048, sample.bytes.length) : sample.bytes.length;
-      variants.push(sample.bytes.subarray(0, Math.floor(random() * limit)));
-    }
-    for (let i = 0; i < 200; i++) variants.push(flipBytes(sample.bytes, random));
+    const variants = damagedCopies(sample.bytes, random, 200, 2048);
     for (const variant of variants) {
-      const parse = (): { outcome: unknown; elapsed: number } => {
-        const started = performance.now();
-        let outcome: unknown;
-        try {
-          outcome = readPe(variant);
-        } catch (error) {
-          outcome = error;
-        }
-        return { outcome, elapsed: performance.now() - started };
-      };
-      let { outcome, elapsed } = parse();
-      // A garbage collection or a busy machine can stall one parse; a slow input is slow every time.
-      if (elapsed >= 50) ({ outcome, elapsed } = parse());
+      const { outcome, elapsed } = timedParse(() => readPe(variant), 50);
       slowest = Math.max(slowest, elapsed);
       cases += 1;
       assert.ok(outcome instanceof Error || (typeof outcome === 'object' && outcome !== null && (outcome as BinaryInfo).format === 'pe'),
@@ -126,14 +109,6 @@ test('truncated and byte-flipped PE files give a result or an Error, quickly', (
   t.diagnostic(`PE damaged-file parses: ${cases}, slowest ${slowest.toFixed(2)} ms`);
 });
 
-function flipBytes(bytes: Uint8Array, random: () => number): Uint8Array {
-  const copy = Uint8Array.from(bytes);
-  const flips = 1 + Math.floor(random() * 8);
-  // Most flips land in the headers and the first sections, where the tables are.
-  const region = random() < 0.6 ? Math.min(2048, copy.length) : copy.length;
-  for (let i = 0; i < flips; i++) copy[Math.floor(random() * region)] = Math.floor(random() * 256);
-  return copy;
-}
 
 
 const RDATA_RVA = 0x1000;
