@@ -104,3 +104,26 @@ describe('the same crash in an in-process module', () => {
     assert.equal(await host.stop(), 'SIGSEGV', 'the host process died with the module');
   });
 });
+
+describe('the example modules, both isolated', () => {
+  it('keep their ctx: database, config and events crossing both process boundaries', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['example:inventory', 'example:sales']), env: { ERPMOD_ISOLATION: 'process', ERPMOD_SALES_TAX_RATE_BP: '1000' } });
+    const api = `${host.url}/api/v1`;
+    assert.ok(host.logs.filter((entry) => String(entry.msg).endsWith(' loaded')).every((entry) => entry.isolation === 'process'));
+    assert.equal((await call(`${api}/inventory/items`, 'POST', { sku: 'W-1', name: 'Widget', stock: 10 })).status, 201);
+    const order = await call(`${api}/sales/orders`, 'POST', { customer: 'ACME', lines: [{ sku: 'W-1', quantity: 3, unit_price: 1250 }] });
+    assert.equal(order.status, 201);
+    assert.equal(order.json.tax, 375, 'ERPMOD_SALES_TAX_RATE_BP reached the isolated module: 10 % of 37.50');
+    // Across processes, events are delivered asynchronously: the reservation lands a moment later.
+    const deadline = Date.now() + 3000;
+    let status = order.json.status;
+    while (status !== 'confirmed' && Date.now() < deadline) {
+      await sleep(25);
+      status = (await call(`${api}/sales/orders/${order.json.id}`)).json.status;
+    }
+    assert.equal(status, 'confirmed', 'sales published order.created, inventory reserved and answered stock.reserved');
+    assert.equal((await call(`${api}/inventory/items/W-1`)).json.reserved, 3);
+    assert.equal(await host.stop(), 0);
+    assert.ok(host.logs.some((entry) => entry.msg === 'module sales unloaded'));
+  });
+});
