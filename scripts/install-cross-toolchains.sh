@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the cross-format compliance fixtures need (test/support/build-cross-binaries.ts):
 # clang + lld for Mach-O (.dylib via ld64.lld), MinGW-w64 for PE (.dll) and its dlltool, and MinGW-w64's
-# g++ (posix threads) for `erpmod build --target win32-x64` of C++ modules. The universal
+# g++ (posix threads) for `erpmod build --target win32-x64` of C++ modules; and xmllint, which the tests
+# use to validate `erpmod check --format junit` against docs/schemas/junit.xsd. The universal
 # Mach-O file is assembled by the test helper itself, so no lipo is needed.
 # Idempotent and quiet: does nothing when every tool is already on PATH; prints apt's output only when
 # it fails. Debian/Ubuntu only.
 set -euo pipefail
 
-need_tools=(clang ld64.lld x86_64-w64-mingw32-gcc x86_64-w64-mingw32-g++-posix x86_64-w64-mingw32-dlltool)
-packages=(clang lld gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64)
+need_tools=(clang ld64.lld x86_64-w64-mingw32-gcc x86_64-w64-mingw32-g++-posix x86_64-w64-mingw32-dlltool xmllint)
+packages=(clang lld gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64 libxml2-utils)
 
 missing=()
 for tool in "${need_tools[@]}"; do
