@@ -91,6 +91,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     drainTimeoutMs: config.shutdownTimeoutMs,
     generations,
     trustPolicy,
+    modulesDir: config.modulesDir,
   });
   const health = new HealthReporter(table, registry);
   const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });

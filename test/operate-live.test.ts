@@ -116,6 +116,20 @@ describe('operating modules live', () => {
       assert.match(reply.json.error.message, /while "sales" depends on it/);
     });
 
+    it('loads a module dropped into the modules directory while running, on its first reload', async () => {
+      const unknown = await call(`${host.url}/plugins/newcomer/reload`, 'POST');
+      assert.equal(unknown.status, 404);
+      assert.match(unknown.json.error.message, /no directory under .* declares it/);
+      fs.cpSync(path.join(FIXTURE_MODULES_DIR, 'flagged'), path.join(modulesDir, 'newcomer-dir'), { recursive: true });
+      const reload = await call(`${host.url}/plugins/flagged/reload`, 'POST');
+      assert.equal(reload.status, 200, reload.text);
+      assert.equal(reload.json.generation, 1);
+      assert.equal((await call(`${host.url}/api/v1/flagged/ping`)).status, 200);
+      const plugin = (await call(`${host.url}/plugins/flagged`)).json;
+      assert.equal(plugin.status, 'active');
+      assert.deepEqual(plugin.events.map((event: { kind: string }) => event.kind).reverse().slice(0, 2), ['discovered', 'reloaded']);
+    });
+
     it('remembers a disabled module across a restart', async () => {
       assert.equal((await call(`${host.url}/plugins/alpha/disable`, 'POST')).status, 200);
       assert.equal(await host.stop(), 0);

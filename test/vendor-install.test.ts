@@ -1,7 +1,7 @@
 /**
  * erpmod install's failure modes: each refusal leaves the modules directory byte for byte as it was,
  * with no staging directory left behind; a success replaces a module of the same code; --reload reports
- * a host that does not know the module, or no host at all, as "installed, not reloaded" (exit 3).
+ * a host that finds no such module, or no host at all, as "installed, not reloaded" (exit 3).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -130,7 +130,7 @@ describe('erpmod install --reload', () => {
   let host: HostProcess | undefined;
   after(() => host?.stop());
 
-  it('exit 3 when no host answers, and when the host does not know the module yet; the module is installed either way', async () => {
+  it('exit 3 when no host answers or the host finds no such module; a new module in the host\'s own modules dir is loaded by the reload', async () => {
     const cwd = makeTempDir('reload-cli');
     const modulesDir = path.join(cwd, 'modules');
     fs.mkdirSync(modulesDir);
@@ -141,13 +141,21 @@ describe('erpmod install --reload', () => {
     assert.match(unreachable.stdout, /installed instfix 1\.0\.0 -> modules\/instfix\n/);
     assert.match(unreachable.stderr, /ERPMOD_HOST_UNREACHABLE: POST http:\/\/127\.0\.0\.1:9\/plugins\/instfix\/reload: no erpmod host answered .*\(the module is installed; the host did not reload it\)/);
 
-    const emptyModules = path.join(cwd, 'served');
-    fs.mkdirSync(emptyModules);
-    host = await startHostProcess({ modulesDir: emptyModules });
-    const unknown = await erpmod(['install', signedPack, '--modules-dir', emptyModules, '--reload', '--host-url', host.url], cwd, env);
-    assert.equal(unknown.code, 3, describeRun(unknown));
-    assert.match(unknown.stderr, /the host does not know module instfix yet .*restart the host/);
-    assert.ok(fs.existsSync(path.join(emptyModules, 'instfix', 'module.yml')));
+    const served = path.join(cwd, 'served');
+    fs.mkdirSync(served);
+    host = await startHostProcess({ modulesDir: served });
+    // Installed somewhere the host does not look: it cannot find the module.
+    const elsewhere = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--host-url', host.url], cwd, env);
+    assert.equal(elsewhere.code, 3, describeRun(elsewhere));
+    assert.match(elsewhere.stderr, /the host found no module instfix in its modules directory/);
+
+    // Installed into the host's own modules directory: the reload discovers and loads it, no restart.
+    const fresh = await erpmod(['install', signedPack, '--modules-dir', served, '--reload', '--host-url', host.url], cwd, env);
+    assert.equal(fresh.code, 0, describeRun(fresh));
+    assert.match(fresh.stdout, /the host reloaded instfix: 1\.0\.0/);
+    const plugin = await fetch(`${host.url}/plugins/instfix`).then((response) => response.json() as Promise<{ status: string; events: { kind: string }[] }>);
+    assert.equal(plugin.status, 'active');
+    assert.ok(plugin.events.some((event) => event.kind === 'discovered'));
 
     assert.equal((await erpmod(['install'], cwd, env)).code, 2);
     assert.equal((await erpmod(['install', signedPack, '--host-url', 'nope'], cwd, env)).code, 2);

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { readManifest } from '../compliance/manifest/read-manifest';
+import type { LoadedManifest } from '../compliance/types';
 import { migrationFiles } from '../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../errors';
 import type { ModuleDispatcher } from '../http/module-dispatcher';
@@ -23,6 +26,8 @@ export interface ModuleOperatorOptions {
   /** How long a replaced generation may keep serving its in-flight requests before cleanup anyway. */
   readonly drainTimeoutMs: number;
   readonly generations: GenerationSettings;
+  /** Where a reload looks for a module the host does not know yet. */
+  readonly modulesDir: string;
   /** The signature policy, read afresh for each reload so a newly trusted key takes effect. */
   readonly trustPolicy: () => TrustPolicy;
 }
@@ -54,15 +59,15 @@ export class ModuleOperator {
   reload(code: string): Promise<ReloadResult> {
     return this.exclusive(code, async () => {
       const { registry, logger } = this.options;
-      const slot = this.knownSlot(code);
-      const record = registry.find(code)!;
+      const { slot, moduleDir } = this.slotToReload(code);
       const previous = slot.generation;
       let next: ModuleGeneration;
       try {
-        next = await this.loadGeneration(slot, record.moduleDir, (previous?.number ?? 0) + 1);
+        next = await this.loadGeneration(slot, moduleDir, (previous?.number ?? 0) + 1);
       } catch (error) {
         const reason = messageOf(error);
         registry.recordEvent(code, 'failed', { operation: 'reload', reason, stillServing: previous?.loaded.manifest.version ?? null });
+        if (previous === undefined) registry.setStatus(code, 'failed', reason);
         logger.error({ module: code, reason }, `reload of ${code} failed; ${previous === undefined ? 'nothing was serving' : 'the previous generation keeps serving'}`);
         throw new ErpmodError('ERPMOD_RELOAD_FAILED', `reload of module "${code}" failed: ${reason}`, { cause: error });
       }
@@ -192,6 +197,25 @@ export class ModuleOperator {
     this.options.registry.recordEvent(old.loaded.manifest.code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight });
   }
 
+  /**
+   * The slot to reload and where its module lives. A code the host does not know yet is looked for in
+   * the modules directory: an operator who drops a new module there (or `erpmod install`s one) can load
+   * it with a reload, without restarting the host.
+   */
+  private slotToReload(code: string): { slot: ModuleSlot; moduleDir: string } {
+    const slot = this.options.table.slots.get(code);
+    const record = this.options.registry.find(code);
+    if (slot !== undefined && record !== undefined) return { slot, moduleDir: record.moduleDir };
+    const found = CODE_PATTERN.test(code) ? findModuleDir(this.options.modulesDir, code) : undefined;
+    if (found === undefined) {
+      throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}": the host does not know it, and no directory under ${this.options.modulesDir} declares it`);
+    }
+    this.options.registry.recordIdentity({ ...found.manifest, moduleDir: found.moduleDir });
+    this.options.registry.recordEvent(code, 'discovered', { moduleDir: found.moduleDir, operation: 'reload' });
+    this.options.logger.info({ module: code, moduleDir: found.moduleDir }, `module ${code} discovered by a reload`);
+    return { slot: this.options.table.slot(code), moduleDir: found.moduleDir };
+  }
+
   private knownSlot(code: string): ModuleSlot {
     const slot = this.options.table.slots.get(code);
     if (slot === undefined || this.options.registry.find(code) === undefined) {
@@ -220,6 +244,29 @@ export class ModuleOperator {
       this.busy.delete(code);
     }
   }
+}
+
+const CODE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+
+/** The directory under `modulesDir` whose valid module.yml declares `code` (the one named after it first). */
+function findModuleDir(modulesDir: string, code: string): LoadedManifest | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync(modulesDir);
+  } catch {
+    return undefined;
+  }
+  for (const name of [code, ...names.filter((entry) => entry !== code).sort()]) {
+    const dir = path.join(modulesDir, name);
+    if (!fs.existsSync(path.join(dir, 'module.yml'))) continue;
+    try {
+      const loaded = readManifest(dir);
+      if (loaded.manifest.code === code) return loaded;
+    } catch {
+      // Another module's broken manifest is not this reload's business.
+    }
+  }
+  return undefined;
 }
 
 function routeSignature(generation: ModuleGeneration): string {

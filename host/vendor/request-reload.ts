@@ -1,7 +1,7 @@
 /**
  * `erpmod install --reload`: asks a running host to reload a module (`POST /plugins/<code>/reload`) and
- * turns its answer into one line. The host reloads only modules it already knows: a module installed
- * for the first time is loaded by the host's next start (or rolling restart), and the answer says so.
+ * turns its answer into one line. A module new to the host is found in the host's modules directory and
+ * loaded by the same reload; installed anywhere else, the host cannot find it, and the answer says so.
  */
 
 import { ErpmodError } from '../errors';
@@ -48,7 +48,7 @@ export async function requestReload(request: ReloadRequest): Promise<ReloadAnswe
   const errorCode = typeof error.code === 'string' ? error.code : `HTTP_${response.status}`;
   const message = typeof error.message === 'string' ? error.message : text.slice(0, 200);
   const summary = response.status === 404 && errorCode === 'ERPMOD_NOT_FOUND'
-    ? `the host does not know module ${request.code} yet (it was not in the modules directory when the host started); restart the host, or roll its workers with SIGHUP, to load it`
+    ? `the host found no module ${request.code} in its modules directory: install into the directory the host serves (--modules-dir, or its configuration)`
     : `the host refused to reload ${request.code}: ${errorCode}: ${message}`;
   return { ok: false, status: response.status, errorCode, summary };
 }
