@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FanOutOperator } from './cluster/fan-out-operator';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
 import { createHttpServer } from './http/create-http-server';
@@ -94,7 +96,9 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     modulesDir: config.modulesDir,
   });
   const health = new HealthReporter(table, registry);
-  const app = createOperatorApp({ registry, table, logger, operator, health, adminToken: config.adminToken, isReady: () => ready });
+  // In a cluster worker, operator actions are applied by every worker, through the primary.
+  const actions = cluster.isWorker ? new FanOutOperator(operator, registry) : operator;
+  const app = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: config.adminToken, isReady: () => ready });
   const { server, drainAndClose } = createHttpServer(dispatcher, app, config);
 
   await new Promise<void>((resolve, reject) => {

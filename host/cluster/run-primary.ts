@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { messageOf } from '../errors';
 import type { Logger } from '../logger';
+import { isMessage, type AppliedMessage, type OperateMessage, type WorkerResult } from './operator-messages';
 
 export interface PrimaryOptions {
   readonly workers: number;
@@ -46,6 +47,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         reject(new Error(`worker ${worker.process.pid} did not report ready within ${options.bootTimeoutMs} ms`));
       }, options.bootTimeoutMs);
       worker.on('message', (message: unknown) => {
+        if (isMessage<OperateMessage>(message, 'erpmod:operate')) return void fanOut(worker, message);
+        if (isMessage<AppliedMessage>(message, 'erpmod:applied')) return applied.get(message.id)?.(message.outcome);
         if (message !== READY_MESSAGE) return;
         clearTimeout(timer);
         serving.add(worker);
@@ -66,6 +69,27 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         }, delay);
       });
     });
+
+  /** Has every serving worker apply an operator action, then answers the worker that asked. */
+  const applied = new Map<string, (outcome: WorkerResult) => void>();
+  const fanOut = async (origin: Worker, message: OperateMessage): Promise<void> => {
+    const targets = serving.has(origin) ? [...serving] : [...serving, origin];
+    const results: WorkerResult[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.bootTimeoutMs);
+      applied.set(message.id, (outcome) => {
+        results.push(outcome);
+        if (results.length === targets.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      for (const worker of targets) worker.send({ t: 'erpmod:apply', id: message.id, action: message.action, code: message.code });
+    });
+    applied.delete(message.id);
+    logger.info({ action: message.action, module: message.code, workers: targets.length, failed: results.filter((r) => !r.ok).length }, `${message.action} of ${message.code} applied by the workers`);
+    if (!origin.isDead()) origin.send({ t: 'erpmod:operated', id: message.id, results });
+  };
 
   const retire = (worker: Worker): Promise<void> =>
     new Promise((resolve) => {

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
-import type { ModuleOperator } from '../operations/module-operator';
+import type { OperatorActions } from '../cluster/fan-out-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { HealthReporter } from '../runtime/module-health';
 import type { ModuleTable } from '../runtime/module-slot';
@@ -14,7 +14,7 @@ export interface OperatorAppOptions {
   readonly registry: PluginRepository;
   readonly table: ModuleTable;
   readonly logger: Logger;
-  readonly operator: ModuleOperator;
+  readonly operator: OperatorActions;
   readonly health: HealthReporter;
   readonly adminToken: string | undefined;
   /** True once boot finished; /readyz answers 503 before. */
