@@ -111,9 +111,8 @@ export class ModuleDispatcher {
     query: Record<string, string | string[]>,
   ): void {
     const requestId = requestIdOf(req);
-    const generation = slot.generation;
-    if (slot.state === 'disabled') return this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId));
-    if (generation === undefined) return this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId));
+    if (this.answerNotServing(res, slot, requestId)) return;
+    const generation = slot.generation!;
     const fn = generation.routes.get(store.key);
     if (fn === undefined) return this.finishEarly(slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId));
 
@@ -180,13 +179,21 @@ export class ModuleDispatcher {
   /** A request for a known module that no route of it matches: 404, or 503 when the module is not serving. */
   private answerUnmatched(req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, url: string): void {
     const requestId = requestIdOf(req);
-    const status =
-      slot.state === 'disabled'
-        ? this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId)
-        : slot.generation === undefined
-          ? this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId)
-          : this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId);
-    this.finishEarly(slot, status);
+    if (this.answerNotServing(res, slot, requestId)) return;
+    this.finishEarly(slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId));
+  }
+
+  /** Answers 503 for a module that is disabled or has nothing loaded; false when it is serving. */
+  private answerNotServing(res: ServerResponse, slot: ModuleSlot, requestId: string): boolean {
+    if (slot.state === 'disabled') {
+      this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId));
+      return true;
+    }
+    if (slot.generation === undefined) {
+      this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId));
+      return true;
+    }
+    return false;
   }
 
   /** Counts a request answered before any module code ran. */

@@ -123,7 +123,7 @@ function runtimeOf(table: ModuleTable, code: string): Record<string, unknown> | 
     sha256: generation.sha256,
     shadowPath: generation.shadowPath,
     loadedAt: generation.loadedAt,
-    loadMs: Math.round(generation.loadMs * 100) / 100,
+    loadMs: generation.loadMs,
     inFlight: generation.inFlight,
     residentImages: slot.residentImages.size,
   };

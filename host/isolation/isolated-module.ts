@@ -105,21 +105,13 @@ export class IsolatedModule {
     this.state = 'stopped';
     const runner = this.runner;
     if (runner === undefined || runner.exited) return;
-    const exited = new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (runner.exited) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 10);
-    });
     try {
       runner.send({ t: 'cleanup' });
     } catch {
       runner.kill();
     }
     const timer = setTimeout(() => runner.kill(), ms);
-    await exited;
+    await runner.exit;
     clearTimeout(timer);
   }
 

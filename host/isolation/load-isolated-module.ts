@@ -2,7 +2,7 @@ import { ErpmodError } from '../errors';
 import { SubscriptionOwner } from '../loader/event-bus';
 import type { LoadModuleInput } from '../loader/load-module';
 import type { ModuleHandler } from '../loader/load-native-library';
-import type { ModuleGeneration, RouteFunction } from '../runtime/module-generation';
+import { newGeneration, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { IsolatedModule, type CrashRecord } from './isolated-module';
 
 export interface IsolationSettings {
@@ -72,20 +72,5 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
     cleanup: () => isolated.stop(),
     health: () => isolated.health(1000),
   };
-  return {
-    number: input.generationNumber,
-    loaded: input.loaded,
-    handler,
-    shadowPath: input.shadowPath,
-    sha256: input.sha256,
-    loadedAt: new Date().toISOString(),
-    identity: `${manifest.code}/${manifest.version}`,
-    loadMs: performance.now() - started,
-    routes,
-    requestTimeoutMs: timeoutMs,
-    closeDatabase: () => undefined,
-    isolation: 'process',
-    subscriptions,
-    inFlight: 0,
-  };
+  return newGeneration(input, { handler, routes, subscriptions, closeDatabase: () => undefined, isolation: 'process', started });
 }

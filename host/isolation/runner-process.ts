@@ -30,8 +30,14 @@ export class RunnerProcess {
   private readonly child: ChildProcess;
   private readonly lastLines: string[] = [];
   exited = false;
+  /** Settles when the process has exited, however it ended. */
+  readonly exit: Promise<void>;
+  private markExited: () => void = () => {};
 
   constructor(private readonly options: RunnerProcessOptions) {
+    this.exit = new Promise((resolve) => {
+      this.markExited = resolve;
+    });
     const limitKb = options.memoryMb * 1024;
     this.child = spawn('/bin/sh', ['-c', `ulimit -d ${limitKb} && exec "$0" "$@"`, process.execPath, RUNNER], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -53,6 +59,7 @@ export class RunnerProcess {
     }
     this.child.once('exit', (code, signal) => {
       this.exited = true;
+      this.markExited();
       options.onExit({ code, signal, lastLines: [...this.lastLines] });
     });
     this.child.on('error', () => {

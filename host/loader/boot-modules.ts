@@ -120,10 +120,10 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         registry.recordBinary(code, checked.binary);
         registry.replaceEndpoints(code, manifest.routes);
         settle(code, 'active', undefined, critical, generation.loadMs);
-        registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: round(generation.loadMs) });
+        registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: generation.loadMs });
       });
       logger.info(
-        { module: code, version: manifest.version, loadMs: round(generation.loadMs), routes: manifest.routes.length, isolation: generation.isolation },
+        { module: code, version: manifest.version, loadMs: generation.loadMs, routes: manifest.routes.length, isolation: generation.isolation },
         `module ${code} loaded`,
       );
     } catch (error) {
@@ -177,8 +177,4 @@ function eventKindFor(status: PluginStatus): 'rejected' | 'failed' | 'blocked' |
     case 'failed':
       return 'failed';
   }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

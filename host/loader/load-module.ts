@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { LoadedManifest } from '../compliance/types';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
-import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
+import { newGeneration, routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { createModuleContext } from './create-module-context';
 import { SubscriptionOwner, type EventBus } from './event-bus';
 import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
@@ -45,22 +45,7 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
     await initializeModule(input, handler, db, subscriptions);
     initialized = true;
     const routes = resolveRoutes(input.loaded, handler);
-    return {
-      number: input.generationNumber,
-      loaded: input.loaded,
-      handler,
-      shadowPath: input.shadowPath,
-      sha256: input.sha256,
-      loadedAt: new Date().toISOString(),
-      identity: `${manifest.code}/${manifest.version}`,
-      loadMs: performance.now() - started,
-      routes,
-      requestTimeoutMs: manifest.timeouts.requestMs,
-      closeDatabase: () => db.close(),
-      isolation: 'in-process',
-      subscriptions,
-      inFlight: 0,
-    };
+    return newGeneration(input, { handler, routes, subscriptions, closeDatabase: () => db.close(), isolation: 'in-process', started });
   } catch (error) {
     if (initialized) await cleanupQuietly(handler, input.logger);
     input.bus.unsubscribe(subscriptions);

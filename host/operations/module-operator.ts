@@ -1,11 +1,11 @@
-import fs from 'node:fs';
-import path from 'node:path';
+import { CODE_PATTERN } from '../compliance/manifest/manifest-schema';
 import { readManifest } from '../compliance/manifest/read-manifest';
 import type { LoadedManifest } from '../compliance/types';
 import { migrationFiles } from '../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../errors';
 import type { ModuleDispatcher } from '../http/module-dispatcher';
 import { checkModuleBinary } from '../loader/check-module-binary';
+import { discoverModules } from '../loader/discover-modules';
 import type { EventBus } from '../loader/event-bus';
 import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
 import { cleanupQuietly } from '../loader/load-module';
@@ -77,9 +77,9 @@ export class ModuleOperator {
         from: previous?.loaded.manifest.version ?? null,
         to: next.loaded.manifest.version,
         sha256: next.sha256,
-        loadMs: round(next.loadMs),
+        loadMs: next.loadMs,
       });
-      logger.info({ module: code, generation: next.number, version: next.loaded.manifest.version, loadMs: round(next.loadMs) }, `module ${code} reloaded`);
+      logger.info({ module: code, generation: next.number, version: next.loaded.manifest.version, loadMs: next.loadMs }, `module ${code} reloaded`);
       if (previous !== undefined) void this.retire(previous);
       return {
         code,
@@ -87,7 +87,7 @@ export class ModuleOperator {
         version: next.loaded.manifest.version,
         previousVersion: previous?.loaded.manifest.version ?? null,
         sha256: next.sha256,
-        loadMs: round(next.loadMs),
+        loadMs: next.loadMs,
         residentImages: slot.residentImages.size,
       };
     });
@@ -206,7 +206,7 @@ export class ModuleOperator {
     const slot = this.options.table.slots.get(code);
     const record = this.options.registry.find(code);
     if (slot !== undefined && record !== undefined) return { slot, moduleDir: record.moduleDir };
-    const found = CODE_PATTERN.test(code) ? findModuleDir(this.options.modulesDir, code) : undefined;
+    const found = CODE_PATTERN.test(code) ? this.findModule(code) : undefined;
     if (found === undefined) {
       throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}": the host does not know it, and no directory under ${this.options.modulesDir} declares it`);
     }
@@ -214,6 +214,18 @@ export class ModuleOperator {
     this.options.registry.recordEvent(code, 'discovered', { moduleDir: found.moduleDir, operation: 'reload' });
     this.options.logger.info({ module: code, moduleDir: found.moduleDir }, `module ${code} discovered by a reload`);
     return { slot: this.options.table.slot(code), moduleDir: found.moduleDir };
+  }
+
+  /** The module in the modules directory whose valid module.yml declares `code`, found the way boot finds them. */
+  private findModule(code: string): LoadedManifest | undefined {
+    let discovered;
+    try {
+      discovered = discoverModules(this.options.modulesDir, this.options.logger);
+    } catch {
+      return undefined;
+    }
+    for (const found of discovered) if (found.ok && found.loaded.manifest.code === code) return found.loaded;
+    return undefined;
   }
 
   private knownSlot(code: string): ModuleSlot {
@@ -246,33 +258,7 @@ export class ModuleOperator {
   }
 }
 
-const CODE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-
-/** The directory under `modulesDir` whose valid module.yml declares `code` (the one named after it first). */
-function findModuleDir(modulesDir: string, code: string): LoadedManifest | undefined {
-  let names: string[];
-  try {
-    names = fs.readdirSync(modulesDir);
-  } catch {
-    return undefined;
-  }
-  for (const name of [code, ...names.filter((entry) => entry !== code).sort()]) {
-    const dir = path.join(modulesDir, name);
-    if (!fs.existsSync(path.join(dir, 'module.yml'))) continue;
-    try {
-      const loaded = readManifest(dir);
-      if (loaded.manifest.code === code) return loaded;
-    } catch {
-      // Another module's broken manifest is not this reload's business.
-    }
-  }
-  return undefined;
-}
 
 function routeSignature(generation: ModuleGeneration): string {
   return [...generation.routes.keys()].sort().join('\n');
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }

@@ -1,5 +1,6 @@
 import type { LoadedManifest } from '../compliance/types';
 import type { SubscriptionOwner } from '../loader/event-bus';
+import type { LoadModuleInput } from '../loader/load-module';
 import type { ModuleHandler } from '../loader/load-native-library';
 
 /** A native function that serves one declared route. */
@@ -33,4 +34,37 @@ export interface ModuleGeneration {
 
 export function routeKey(method: string, path: string): string {
   return `${method} ${path}`;
+}
+
+/** What each kind of loader supplies; the rest of a generation comes from the load input. */
+export interface GenerationParts {
+  readonly handler: ModuleHandler;
+  readonly routes: ReadonlyMap<string, RouteFunction>;
+  readonly subscriptions: SubscriptionOwner;
+  readonly closeDatabase: () => void;
+  readonly isolation: 'in-process' | 'process';
+  /** performance.now() when loading began. */
+  readonly started: number;
+}
+
+/** A new generation, stamped now, as both loaders (in-process and isolated) build it. */
+export function newGeneration(input: LoadModuleInput, parts: GenerationParts): ModuleGeneration {
+  const { manifest } = input.loaded;
+  return {
+    number: input.generationNumber,
+    loaded: input.loaded,
+    handler: parts.handler,
+    shadowPath: input.shadowPath,
+    sha256: input.sha256,
+    loadedAt: new Date().toISOString(),
+    identity: `${manifest.code}/${manifest.version}`,
+    // Rounded once here to 0.01 ms: every log line, registry row and reply reports the same figure.
+    loadMs: Math.round((performance.now() - parts.started) * 100) / 100,
+    routes: parts.routes,
+    requestTimeoutMs: manifest.timeouts.requestMs,
+    closeDatabase: parts.closeDatabase,
+    isolation: parts.isolation,
+    subscriptions: parts.subscriptions,
+    inFlight: 0,
+  };
 }
