@@ -97,6 +97,11 @@ export function resolveNodeDir(env: NodeJS.ProcessEnv = process.env): string {
   );
 }
 
+/** The directory holding node_api.h, for builds that call the compiler directly (test fixtures, bench copies). */
+export function nodeHeadersDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(resolveNodeDir(env), 'include', 'node');
+}
+
 function toolPath(request: string): string {
   return require.resolve(request, { paths: [findRepoRoot()] });
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
+import { nodeHeadersDir } from './build-modules';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '..', '..');
@@ -20,13 +21,6 @@ interface FixtureSpec {
   napi?: number;
 }
 
-export function nodeIncludeDir(): string {
-  const configured = process.env.npm_config_nodedir;
-  const candidates = [configured && path.join(configured, 'include', 'node'), path.resolve(process.execPath, '..', '..', 'include', 'node')];
-  const found = candidates.find((dir): dir is string => typeof dir === 'string' && fs.existsSync(path.join(dir, 'node_api.h')));
-  if (found === undefined) throw new Error(`node_api.h not found in ${candidates.filter(Boolean).join(' or ')}`);
-  return found;
-}
 
 async function buildFixture(dir: string, include: string): Promise<string | undefined> {
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as FixtureSpec;
@@ -49,7 +43,7 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const include = nodeIncludeDir();
+  const include = nodeHeadersDir();
   const dirs = fs
     .readdirSync(fixturesDir)
     .map((name) => path.join(fixturesDir, name))

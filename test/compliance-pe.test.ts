@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { readBinary } from '../host/compliance/binary/read-binary';
 import { readPe } from '../host/compliance/binary/read-pe';
 import type { BinaryInfo } from '../host/compliance/types';
-import { CROSS_INFO, buildPeFixtures } from './support/build-cross-binaries';
+import { assertCrossInfoBlock, buildPeFixtures } from './support/build-cross-binaries';
 import { seededRandom } from './support/seeded-random';
 import { damagedCopies, timedParse } from './support/damaged-copies';
 
@@ -24,13 +24,7 @@ test('a MinGW-w64 x64 dll reads as a Node-API module importing from node.exe', (
   assert.deepEqual([...info.exports].sort(), ['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
   assert.ok(info.imports.includes('napi_create_object'), `imports: ${info.imports.join(', ')}`);
   assert.ok(info.neededLibraries.includes('node.exe'), `needed: ${info.neededLibraries.join(', ')}`);
-  assert.ok(info.infoBlock !== undefined, 'the .erpmod info block is found');
-  assert.equal(info.infoBlock.fields.code, CROSS_INFO.code);
-  assert.equal(info.infoBlock.fields.version, CROSS_INFO.version);
-  assert.equal(info.infoBlock.fields.napi, CROSS_INFO.napi);
-  assert.equal(info.infoBlock.fields.erpmod_abi, CROSS_INFO.erpmodAbi);
-  assert.deepEqual(info.infoBlock.problems, []);
-  assert.equal(info.declaredNapiFromCode, 8);
+  assertCrossInfoBlock(info, '.erpmod');
 });
 
 test('readBinary sniffs the dll as PE', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { rawExchange } from './support/raw-exchange';
 
 describe('the module routes over HTTP', () => {
   let host: HostProcess;
@@ -42,9 +42,9 @@ describe('the module routes over HTTP', () => {
     assert.equal(declared.json.error.code, 'ERPMOD_BODY_TOO_LARGE');
     assert.match(declared.json.error.message, /at most 1024 bytes/);
 
-    const chunked = await rawRequest(host.port, [
+    const { reply: chunked } = await rawExchange(host.port, [
       'POST /api/v1/alpha/echo HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Transfer-Encoding: chunked', '', '',
-    ].join('\r\n') + `800\r\n${'y'.repeat(0x800)}\r\n0\r\n\r\n`);
+    ].join('\r\n') + `800\r\n${'y'.repeat(0x800)}\r\n0\r\n\r\n`, 5000);
     assert.match(chunked, /^HTTP\/1\.1 413/);
   });
 
@@ -91,18 +91,6 @@ describe('the module routes over HTTP', () => {
   });
 });
 
-function rawRequest(port: number, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-    });
-    socket.on('error', reject);
-    socket.on('close', () => resolve(received));
-    socket.setTimeout(5000, () => socket.destroy());
-  });
-}
 
 async function waitFor(predicate: () => boolean, ms = 2000): Promise<void> {
   const deadline = Date.now() + ms;

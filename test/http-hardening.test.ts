@@ -1,30 +1,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { rawExchange } from './support/raw-exchange';
 import { seededRandom } from './support/seeded-random';
 
-function rawExchange(port: number, text: string, waitMs = 3000): Promise<{ reply: string; closedAfterMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
-    let reply = '';
-    socket.on('data', (chunk) => {
-      reply += chunk.toString('latin1');
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => resolve({ reply, closedAfterMs: Date.now() - started }));
-    setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`socket still open after ${waitMs} ms; got: ${reply.slice(0, 200)}`));
-    }, waitMs);
-  });
-}
 
 
 describe('the HTTP edge', () => {

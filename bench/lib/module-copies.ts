@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CACHE_DIR, ROOT } from './paths';
+import { nodeHeadersDir } from '../../scripts/build-modules';
 
 const run = promisify(execFile);
 const SOURCE = path.join(ROOT, 'test', 'fixtures', 'native', 'fixture-module.c');
@@ -21,13 +22,6 @@ export function copyCode(index: number): string {
   return `b${String(index).padStart(4, '0')}`;
 }
 
-function nodeIncludeDir(): string {
-  const configured = process.env.npm_config_nodedir;
-  const candidates = [configured && path.join(configured, 'include', 'node'), path.resolve(process.execPath, '..', '..', 'include', 'node')];
-  const found = candidates.find((dir): dir is string => typeof dir === 'string' && fs.existsSync(path.join(dir, 'node_api.h')));
-  if (found === undefined) throw new Error(`node_api.h not found in ${candidates.filter(Boolean).join(' or ')}`);
-  return found;
-}
 
 function flags(include: string, code: string): string[] {
   // The same flags as scripts/build-test-fixtures.ts.
@@ -45,7 +39,7 @@ function cacheKey(include: string): string {
 
 /** Compiles whatever is missing of b0001…bNNNN; returns the directory holding `<code>.so`. */
 export async function buildCopyLibraries(count: number, log: (line: string) => void): Promise<string> {
-  const include = nodeIncludeDir();
+  const include = nodeHeadersDir();
   const libDir = path.join(CACHE_DIR, 'libs', cacheKey(include));
   fs.mkdirSync(libDir, { recursive: true });
   const missing: string[] = [];

@@ -8,9 +8,11 @@
  * readers are only proven against real linker output when these fixtures exist.
  */
 
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import type { BinaryInfo } from '../../host/compliance/types';
 
 export interface MachOFixtures {
   readonly x64: string;
@@ -25,6 +27,17 @@ export interface PeFixtures {
 
 /** The info block every cross fixture carries (test/fixtures/cross/crossfix.c). */
 export const CROSS_INFO = { code: 'crossfix', version: '1.2.3', napi: '8', erpmodAbi: '1' } as const;
+
+/** The info block and declared Node-API version every cross fixture carries, whatever its format. */
+export function assertCrossInfoBlock(info: BinaryInfo, where: string): void {
+  assert.ok(info.infoBlock !== undefined, `the ${where} info block is found`);
+  assert.equal(info.infoBlock.fields.code, CROSS_INFO.code);
+  assert.equal(info.infoBlock.fields.version, CROSS_INFO.version);
+  assert.equal(info.infoBlock.fields.napi, CROSS_INFO.napi);
+  assert.equal(info.infoBlock.fields.erpmod_abi, CROSS_INFO.erpmodAbi);
+  assert.deepEqual(info.infoBlock.problems, []);
+  assert.equal(info.declaredNapiFromCode, 8);
+}
 
 const INSTALL_HINT = 'run scripts/install-cross-toolchains.sh (Debian: clang lld gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)';
 
