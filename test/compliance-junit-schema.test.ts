@@ -12,7 +12,7 @@ function validate(xml: string): { ok: boolean; output: string } {
   const file = path.join(makeTempDir('junit'), 'report.xml');
   fs.writeFileSync(file, xml);
   const run = spawnSync('xmllint', ['--noout', '--schema', SCHEMA, file], { encoding: 'utf8' });
-  if (run.error) assert.fail(`xmllint is needed (scripts/install-cross-toolchains.sh installs it): ${run.error.message}`);
+  if (run.error) assert.fail(`xmllint is needed (scripts/install-test-packages.sh installs it): ${run.error.message}`);
   return { ok: run.status === 0, output: `${run.stdout}${run.stderr}` };
 }
 

@@ -135,7 +135,7 @@ describe('erpmod build', () => {
     assert.match(result.stderr, /ERPMOD_TOOLCHAIN_MISSING: x86_64-w64-mingw32-gcc is not on PATH \(needed for compiling C for win32-x64\); install MinGW-w64 \(Debian\/Ubuntu: apt-get install gcc-mingw-w64-x86-64/);
   });
 
-  it('--target win32-x64 cross-builds a C module into a .dll that passes the static checks for Windows', { skip: onPath('x86_64-w64-mingw32-gcc') ? false : 'MinGW-w64 gcc is not installed (scripts/install-cross-toolchains.sh)' }, async () => {
+  it('--target win32-x64 cross-builds a C module into a .dll that passes the static checks for Windows', { skip: onPath('x86_64-w64-mingw32-gcc') ? false : 'MinGW-w64 gcc is not installed (scripts/install-test-packages.sh)' }, async () => {
     const result = await erpmod(['build', dir, '--target', 'win32-x64'], scratch);
     assert.equal(result.code, 0, describeRun(result));
     assert.match(result.stdout, /built buildfix for win32-x64 with mingw-w64 .* -> .*lib\/win32-x64\/buildfix\.dll/);

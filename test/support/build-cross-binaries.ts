@@ -39,7 +39,7 @@ export function assertCrossInfoBlock(info: BinaryInfo, where: string): void {
   assert.equal(info.declaredNapiFromCode, 8);
 }
 
-const INSTALL_HINT = 'run scripts/install-cross-toolchains.sh (Debian: clang lld gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)';
+const INSTALL_HINT = 'run scripts/install-test-packages.sh (Debian: clang lld gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64)';
 
 const CPU_TYPE_X86_64 = 0x01000007;
 const CPU_TYPE_ARM64 = 0x0100000c;
