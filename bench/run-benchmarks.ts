@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { bareExpress } from './contenders/bare-express';
 import { CREATE_ITEM_PATH, PING_PATH, SUMMARY_PATH, type Contender } from './contenders/contender';
-import { erpmodInProcess } from './contenders/erpmod-in-process';
+import { adminOf, erpmodInProcess } from './contenders/erpmod-in-process';
 import { detectIsolation, erpmodIsolated } from './contenders/erpmod-isolated';
 import { rawHttp } from './contenders/raw-http';
 import { measureLoadPhase, measureStaticChecks } from './internal/compliance-check';
@@ -130,7 +130,8 @@ async function main(): Promise<void> {
 
     // 4. Reload latency on the (now idle) in-process host.
     log('\nReload latency');
-    const reload = await measureReload(servers.get('erpmod')!.url, 'sales', PLAN.reloads).catch((error: unknown) => ({ skipped: firstLine(error) }));
+    const admin = adminOf(servers.get('erpmod')!);
+    const reload = await measureReload(admin.url, admin.headers, 'sales', PLAN.reloads).catch((error: unknown) => ({ skipped: firstLine(error) }));
     if (!('skipped' in reload)) log(`    ${reload.count} reloads: median ${reload.wallMedianMs.toFixed(1)} ms request → reply, loadMs ${reload.loadMsMedian}`);
     await stopAll();
 

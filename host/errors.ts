@@ -48,7 +48,10 @@ export const ERROR_DEFINITIONS = {
 
   // Operator API
   ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },
-  ERPMOD_FORBIDDEN: { status: 403, summary: 'an operator route was called from a non-loopback client while no admin token is set' },
+  ERPMOD_FORBIDDEN: { status: 403, summary: 'the loopback admin listener was called with a Host header that names no loopback address' },
+  ERPMOD_FOREIGN_ORIGIN: { status: 403, summary: 'a state-changing operator request came from a web page of another origin' },
+  ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'a state-changing operator request carried a content type other than JSON' },
+  ERPMOD_OPERATOR_ROUTE_MOVED: { status: 404, summary: 'operator routes are served by the admin listener, not the public one' },
   ERPMOD_RELOAD_FAILED: { status: 422, summary: 'the new build could not be loaded; the old generation keeps serving' },
   ERPMOD_OPERATION_CONFLICT: { status: 409, summary: 'the operation conflicts with the state of the module or of its dependencies' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },

@@ -2,11 +2,14 @@ import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FanOutOperator } from './cluster/fan-out-operator';
+import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
 import { createHttpServer } from './http/create-http-server';
 import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
+import { listenerUrl } from './http/listener-url';
+import { createPublicApp } from './http/public-app';
 import { bootModules, type ModuleOutcome } from './loader/boot-modules';
 import { EventBus } from './loader/event-bus';
 import type { GenerationSettings } from './loader/load-generation';
@@ -28,12 +31,21 @@ export interface StartHostOptions {
    * configuration the host started with.
    */
   readonly rereadConfig?: () => HostConfig;
+  /** Where the one-time notice of a newly created admin token goes; stderr by default (not the log). */
+  readonly announce?: (text: string) => void;
 }
 
 export interface RunningHost {
+  /** The public listener: module routes, /healthz, /readyz. */
   readonly server: http.Server;
   readonly port: number;
   readonly url: string;
+  /** The admin listener: operator routes, behind the admin token. */
+  readonly adminServer: http.Server;
+  readonly adminPort: number;
+  readonly adminUrl: string;
+  /** The admin token file, or undefined when admin_token is configured. */
+  readonly adminTokenFile: string | undefined;
   readonly outcomes: readonly ModuleOutcome[];
   readonly registry: PluginRepository;
   readonly table: ModuleTable;
@@ -46,6 +58,11 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
   const env = options.env ?? process.env;
+  const adminToken = resolveAdminToken(config.adminToken, config.dataDir);
+  if (adminToken.created) {
+    const announce = options.announce ?? ((text: string) => process.stderr.write(text));
+    announce(`erpmod: created the admin token file ${adminToken.file} (mode 0600); operator routes need "Authorization: Bearer ${adminToken.token}"\n`);
+  }
   const registryDb = openRegistryDatabase(config.dataDir);
   const registry = new PluginRepository(registryDb);
   const table = new ModuleTable();
@@ -98,22 +115,33 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const health = new HealthReporter(table, registry);
   // In a cluster worker, operator actions are applied by every worker, through the primary.
   const actions = cluster.isWorker ? new FanOutOperator(operator, registry) : operator;
-  const app = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: config.adminToken, isReady: () => ready });
-  const { server, drainAndClose } = createHttpServer(dispatcher, app, config);
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const isReady = (): boolean => ready;
+  const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady });
+  const admin = createHttpServer(undefined, adminApp, config);
+  let publicServer: ReturnType<typeof createHttpServer> | undefined;
+  let adminPort: number;
+  let adminUrl: string;
+  let port: number;
+  try {
+    // The admin listener first: the public one's answer on operator paths names its port. The order is
+    // the same in every cluster worker, which is what lets them share both (ephemeral) ports.
+    adminPort = await listen(admin.server, config.adminPort, config.adminHost);
+    adminUrl = listenerUrl(config.adminHost, adminPort);
+    const publicApp = createPublicApp({ logger, isReady, adminAddress: adminUrl, adminTokenFile: adminToken.file });
+    publicServer = createHttpServer(dispatcher, publicApp, config);
+    port = await listen(publicServer.server, config.port, config.host);
+  } catch (error) {
+    admin.server.close();
+    await unloadModules(table, logger);
+    registryDb.close();
+    throw error;
+  }
+  const { server, drainAndClose } = publicServer;
   ready = true;
-  const port = (server.address() as AddressInfo).port;
   const active = outcomes.filter((outcome) => outcome.status === 'active').length;
   logger.info(
-    { port, modules: outcomes.length, active, notActive: outcomes.length - active, bootMs: Math.round(performance.now() - started) },
-    `erpmod listening on port ${port}: ${active} of ${outcomes.length} modules active`,
+    { port, adminPort, adminHost: config.adminHost, adminTokenFile: adminToken.file, modules: outcomes.length, active, notActive: outcomes.length - active, bootMs: Math.round(performance.now() - started) },
+    `erpmod listening on port ${port}, operator routes on ${adminUrl}: ${active} of ${outcomes.length} modules active`,
   );
 
   let closing: Promise<void> | undefined;
@@ -121,7 +149,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     closing ??= (async () => {
       ready = false;
       logger.info({ inFlight: dispatcher.requestsInFlight }, 'shutting down: draining in-flight requests');
-      const drained = await drainAndClose(config.shutdownTimeoutMs);
+      const [drained] = await Promise.all([drainAndClose(config.shutdownTimeoutMs), admin.drainAndClose(config.shutdownTimeoutMs)]);
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await unloadModules(table, logger);
       registryDb.close();
@@ -130,7 +158,17 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     return closing;
   };
 
-  return { server, port, url: `http://127.0.0.1:${port}`, outcomes, registry, table, close };
+  return { server, port, url: `http://127.0.0.1:${port}`, adminServer: admin.server, adminPort, adminUrl, adminTokenFile: adminToken.file, outcomes, registry, table, close };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
 }
 
 /** cleanup() every loaded module in reverse load order; one module's failure does not stop the others. */

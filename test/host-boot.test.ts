@@ -24,7 +24,7 @@ describe('boot with failing non-critical modules', () => {
     ]);
     fs.mkdirSync(`${modulesDir}/not-a-module`);
     host = await startHostProcess({ modulesDir, env: { FEATURE_FLAG_ENABLE_FLAGGED: 'false' } });
-    const reply = await call(`${host.url}/plugins`);
+    const reply = await host.admin('/plugins');
     assert.equal(reply.status, 200);
     plugins = new Map((reply.json as PluginJson[]).map((plugin) => [plugin.code, plugin]));
   });
@@ -82,17 +82,17 @@ describe('boot with failing non-critical modules', () => {
   });
 
   it('records every outcome in the registry and GET /plugins/:code shows the history', async () => {
-    const reply = await call(`${host.url}/plugins/init-throws`);
+    const reply = await host.admin('/plugins/init-throws');
     assert.equal(reply.status, 200);
     assert.equal(reply.json.status, 'failed');
     assert.ok(reply.json.events.some((event: { kind: string }) => event.kind === 'failed'));
-    const alpha = await call(`${host.url}/plugins/alpha`);
+    const alpha = await host.admin('/plugins/alpha');
     assert.match(alpha.json.binarySha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(
       alpha.json.endpoints.map((endpoint: { method: string; path: string }) => `${endpoint.method} ${endpoint.path}`).sort(),
       ['GET /bad-reply', 'GET /hang', 'GET /ping', 'GET /slow', 'GET /throw', 'POST /echo'],
     );
-    const missing = await call(`${host.url}/plugins/nothing-here`);
+    const missing = await host.admin('/plugins/nothing-here');
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error.code, 'ERPMOD_NOT_FOUND');
   });

@@ -5,7 +5,6 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../host/config/load-config';
 import { ErpmodError } from '../host/errors';
-import { call } from './support/http-client';
 import { makeTempDir, startHostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 
@@ -59,7 +58,7 @@ describe('a configuration file given with --config', () => {
     const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
     fs.writeFileSync(file, `require_signature: true\ntrusted_keys: ["${raw}"]\n`);
     const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']), args: ['--config', file] });
-    const alpha = (await call(`${host.url}/plugins/alpha`)).json;
+    const alpha = (await host.admin('/plugins/alpha')).json;
     assert.equal(alpha.status, 'rejected');
     assert.match(alpha.lastError, /binary\/signature/);
     assert.equal(await host.stop(), 0);

@@ -26,7 +26,7 @@ describe('operating the host', () => {
 
     const restarted = await startHostProcess({ modulesDir, dataDir: host.dataDir });
     assert.deepEqual((await call(`${restarted.url}/api/v1/alpha/ping`)).json, { module: 'alpha', version: '2.0.0' });
-    const history = (await call(`${restarted.url}/plugins/alpha`)).json;
+    const history = (await restarted.admin('/plugins/alpha')).json;
     assert.equal(history.version, '2.0.0');
     assert.equal(history.events.filter((event: { kind: string }) => event.kind === 'loaded').length, 2, 'both loads are in the audit trail');
     assert.equal(await restarted.stop(), 0);

@@ -37,7 +37,7 @@ describe('hostile manifests', () => {
     const started = Date.now();
     const host = await startHostProcess({ modulesDir });
     assert.ok(Date.now() - started < 10_000, 'hostile manifests do not slow the boot down');
-    const plugins = new Map(((await call(`${host.url}/plugins`)).json as { code: string; status: string; lastError: string }[]).map((p) => [p.code, p]));
+    const plugins = new Map(((await host.admin('/plugins')).json as { code: string; status: string; lastError: string }[]).map((p) => [p.code, p]));
     assert.equal(plugins.get('alpha')?.status, 'active');
     const expectRejected = (code: string, reason: RegExp): void => {
       const plugin = plugins.get(code);

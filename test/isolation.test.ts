@@ -38,7 +38,7 @@ describe('a module in isolation: process', () => {
     assert.equal(echo.headers.get('x-erpmod-module'), 'faulty/1.0.0');
     assert.equal((await call(`${api}/faulty/throw`)).json.error.code, 'ERPMOD_HANDLER_FAILED');
     assert.equal((await call(`${api}/faulty/bad-reply`)).json.error.code, 'ERPMOD_BAD_RESPONSE');
-    const plugin = (await call(`${host.url}/plugins/faulty`)).json;
+    const plugin = (await host.admin('/plugins/faulty')).json;
     assert.equal(plugin.status, 'active');
     assert.ok(host.logs.some((entry) => entry.msg === 'module faulty loaded' && entry.isolation === 'process'));
   });
@@ -62,14 +62,14 @@ describe('a module in isolation: process', () => {
       assert.ok(result.requests > 200, `only ${result.requests} requests`);
       assert.ok(recoveredMs < 3000, `recovered in ${recoveredMs} ms`);
 
-      const events = (await call(`${host.url}/plugins/faulty`)).json.events as { kind: string; detail: { signal: string | null; hung: boolean; lastLines: string[] } }[];
+      const events = (await host.admin('/plugins/faulty')).json.events as { kind: string; detail: { signal: string | null; hung: boolean; lastLines: string[] } }[];
       const crash = events.find((event) => event.kind === 'crashed');
       assert.ok(crash, 'the crash is in the audit trail');
       assert.equal(crash.detail.signal, signal);
       assert.equal(crash.detail.hung, fault === 'spin');
       assert.ok(Array.isArray(crash.detail.lastLines));
       // A reload starts a fresh generation: a new process and a clean crash count.
-      assert.equal((await call(`${host.url}/plugins/faulty/reload`, 'POST')).status, 200);
+      assert.equal((await host.admin('/plugins/faulty/reload', 'POST')).status, 200);
       assert.equal((await call(`${api}/faulty/ping`)).status, 200);
     });
   }
@@ -84,15 +84,15 @@ describe('a module in isolation: process', () => {
     assert.equal(open.status, 503);
     assert.equal(open.json.error.code, 'ERPMOD_MODULE_UNAVAILABLE');
     assert.match(open.json.error.message, /circuit is open/);
-    const plugin = (await call(`${host.url}/plugins/faulty`)).json;
+    const plugin = (await host.admin('/plugins/faulty')).json;
     assert.equal(plugin.status, 'failed');
     assert.match(plugin.lastError, /circuit open: 3 crashes/);
-    const health = (await call(`${host.url}/api/v1/system/modules`)).json;
+    const health = (await host.admin('/api/v1/system/modules')).json;
     assert.equal(health.modules.find((module: { code: string }) => module.code === 'faulty').status, 'unhealthy');
 
-    assert.equal((await call(`${host.url}/plugins/faulty/reload`, 'POST')).status, 200);
+    assert.equal((await host.admin('/plugins/faulty/reload', 'POST')).status, 200);
     assert.equal((await call(`${api}/faulty/ping`)).status, 200);
-    assert.equal((await call(`${host.url}/plugins/faulty`)).json.status, 'active');
+    assert.equal((await host.admin('/plugins/faulty')).json.status, 'active');
   });
 });
 

@@ -64,14 +64,14 @@ describe('a two-worker cluster', () => {
       for (let i = 0; i < 8; i++) replies.push((await call(`${host.url}/api/v1/sales/summary`, 'GET', undefined, { connection: 'close' })).status);
       return replies;
     };
-    const disabled = await call(`${host.url}/plugins/sales/disable`, 'POST', undefined, { connection: 'close' });
+    const disabled = await host.admin('/plugins/sales/disable', 'POST', undefined, { connection: 'close' });
     assert.equal(disabled.status, 200, disabled.text);
     assert.equal(disabled.json.workers, 2);
     assert.deepEqual(await statuses(), Array(8).fill(503));
-    const enabled = await call(`${host.url}/plugins/sales/toggle`, 'POST', undefined, { connection: 'close' });
+    const enabled = await host.admin('/plugins/sales/toggle', 'POST', undefined, { connection: 'close' });
     assert.deepEqual([enabled.json.enabled, enabled.json.workers], [true, 2]);
     assert.deepEqual(await statuses(), Array(8).fill(200));
-    const reload = await call(`${host.url}/plugins/sales/reload`, 'POST', undefined, { connection: 'close' });
+    const reload = await host.admin('/plugins/sales/reload', 'POST', undefined, { connection: 'close' });
     assert.equal(reload.status, 200, reload.text);
     assert.equal(reload.json.workers, 2);
     assert.equal(reload.json.version, '1.4.2');

@@ -22,7 +22,7 @@ describe('the sales flow over HTTP, against the example modules', () => {
   });
 
   it('loads inventory before sales, which depends on it', async () => {
-    const plugins = (await call(`${host.url}/plugins`)).json as { code: string; status: string }[];
+    const plugins = (await host.admin('/plugins')).json as { code: string; status: string }[];
     assert.deepEqual(plugins.map((plugin) => [plugin.code, plugin.status]), [['inventory', 'active'], ['sales', 'active']]);
     const loaded = host.logs.filter((entry) => String(entry.msg).endsWith(' loaded')).map((entry) => entry.module);
     assert.deepEqual(loaded, ['inventory', 'sales']);
@@ -107,7 +107,7 @@ describe('the sales flow over HTTP, against the example modules', () => {
 
   it('keeps serving when a new sales build is copied over the loaded file, keeps its data across a restart, and loads the new build then', async () => {
     const installed = path.join(modulesDir, 'sales', 'lib', PLATFORM_KEY, 'sales.so');
-    const before = (await call(`${host.url}/plugins/sales`)).json.binarySha256;
+    const before = (await host.admin('/plugins/sales')).json.binarySha256;
     // A new build: the same code with a trailing build stamp, which the loader ignores but which changes
     // the digest. cp truncates and rewrites the file in place: a host that had mapped this very file
     // would die with SIGBUS/SIGSEGV on its next call.
@@ -120,7 +120,7 @@ describe('the sales flow over HTTP, against the example modules', () => {
 
     host = await startHostProcess({ modulesDir, dataDir: host.dataDir });
     api = `${host.url}/api/v1`;
-    const sales = (await call(`${host.url}/plugins/sales`)).json;
+    const sales = (await host.admin('/plugins/sales')).json;
     assert.notEqual(sales.binarySha256, before, 'the restart loaded the new build');
     assert.equal(sales.status, 'active');
     const order = await call(`${api}/sales/orders/2`);

@@ -92,6 +92,8 @@ describe('the vendor guide, verbatim', () => {
       let host: HostProcess = await startHostProcess({ modulesDir, dataDir, env: hostEnv });
       t.after(() => host.stop());
       env.ERPMOD_URL = host.url;
+      env.ERPMOD_ADMIN_URL = host.adminUrl;
+      env.ERPMOD_DATA_DIR = dataDir;
 
       const first = await step(STEP.FIRST_REQUEST);
       assert.deepEqual(JSON.parse(first.stdout.trim()), { greeting: 'hello', name: 'ada', count: 1, version: '1.0.0' });
@@ -108,7 +110,7 @@ describe('the vendor guide, verbatim', () => {
       // One byte of the binary changed after packing: refused under binary/sha256, nothing changes.
       const tampered = path.join(work, 'tampered.tgz');
       fs.writeFileSync(tampered, flipOneByte(fs.readFileSync(path.join(work, `${variant.module}-1.0.1.tgz`)), `${variant.module}/lib/${PLATFORM_KEY}/`));
-      const refusedTampered = await erpmod(['install', tampered, '--reload', '--host-url', host.url], work, env);
+      const refusedTampered = await erpmod(['install', tampered, '--reload', '--admin-url', host.adminUrl], work, env);
       assert.equal(refusedTampered.code, 1, describeRun(refusedTampered));
       assert.match(refusedTampered.stderr, /ERPMOD_PACK_REJECTED/);
       assert.match(refusedTampered.stderr, new RegExp(`binary/sha256: lib/${PLATFORM_KEY}/${variant.module}\\.[a-z]+: SHA-256 [0-9a-f]{64} does not match`));
@@ -117,7 +119,7 @@ describe('the vendor guide, verbatim', () => {
       // An unsigned pack while the host requires signatures: refused under binary/signature.
       const unsigned = await erpmod(['pack', variant.module, '--out', 'unsigned.tgz'], work, env);
       assert.equal(unsigned.code, 0, describeRun(unsigned));
-      const refusedUnsigned = await erpmod(['install', 'unsigned.tgz', '--reload', '--host-url', host.url], work, env);
+      const refusedUnsigned = await erpmod(['install', 'unsigned.tgz', '--reload', '--admin-url', host.adminUrl], work, env);
       assert.equal(refusedUnsigned.code, 1, describeRun(refusedUnsigned));
       assert.match(refusedUnsigned.stderr, /ERPMOD_PACK_REJECTED: .*unsigned\.tgz is refused:\nbinary\/signature: the module is not signed/);
       assert.deepEqual(await snapshot(host, variant.module, modulesDir), serving, 'the running module and the modules directory are untouched');
@@ -125,18 +127,18 @@ describe('the vendor guide, verbatim', () => {
       // The same build copied in by hand without its signature: the host refuses to reload it...
       const signature = path.join(moduleDir, 'module.yml.sig');
       fs.renameSync(signature, path.join(work, 'module.yml.sig.kept'));
-      const reload = await call(`${host.url}/plugins/${variant.module}/reload`, 'POST');
+      const reload = await host.admin(`/plugins/${variant.module}/reload`, 'POST');
       assert.equal(reload.status, 422, reload.text);
       assert.equal(reload.json.error.code, 'ERPMOD_RELOAD_FAILED');
       assert.match(reload.json.error.message, /binary\/signature: the module is not signed/);
       const afterReload = await call(`${host.url}/api/v1/${variant.module}/greetings/ada`);
       assert.equal(afterReload.json.version, '1.0.1', 'the signed build keeps serving');
-      assert.equal((await call(`${host.url}/plugins/${variant.module}`)).json.runtime.generation, 2);
+      assert.equal((await host.admin(`/plugins/${variant.module}`)).json.runtime.generation, 2);
 
       // ...and, at its next start, rejects it with the reason in the registry.
       await host.stop();
       host = await startHostProcess({ modulesDir, dataDir, env: hostEnv });
-      const record = (await call(`${host.url}/plugins/${variant.module}`)).json;
+      const record = (await host.admin(`/plugins/${variant.module}`)).json;
       assert.equal(record.status, 'rejected');
       assert.match(record.lastError, /^binary\/signature: the module is not signed/);
       assert.equal((await call(`${host.url}/api/v1/${variant.module}/greetings/ada`)).status, 503);
@@ -153,7 +155,7 @@ interface Snapshot {
 
 /** What must not change when an install is refused. The greeting count is left out: each call adds one. */
 async function snapshot(host: HostProcess, code: string, modulesDir: string): Promise<Snapshot> {
-  const plugin = (await call(`${host.url}/plugins/${code}`)).json;
+  const plugin = (await host.admin(`/plugins/${code}`)).json;
   const answer = await call(`${host.url}/api/v1/${code}/greetings/snapshot`);
   assert.equal(answer.status, 200, answer.text);
   return {

@@ -144,16 +144,25 @@ describe('erpmod install --reload', () => {
     const served = path.join(cwd, 'served');
     fs.mkdirSync(served);
     host = await startHostProcess({ modulesDir: served });
-    // Installed somewhere the host does not look: it cannot find the module.
-    const elsewhere = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--host-url', host.url], cwd, env);
+    // The public port no longer serves operator routes; without a token the admin listener refuses.
+    const publicPort = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--host-url', host.url, '--admin-token', host.adminToken], cwd, env);
+    assert.equal(publicPort.code, 3, describeRun(publicPort));
+    assert.match(publicPort.stderr, /ERPMOD_OPERATOR_ROUTE_MOVED: POST \/plugins\/instfix\/reload is an operator route: .*admin listener at http:\/\/127\.0\.0\.1:\d+/);
+    const noToken = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--admin-url', host.adminUrl], cwd, env);
+    assert.equal(noToken.code, 3, describeRun(noToken));
+    assert.match(noToken.stderr, /ERPMOD_UNAUTHORIZED: .*pass --admin-token/);
+
+    // Installed somewhere the host does not look: it cannot find the module (--host-url: the old name of --admin-url).
+    const elsewhere = await erpmod(['install', signedPack, '--modules-dir', modulesDir, '--reload', '--host-url', host.adminUrl, '--admin-token', host.adminToken], cwd, env);
     assert.equal(elsewhere.code, 3, describeRun(elsewhere));
     assert.match(elsewhere.stderr, /the host found no module instfix in its modules directory/);
 
     // Installed into the host's own modules directory: the reload discovers and loads it, no restart.
-    const fresh = await erpmod(['install', signedPack, '--modules-dir', served, '--reload', '--host-url', host.url], cwd, env);
+    // The token comes from the host's data directory.
+    const fresh = await erpmod(['install', signedPack, '--modules-dir', served, '--reload', '--admin-url', host.adminUrl, '--data-dir', host.dataDir], cwd, env);
     assert.equal(fresh.code, 0, describeRun(fresh));
     assert.match(fresh.stdout, /the host reloaded instfix: 1\.0\.0/);
-    const plugin = await fetch(`${host.url}/plugins/instfix`).then((response) => response.json() as Promise<{ status: string; events: { kind: string }[] }>);
+    const plugin = (await host.admin('/plugins/instfix')).json as { status: string; events: { kind: string }[] };
     assert.equal(plugin.status, 'active');
     assert.ok(plugin.events.some((event) => event.kind === 'discovered'));
 

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HOST_CLI, MODULES_DIR } from '../lib/paths';
-import { startServerProcess, type ServerProcess } from '../lib/server-process';
+import { freePort, startServerProcess, type ServerProcess } from '../lib/server-process';
 import type { Contender, ContenderContext } from './contender';
 
 export interface HostStartOptions {
@@ -16,9 +16,21 @@ export interface HostStartOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/** The admin token of every benchmarked host: operator routes are on their own listener and need one. */
+export const BENCH_ADMIN_TOKEN = 'bench-admin-token';
+const adminUrls = new WeakMap<ServerProcess, string>();
+
+/** The admin listener of a host started here, and the header its operator routes need. */
+export function adminOf(server: ServerProcess): { url: string; headers: Record<string, string> } {
+  const url = adminUrls.get(server);
+  if (url === undefined) throw new Error(`${server.label} was not started as an erpmod host`);
+  return { url, headers: { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` } };
+}
+
 /** `node dist/host/cli/erpmod.js serve` on loopback, one worker, ready when /readyz answers 200. */
-export function startHost(context: Pick<ContenderContext, 'dataDir' | 'port' | 'nodeFlags'>, options: HostStartOptions): Promise<ServerProcess> {
-  return startServerProcess({
+export async function startHost(context: Pick<ContenderContext, 'dataDir' | 'port' | 'nodeFlags'>, options: HostStartOptions): Promise<ServerProcess> {
+  const adminPort = await freePort();
+  const server = await startServerProcess({
     label: options.label,
     args: [HOST_CLI, 'serve'],
     env: {
@@ -26,6 +38,8 @@ export function startHost(context: Pick<ContenderContext, 'dataDir' | 'port' | '
       ...options.env,
       ERPMOD_PORT: String(context.port),
       ERPMOD_HOST: '127.0.0.1',
+      ERPMOD_ADMIN_PORT: String(adminPort),
+      ERPMOD_ADMIN_TOKEN: BENCH_ADMIN_TOKEN,
       ERPMOD_MODULES_DIR: options.modulesDir,
       ERPMOD_DATA_DIR: context.dataDir,
       ERPMOD_LOG_LEVEL: options.logLevel ?? 'warn',
@@ -36,6 +50,8 @@ export function startHost(context: Pick<ContenderContext, 'dataDir' | 'port' | '
     ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
     ...(context.nodeFlags === undefined ? {} : { nodeFlags: context.nodeFlags }),
   });
+  adminUrls.set(server, `http://127.0.0.1:${adminPort}`);
+  return server;
 }
 
 export const erpmodInProcess: Contender = {

@@ -5,7 +5,7 @@
  */
 import { request, type ServerProcess } from '../lib/server-process';
 import type { Contender } from './contender';
-import { assembleModules, startHost } from './erpmod-in-process';
+import { adminOf, assembleModules, startHost } from './erpmod-in-process';
 
 export interface IsolationSupport {
   readonly available: boolean;
@@ -22,7 +22,8 @@ export const erpmodIsolated: Contender = {
 
 /** Looks for proof that sales runs outside the host process: the runtime block, or the boot log. */
 export async function detectIsolation(server: ServerProcess): Promise<IsolationSupport> {
-  const reply = await request(`${server.url}/plugins/sales`);
+  const admin = adminOf(server);
+  const reply = await request(`${admin.url}/plugins/sales`, 'GET', undefined, admin.headers);
   if (reply.status !== 200) return { available: false, evidence: `GET /plugins/sales answered ${reply.status}` };
   const plugin = JSON.parse(reply.body) as { status?: string; runtime?: Record<string, unknown> | null };
   if (plugin.status !== 'active') return { available: false, evidence: `sales is ${plugin.status ?? 'unknown'} with isolation: process` };

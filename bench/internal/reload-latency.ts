@@ -15,13 +15,14 @@ export interface ReloadFigures {
   readonly failures: number;
 }
 
-export async function measureReload(baseUrl: string, code: string, count: number): Promise<ReloadFigures> {
+/** `adminUrl`: the host's admin listener; `headers` carry its admin token. */
+export async function measureReload(adminUrl: string, headers: Record<string, string>, code: string, count: number): Promise<ReloadFigures> {
   const wall: number[] = [];
   const load: number[] = [];
   let failures = 0;
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    const reply = await request(`${baseUrl}/plugins/${code}/reload`, 'POST');
+    const reply = await request(`${adminUrl}/plugins/${code}/reload`, 'POST', undefined, headers);
     const elapsed = performance.now() - started;
     if (reply.status !== 200) {
       failures++;

@@ -4,9 +4,12 @@
  * reloaded), 1 refused (nothing changed), 2 usage, 3 installed but the host did not reload it.
  */
 
+import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../config/load-config';
+import { ADMIN_TOKEN_FILE, checkAdminToken, readTokenFile } from '../config/admin-token';
+import { loadConfig, type HostConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
+import { listenerUrl } from '../http/listener-url';
 import { installPack } from '../vendor/install-pack';
 import { requestReload } from '../vendor/request-reload';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
@@ -30,10 +33,13 @@ ERPMOD_* variables) gives the modules directory and the trust settings.
 options:
   --modules-dir DIR    install here instead of the configured modules directory
   --config FILE        the host's erpmod.config.yml
-  --reload             then ask the running host to reload the module (POST /plugins/<code>/reload);
-                       a module the host does not know yet is loaded by its next start instead
-  --host-url URL       the host to ask (default http://127.0.0.1:<configured port>)
-  --admin-token TOKEN  bearer token for the host's operator routes (default: admin_token / ERPMOD_ADMIN_TOKEN)
+  --reload             then ask the running host to reload the module (POST /plugins/<code>/reload on
+                       its admin listener); a module new to the host is found and loaded by it too
+  --admin-url URL      the host's admin listener (default http://<admin_host>:<admin_port>, 127.0.0.1:3001)
+  --host-url URL       the old name of --admin-url
+  --admin-token TOKEN  the admin token (default: admin_token / ERPMOD_ADMIN_TOKEN, else the admin-token
+                       file in the data directory)
+  --data-dir DIR       the host's data directory, where its admin-token file is (default: data_dir)
   --static-only        skip the load phase of the compliance check
   --timeout MS         load-phase timeout (default 10000)
 
@@ -47,6 +53,8 @@ export function installCommand(argv: readonly string[]): Promise<number> {
       config: { type: 'string' },
       reload: { type: 'boolean' },
       'host-url': { type: 'string' },
+      'admin-url': { type: 'string' },
+      'data-dir': { type: 'string' },
       'admin-token': { type: 'string' },
       'static-only': { type: 'boolean' },
       timeout: { type: 'string' },
@@ -56,12 +64,16 @@ export function installCommand(argv: readonly string[]): Promise<number> {
     if (timeout !== undefined && (!/^\d+$/.test(timeout) || Number(timeout) < 1 || Number(timeout) > 600_000)) {
       throw new ErpmodError('ERPMOD_USAGE', `--timeout: expected milliseconds from 1 to 600000, got "${timeout}"`);
     }
-    const hostUrl = stringOption(values['host-url']);
-    if (hostUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(hostUrl)) {
-      throw new ErpmodError('ERPMOD_USAGE', `--host-url: expected http://host:port, got "${hostUrl}"`);
+    const urlFlag = values['admin-url'] !== undefined ? '--admin-url' : '--host-url';
+    const adminUrl = stringOption(values['admin-url']) ?? stringOption(values['host-url']);
+    if (adminUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(adminUrl)) {
+      throw new ErpmodError('ERPMOD_USAGE', `${urlFlag}: expected http://host:port, got "${adminUrl}"`);
     }
+    const flagToken = stringOption(values['admin-token']);
+    if (flagToken !== undefined) checkUsage(() => checkAdminToken(flagToken, '--admin-token'));
     const modulesDir = stringOption(values['modules-dir']);
-    const config = loadConfig({ configFile: stringOption(values.config), overrides: modulesDir === undefined ? {} : { modulesDir } });
+    const dataDir = stringOption(values['data-dir']);
+    const config = loadConfig({ configFile: stringOption(values.config), overrides: { modulesDir, dataDir } });
 
     const result = await installPack(file!, {
       modulesDir: config.modulesDir,
@@ -84,9 +96,9 @@ export function installCommand(argv: readonly string[]): Promise<number> {
 
     try {
       const answer = await requestReload({
-        hostUrl: hostUrl ?? `http://127.0.0.1:${config.port}`,
+        hostUrl: adminUrl ?? listenerUrl(config.adminHost, config.adminPort),
         code: result.code,
-        adminToken: stringOption(values['admin-token']) ?? config.adminToken,
+        adminToken: flagToken ?? config.adminToken ?? tokenFromDataDir(config),
       });
       (answer.ok ? process.stdout : process.stderr).write(`${answer.ok ? '' : 'erpmod: '}${answer.summary}\n`);
       return answer.ok ? 0 : EXIT_NOT_RELOADED;
@@ -96,4 +108,18 @@ export function installCommand(argv: readonly string[]): Promise<number> {
       return EXIT_NOT_RELOADED;
     }
   });
+}
+
+/** The token the host made at its first start, when this user may read it; undefined when there is none. */
+function tokenFromDataDir(config: HostConfig): string | undefined {
+  const file = path.join(config.dataDir, ADMIN_TOKEN_FILE);
+  return fs.existsSync(file) ? readTokenFile(file) : undefined;
+}
+
+function checkUsage(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_USAGE', messageOf(error), { cause: error });
+  }
 }

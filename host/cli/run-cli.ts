@@ -13,7 +13,8 @@ import { verifyCommand } from './verify-command';
 const USAGE = `usage: erpmod <command> [options]
 
 commands:
-  serve     start the host (options: --port N, --workers N, --modules-dir DIR, --data-dir DIR, --config FILE)
+  serve     start the host (options: --port N, --admin-port N, --admin-host ADDR, --workers N, --modules-dir DIR,
+            --data-dir DIR, --config FILE)
   check     check modules against the compliance rules (erpmod check --help)
   inspect   show what the checker sees in a binary (erpmod inspect --help)
   new       create a module directory that builds and passes the check (erpmod new --help)

@@ -17,15 +17,13 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
     'data-dir': { type: 'string' },
     config: { type: 'string' },
     workers: { type: 'string' },
+    'admin-port': { type: 'string' },
+    'admin-host': { type: 'string' },
   });
   const overrides: Record<string, unknown> = {};
-  if (values.port !== undefined) {
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ErpmodError('ERPMOD_USAGE', `--port: expected an integer from 0 to 65535, got "${String(values.port)}"`);
-    }
-    overrides.port = port;
-  }
+  if (values.port !== undefined) overrides.port = portOption('--port', values.port);
+  if (values['admin-port'] !== undefined) overrides.adminPort = portOption('--admin-port', values['admin-port']);
+  if (typeof values['admin-host'] === 'string') overrides.adminHost = values['admin-host'];
   if (values.workers !== undefined) {
     const workers = Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
@@ -75,4 +73,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
     process.send?.(READY_MESSAGE);
   }
   return undefined;
+}
+
+function portOption(flag: string, raw: unknown): number {
+  const port = Number(raw);
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || port > 65535) {
+    throw new ErpmodError('ERPMOD_USAGE', `${flag}: expected an integer from 0 to 65535, got "${String(raw)}"`);
+  }
+  return port;
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ErpmodError, messageOf } from '../errors';
+import { checkAdminToken } from './admin-token';
 import { parsePublicKey, publicKeyText } from '../vendor/signing-keys';
 
 /** Everything the host reads from its environment, validated once at start. */
@@ -11,8 +12,15 @@ export interface HostConfig {
   readonly modulesDir: string;
   readonly dataDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Operator routes require `Authorization: Bearer <token>` when set; loopback-only when not. */
+  /**
+   * The bearer token the admin listener requires. When unset, the host uses `<dataDir>/admin-token`,
+   * created at first start.
+   */
   readonly adminToken: string | undefined;
+  /** Address of the admin listener (operator routes); loopback unless deliberately widened. */
+  readonly adminHost: string;
+  /** Port of the admin listener; 0 picks a free one. */
+  readonly adminPort: number;
   /** Largest request body a module route accepts, in bytes. */
   readonly bodyLimitBytes: number;
   /** A client must send its request headers within this time (slow-client protection). */
@@ -43,6 +51,8 @@ const DEFAULTS: HostConfig = {
   dataDir: 'data',
   logLevel: 'info',
   adminToken: undefined,
+  adminHost: '127.0.0.1',
+  adminPort: 3001,
   bodyLimitBytes: 1024 * 1024,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 60_000,
@@ -65,7 +75,9 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   modulesDir: { env: 'ERPMOD_MODULES_DIR', file: 'modules_dir', parse: (v, w) => toText(v, w) },
   dataDir: { env: 'ERPMOD_DATA_DIR', file: 'data_dir', parse: (v, w) => toText(v, w) },
   logLevel: { env: 'ERPMOD_LOG_LEVEL', file: 'log_level', parse: (v, w) => toChoice(v, w, LOG_LEVELS) },
-  adminToken: { env: 'ERPMOD_ADMIN_TOKEN', file: 'admin_token', parse: (v, w) => toText(v, w) },
+  adminToken: { env: 'ERPMOD_ADMIN_TOKEN', file: 'admin_token', parse: (v, w) => checkAdminToken(v, w) },
+  adminHost: { env: 'ERPMOD_ADMIN_HOST', file: 'admin_host', parse: (v, w) => toText(v, w) },
+  adminPort: { env: 'ERPMOD_ADMIN_PORT', file: 'admin_port', parse: (v, w) => toInteger(v, w, 0, 65535) },
   bodyLimitBytes: { env: 'ERPMOD_BODY_LIMIT_BYTES', file: 'body_limit_bytes', parse: (v, w) => toInteger(v, w, 1, 1 << 30) },
   headersTimeoutMs: { env: 'ERPMOD_HEADERS_TIMEOUT_MS', file: 'headers_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
   requestTimeoutMs: { env: 'ERPMOD_REQUEST_TIMEOUT_MS', file: 'request_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 3_600_000) },
@@ -112,6 +124,9 @@ export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
   const config = merged as unknown as HostConfig;
   if (config.requireSignature && config.trustedKeys.length === 0) {
     throw new ErpmodError('ERPMOD_CONFIG_INVALID', 'require_signature is true: expected at least one trusted_keys entry (ERPMOD_TRUSTED_KEYS), got none');
+  }
+  if (config.port !== 0 && config.port === config.adminPort) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `admin_port: expected a port other than the public port ${config.port} (operator routes have their own listener), got ${config.adminPort}`);
   }
   return {
     ...config,

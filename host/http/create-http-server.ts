@@ -15,23 +15,23 @@ export interface HttpServer {
 /** How long a draining server leaves idle keep-alive connections open for one last request. */
 const IDLE_GRACE_MS = 1000;
 
-/**
- * One node:http server, two paths: module routes straight to the dispatcher, everything else to the
- * Express app.
- */
 export interface HttpServerLimits {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
 }
 
-export function createHttpServer(dispatcher: ModuleDispatcher, app: express.Express, limits: HttpServerLimits): HttpServer {
+/**
+ * One node:http server, two paths: module routes straight to the dispatcher (the public listener has
+ * one, the admin listener none), everything else to the Express app.
+ */
+export function createHttpServer(dispatcher: ModuleDispatcher | undefined, app: express.Express, limits: HttpServerLimits): HttpServer {
   let draining = false;
   // Node checks those timeouts on this interval (30 s by default, which would let slow clients linger).
   const checkEveryMs = Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2)));
   const server = http.createServer({ connectionsCheckingInterval: checkEveryMs }, (req, res) => {
     // While draining, every reply tells the client to reconnect (to another worker or instance).
     if (draining) res.setHeader('connection', 'close');
-    if (!dispatcher.handle(req, res)) app(req, res);
+    if (dispatcher === undefined || !dispatcher.handle(req, res)) app(req, res);
   });
   // Slow or stalled clients must not hold sockets forever.
   server.headersTimeout = limits.headersTimeoutMs;
@@ -44,7 +44,7 @@ export function createHttpServer(dispatcher: ModuleDispatcher, app: express.Expr
     // connections: a client may be sending on one of them right now, and would see a reset.
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(server, () => resolve()));
     const deadline = Date.now() + timeoutMs;
-    const requestsDone = dispatcher.drain();
+    const requestsDone = dispatcher?.drain() ?? Promise.resolve();
     let finished = false;
     void requestsDone.then(() => {
       finished = true;

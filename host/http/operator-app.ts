@@ -1,14 +1,17 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
-import { ErpmodError, messageOf } from '../errors';
+import express from 'express';
+import { ErpmodError } from '../errors';
 import type { Logger } from '../logger';
 import type { OperatorActions } from '../cluster/fan-out-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { HealthReporter } from '../runtime/module-health';
 import type { ModuleTable } from '../runtime/module-slot';
 import { createAdminGuard } from './admin-guard';
+import { finishWithErrors } from './app-error-handler';
+import { refuseNonJson } from './content-type-guard';
+import { mountHealthRoutes } from './health-routes';
+import { createHostHeaderGuard } from './host-header-guard';
+import { refuseForeignOrigin } from './origin-guard';
 import { renderPrometheus } from './prometheus-text';
-import { requestIdOf } from './request-id';
-import { sendError } from './send-error';
 
 export interface OperatorAppOptions {
   readonly registry: PluginRepository;
@@ -16,14 +19,17 @@ export interface OperatorAppOptions {
   readonly logger: Logger;
   readonly operator: OperatorActions;
   readonly health: HealthReporter;
-  readonly adminToken: string | undefined;
+  /** The token every operator route requires (configured, or the data directory's admin-token file). */
+  readonly adminToken: string;
+  /** The address the admin listener is bound to: on loopback, Host headers are checked too. */
+  readonly listenHost: string;
   /** True once boot finished; /readyz answers 503 before. */
   readonly isReady: () => boolean;
 }
 
 /**
- * Everything that is not a module route: the operator API and the system routes. Deployments may mount
- * their own Express middleware and routers on the returned app; module routes never pass through it.
+ * The admin listener's app: the operator API and the system routes, behind the guards (Host under
+ * loopback trust, token, Origin, content type), plus the public health routes.
  */
 export function createOperatorApp(options: OperatorAppOptions): express.Express {
   const { registry, table, operator } = options;
@@ -32,18 +38,12 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
   app.set('etag', false);
   const started = Date.now();
 
-  const guard = createAdminGuard(options.adminToken);
-  app.post('/plugins/*path', guard);
-  app.use('/api/v1/system', guard);
-  app.use('/metrics', guard);
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const ready = options.isReady();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'starting' });
-  });
+  mountHealthRoutes(app, options.isReady);
+  const hostGuard = createHostHeaderGuard(options.listenHost);
+  if (hostGuard !== undefined) app.use(hostGuard);
+  app.use(createAdminGuard(options.adminToken));
+  app.use(refuseForeignOrigin);
+  app.use(refuseNonJson);
 
   app.get('/plugins', (_req, res) => {
     res.json(registry.list().map((record) => ({ ...record, runtime: runtimeOf(table, record.code) })));
@@ -96,19 +96,7 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
     res.type('text/plain; version=0.0.4; charset=utf-8').send(renderPrometheus(table));
   });
 
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new ErpmodError('ERPMOD_NOT_FOUND', `no route ${req.method} ${req.path}`));
-  });
-  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const requestId = requestIdOf(req);
-    if (error instanceof ErpmodError) return sendError(res, error.code, error.message, requestId);
-    const status = (error as { status?: unknown }).status;
-    // express's own parsers report client mistakes with a 4xx status; keep them client errors.
-    if (typeof status === 'number' && status === 413) return sendError(res, 'ERPMOD_BODY_TOO_LARGE', messageOf(error), requestId);
-    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(res, 'ERPMOD_BAD_JSON', messageOf(error), requestId);
-    options.logger.error({ requestId, err: messageOf(error) }, 'operator route failed');
-    sendError(res, 'ERPMOD_INTERNAL', `internal error; the log has the details under request id ${requestId}`, requestId);
-  });
+  finishWithErrors(app, options.logger);
   return app;
 }
 

@@ -1,12 +1,13 @@
 /**
- * `erpmod install --reload`: asks a running host to reload a module (`POST /plugins/<code>/reload`) and
- * turns its answer into one line. A module new to the host is found in the host's modules directory and
+ * `erpmod install --reload`: asks a running host's admin listener to reload a module
+ * (`POST /plugins/<code>/reload` with the admin token) and turns its answer into one line. A module new to the host is found in the host's modules directory and
  * loaded by the same reload; installed anywhere else, the host cannot find it, and the answer says so.
  */
 
 import { ErpmodError } from '../errors';
 
 export interface ReloadRequest {
+  /** The admin listener's URL. */
   readonly hostUrl: string;
   readonly code: string;
   readonly adminToken?: string;
@@ -31,7 +32,7 @@ export async function requestReload(request: ReloadRequest): Promise<ReloadAnswe
     text = await response.text();
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-    throw new ErpmodError('ERPMOD_HOST_UNREACHABLE', `POST ${url}: no erpmod host answered (${cause}); is it running, and is --host-url right?`, { cause: error });
+    throw new ErpmodError('ERPMOD_HOST_UNREACHABLE', `POST ${url}: no erpmod host answered (${cause}); is it running, and is --admin-url right?`, { cause: error });
   }
   let body: Record<string, unknown> = {};
   try {
@@ -49,6 +50,8 @@ export async function requestReload(request: ReloadRequest): Promise<ReloadAnswe
   const message = typeof error.message === 'string' ? error.message : text.slice(0, 200);
   const summary = response.status === 404 && errorCode === 'ERPMOD_NOT_FOUND'
     ? `the host found no module ${request.code} in its modules directory: install into the directory the host serves (--modules-dir, or its configuration)`
-    : `the host refused to reload ${request.code}: ${errorCode}: ${message}`;
+    : errorCode === 'ERPMOD_UNAUTHORIZED'
+      ? `the host refused to reload ${request.code}: ${errorCode}: ${message} (pass --admin-token, set ERPMOD_ADMIN_TOKEN, or --data-dir where the host keeps its admin-token file)`
+      : `the host refused to reload ${request.code}: ${errorCode}: ${message}`;
   return { ok: false, status: response.status, errorCode, summary };
 }

@@ -2,15 +2,25 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { call, type HttpReply } from './http-client';
 import { CLI } from './paths';
 
 export interface HostProcess {
   readonly child: ChildProcess;
   readonly url: string;
   readonly port: number;
+  /** The admin listener (operator routes). */
+  readonly adminUrl: string;
+  readonly adminPort: number;
+  /** ERPMOD_ADMIN_TOKEN when the test set one, otherwise the token the host wrote into its data dir. */
+  readonly adminToken: string;
   readonly dataDir: string;
   /** Every parsed JSON log line so far. */
   readonly logs: Record<string, unknown>[];
+  /** Everything the process wrote to stderr so far. */
+  stderr(): string;
+  /** One call to the admin listener with the admin token (headers given here win). */
+  admin(route: string, method?: string, body?: unknown, headers?: Record<string, string>): Promise<HttpReply>;
   /** Sends a signal and resolves with the exit code (or signal name). */
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
@@ -32,10 +42,10 @@ export function makeTempDir(prefix: string): string {
   return dir;
 }
 
-/** Starts `erpmod serve --port 0` in a child process and waits for its "listening" log line. */
+/** Starts `erpmod serve --port 0 --admin-port 0` in a child process and waits for its "listening" log line. */
 export function startHostProcess(options: StartHostProcessOptions): Promise<HostProcess> {
   const dataDir = options.dataDir ?? makeTempDir('data');
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0', ...(options.args ?? [])], {
     env: {
       ...process.env,
       ERPMOD_MODULES_DIR: options.modulesDir,
@@ -65,15 +75,25 @@ export function startHostProcess(options: StartHostProcessOptions): Promise<Host
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
-          if (typeof entry.port === 'number' && String(entry.msg).includes('listening')) {
+          if (typeof entry.port === 'number' && typeof entry.adminPort === 'number' && String(entry.msg).includes('listening')) {
             clearTimeout(timer);
             const port = entry.port;
+            const adminPort = entry.adminPort;
+            const adminUrl = `http://127.0.0.1:${adminPort}`;
+            const adminToken = options.env?.ERPMOD_ADMIN_TOKEN ?? fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
             resolve({
               child,
               url: `http://127.0.0.1:${port}`,
               port,
+              adminUrl,
+              adminPort,
+              adminToken,
               dataDir,
               logs,
+              stderr: () => stderr,
+              admin(route, method = 'GET', body, headers = {}) {
+                return call(`${adminUrl}${route}`, method, body, { authorization: `Bearer ${adminToken}`, ...headers });
+              },
               stop(signal: NodeJS.Signals = 'SIGTERM') {
                 if (child.exitCode === null && child.signalCode === null) child.kill(signal);
                 return exited;
