@@ -4,7 +4,8 @@
  *
  * @example
  * import { loadConfig, startHost } from 'erpmod';
- * const host = await startHost(loadConfig({ overrides: { port: 0 } }));
+ * const host = await startHost(loadConfig({ overrides: { port: 0, adminPort: 0 } }));
+ * // module routes on host.url; operator routes on host.adminUrl, with the admin token
  * // ... later
  * await host.close();
  */

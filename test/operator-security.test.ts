@@ -139,8 +139,14 @@ describe('the admin token across starts', () => {
     }
   });
 
-  it('refuses an admin port equal to the public port', () => {
-    assert.throws(() => loadConfig({ env: {}, overrides: { port: 4000, adminPort: 4000 } }), /ERPMOD_CONFIG_INVALID|admin_port: expected a port other than the public port 4000/);
+  it('reads admin_host / admin_port (127.0.0.1:3001 by default) and refuses an admin port equal to the public port', () => {
+    const cwd = makeTempDir('admin-config');
+    assert.deepEqual(pick(loadConfig({ cwd, env: {} })), ['127.0.0.1', 3001]);
+    assert.deepEqual(pick(loadConfig({ cwd, env: { ERPMOD_ADMIN_HOST: '::1', ERPMOD_ADMIN_PORT: '4001' } })), ['::1', 4001]);
+    fs.writeFileSync(path.join(cwd, 'erpmod.config.yml'), 'admin_host: 10.0.0.5\nadmin_port: 0\n');
+    assert.deepEqual(pick(loadConfig({ cwd, env: {} })), ['10.0.0.5', 0]);
+    assert.throws(() => loadConfig({ cwd, env: { ERPMOD_ADMIN_PORT: 'x' } }), /ERPMOD_ADMIN_PORT: expected an integer from 0 to 65535/);
+    assert.throws(() => loadConfig({ cwd, env: {}, overrides: { port: 4000, adminPort: 4000 } }), /admin_port: expected a port other than the public port 4000/);
   });
 });
 
@@ -149,4 +155,8 @@ function refusedWith(pattern: RegExp): (error: Error & { logs?: Record<string, u
   // Refused while reading the configuration: one line on stderr; at boot: the fatal log line.
   const onStderr = new RegExp(`ERPMOD_CONFIG_INVALID: .*${pattern.source}`);
   return (error) => onStderr.test(error.message) || (error.logs ?? []).some((entry) => entry.code === 'ERPMOD_CONFIG_INVALID' && pattern.test(String(entry.err)));
+}
+
+function pick(config: { adminHost: string; adminPort: number }): [string, number] {
+  return [config.adminHost, config.adminPort];
 }

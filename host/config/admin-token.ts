@@ -78,7 +78,7 @@ function createTokenFile(file: string): boolean {
 }
 
 function describe(raw: unknown): string {
-  if (typeof raw !== 'string') return JSON.stringify(raw) ?? String(raw);
+  if (typeof raw !== 'string') return raw === null ? 'null' : `a ${typeof raw} (quote it in YAML)`;
   if (raw === '') return 'an empty string';
   const bad = [...raw].find((character) => !TOKEN_PATTERN.test(character));
   // Never echo the token itself: it is a secret, and this message goes to logs.
