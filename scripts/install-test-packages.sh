@@ -4,7 +4,8 @@
 #   for the checker's cross-format fixtures and `erpmod build --target win32-x64`;
 # - xmllint, which validates `erpmod check --format junit` against docs/schemas/junit.xsd;
 # - bubblewrap, the sandbox of the checker's load phase;
-# - nginx, the real reverse proxy the operator-surface tests put in front of the host.
+# - nginx, the real reverse proxy the operator-surface tests put in front of the host;
+# - chromium, the real browser the console's end-to-end tests drive through playwright-core.
 # The universal Mach-O file is assembled by the test helper itself, so no lipo is needed.
 # Idempotent and quiet: does nothing when every tool is already there; prints apt's output only when it
 # fails. Debian/Ubuntu only.
@@ -20,6 +21,7 @@ declare -A package_of=(
   [xmllint]=libxml2-utils
   [bwrap]=bubblewrap
   [/usr/sbin/nginx]=nginx
+  [/usr/bin/chromium]=chromium
 )
 
 has_tool() {
