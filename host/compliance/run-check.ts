@@ -222,8 +222,11 @@ function toTargetResult(t: PlannedTarget, strict: boolean): TargetResult {
   const info = report.binary;
   const napiFromInfo = Number(info?.infoBlock?.fields.napi);
   const loadSummary: LoadPhaseSummary = load === undefined
-    ? { ran: false, skipReason: t.loadSkip ?? 'not run', durationMs: null, outcome: null, signal: null, exitCode: null }
-    : { ran: true, skipReason: null, durationMs: round(load.durationMs), outcome: load.outcome, signal: load.signal ?? null, exitCode: load.exitCode ?? null };
+    ? { ran: false, skipReason: t.loadSkip ?? 'not run', durationMs: null, outcome: null, signal: null, exitCode: null, sandbox: null }
+    : {
+      ran: true, skipReason: null, durationMs: round(load.durationMs), outcome: load.outcome, signal: load.signal ?? null, exitCode: load.exitCode ?? null,
+      sandbox: { ...load.sandbox },
+    };
   return {
     platformKey: t.platformKey,
     binaryPath: report.binaryPath ?? null,

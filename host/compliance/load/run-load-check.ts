@@ -3,6 +3,10 @@
  * (SIGKILL: a library spinning inside dlopen ignores anything gentler), and turns what the child
  * reported — or how it died — into load/* violations. The checker itself never dlopens vendor code.
  *
+ * The child runs inside the strongest sandbox this machine can start (sandbox-plan.ts): a level that fails
+ * before the child reported anything — before it could reach dlopen, so before any vendor code ran — is
+ * abandoned for the next one, and the report names the level that ran.
+ *
  * Call it only for a binary the static phase accepted, for the running platform: a library declaring
  * Node-API 10+ crashes Node 20 inside dlopen, and a library for another platform cannot load at all.
  */
@@ -10,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ErpmodError } from '../../errors';
@@ -17,6 +22,10 @@ import { RULES } from '../rules';
 import type { LoadedManifest, RuleId, Violation } from '../types';
 import { LOAD_STEPS, MAX_REPORT_BYTES, parseChildMessage } from './child-protocol';
 import type { ChildMessage, LoadRequest, LoadStep } from './child-protocol';
+import { prepareLoadDir, removeLoadDir } from './prepare-load-dir';
+import type { LoadDir } from './prepare-load-dir';
+import { planSandboxes } from './sandbox-plan';
+import type { SandboxInfo, SandboxMechanism, SandboxPlan } from './sandbox-plan';
 
 export const DEFAULT_LOAD_TIMEOUT_MS = 10_000;
 const STDERR_TAIL_BYTES = 4096;
@@ -26,6 +35,11 @@ export interface LoadCheckOptions {
   readonly timeoutMs?: number;
   /** The compiled child entry; defaults to load-child.js next to this file. */
   readonly childScript?: string;
+  /**
+   * `auto` (the default): the strongest sandbox that starts. `none` runs the child unconfined; it exists
+   * for the tests that prove the sandbox makes a difference and is not offered on the command line.
+   */
+  readonly sandbox?: 'auto' | 'none';
 }
 
 export type LoadOutcome = 'completed' | 'crashed' | 'timed-out' | 'exited';
@@ -45,6 +59,8 @@ export interface LoadReport {
   readonly skipped: readonly { readonly rule: LoadStep; readonly reason: string }[];
   readonly violations: readonly Violation[];
   readonly ok: boolean;
+  /** How the child was confined. */
+  readonly sandbox: SandboxInfo;
 }
 
 const STEP_ACTIVITY: Readonly<Record<LoadStep, string>> = {
@@ -55,6 +71,8 @@ const STEP_ACTIVITY: Readonly<Record<LoadStep, string>> = {
 };
 
 interface ChildEnd {
+  /** Set when the command could not be started at all (bwrap or setpriv missing, say). */
+  readonly spawnError?: Error;
   readonly messages: readonly ChildMessage[];
   readonly timedOut: boolean;
   readonly signal: NodeJS.Signals | null;
@@ -83,31 +101,98 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
   if (!fs.existsSync(script)) {
     throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child: ${script} does not exist (is dist/ fully built?)`);
   }
-  const started = performance.now();
-  const end = await runChild(script, request, timeoutMs, loaded.moduleDir);
-  const durationMs = performance.now() - started;
-  return buildReport(file, end, timeoutMs, durationMs);
+  let dir: LoadDir;
+  try {
+    dir = prepareLoadDir(loaded.moduleDir, file, script, process.execPath);
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot prepare the load-phase child's private directory: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const childArgs = [dir.childScript, JSON.stringify({ ...request, file: dir.file })];
+    const plans = planSandboxes({
+      node: process.execPath, childArgs, readDirs: [dir.moduleDir, path.dirname(dir.childScript)], workDir: dir.workDir,
+      cwd: dir.moduleDir, dropTo: dir.dropTo, dropProblem: dir.dropProblem,
+    });
+    const candidates = options.sandbox === 'none' ? plans.slice(-1) : plans.slice(Math.max(0, plans.findIndex((p) => p.info.mechanism === workingMechanism)));
+    const failures: string[] = [];
+    for (const [i, plan] of candidates.entries()) {
+      const started = performance.now();
+      const end = viaInit(plan, await runChild(plan, childEnv(dir), timeoutMs, dir.moduleDir));
+      const durationMs = performance.now() - started;
+      const last = i === candidates.length - 1;
+      if (!stopping && !last && failedToStart(end)) {
+        failures.push(`${plan.info.mechanism}: ${end.spawnError?.message ?? (lastLines(end.stderrTail) || `exit code ${String(end.exitCode)}`)}`);
+        continue;
+      }
+      if (end.spawnError !== undefined) {
+        throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child ${script}: ${end.spawnError.message}`, { cause: end.spawnError });
+      }
+      if (options.sandbox !== 'none') workingMechanism = plan.info.mechanism;
+      const sandbox = failures.length === 0 || plan.info.note === null
+        ? plan.info
+        : { ...plan.info, note: `${plan.info.note} (${failures.join('; ')})` };
+      return buildReport(file, end, timeoutMs, durationMs, sandbox);
+    }
+    throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', 'cannot start the load-phase child: no sandbox level was tried');
+  } finally {
+    removeLoadDir(dir);
+  }
+}
+
+/**
+ * bwrap runs the child under its own PID 1, which exits with 128 + the signal when the child is killed
+ * by one: read that back as the signal, as a directly spawned child would report it. (A library that
+ * calls exit(139) itself is then reported as SIGSEGV; both are load/dlopen failures.)
+ */
+function viaInit(plan: SandboxPlan, end: ChildEnd): ChildEnd {
+  if (plan.info.mechanism !== 'bwrap' || end.signal !== null || end.exitCode === null || end.exitCode <= 128) return end;
+  const signal = Object.entries(os.constants.signals).find(([, n]) => n === end.exitCode! - 128)?.[0] as NodeJS.Signals | undefined;
+  return signal === undefined ? end : { ...end, signal, exitCode: null };
+}
+
+/** The first level that started, so later modules in this process do not retry the ones that cannot. */
+let workingMechanism: SandboxMechanism | undefined;
+
+/** The child reported nothing, so it never reached dlopen: the sandbox around it failed, not the module. */
+function failedToStart(end: ChildEnd): boolean {
+  if (end.spawnError !== undefined) return true;
+  return !end.timedOut && end.messages.length === 0 && (end.exitCode !== 0 || end.signal !== null);
+}
+
+/**
+ * Vendor code sees none of the checker's environment (CI secrets live there): only a search path, its
+ * private directory as HOME and TMPDIR, and the caller's library search path for the library's own
+ * dependencies.
+ */
+function childEnv(dir: LoadDir): NodeJS.ProcessEnv {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: dir.workDir,
+    TMPDIR: dir.workDir,
+    ...(process.env.LD_LIBRARY_PATH === undefined ? {} : { LD_LIBRARY_PATH: process.env.LD_LIBRARY_PATH }),
+    ...(process.platform === 'win32' ? { SystemRoot: process.env.SystemRoot, PATH: process.env.PATH } : {}),
+  };
 }
 
 /** Children still running, killed if the checker exits first so that a hanging library is not orphaned. */
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
+/** Set once the command is being stopped: a killed child is then not a reason to try the next level. */
+let stopping = false;
 
 /** SIGKILLs every load-phase child still running; for a command that is itself being stopped. */
 export function killRunningLoadChecks(): void {
+  stopping = true;
   for (const child of running) child.kill('SIGKILL');
 }
 
-function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: string): Promise<ChildEnd> {
+function runChild(plan: SandboxPlan, env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string): Promise<ChildEnd> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', killRunningLoadChecks);
   }
-  // The checker's own Node flags (NODE_OPTIONS: preloads, inspectors) have no business in the child.
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(request)], {
+  return new Promise((resolve) => {
+    const child = spawn(plan.command, plan.args, {
       cwd,
       env,
       // stdout is the vendor's to print on; fd 3 carries the report.
@@ -140,7 +225,7 @@ function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: 
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      reject(new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child ${script}: ${error.message}`, { cause: error }));
+      resolve({ spawnError: error, messages: [], timedOut: false, signal: null, exitCode: null, stderrTail: stderr.trim() });
     });
     child.on('close', (exitCode, signal) => {
       running.delete(child);
@@ -156,7 +241,7 @@ function runChild(script: string, request: LoadRequest, timeoutMs: number, cwd: 
   });
 }
 
-function buildReport(file: string, end: ChildEnd, timeoutMs: number, durationMs: number): LoadReport {
+function buildReport(file: string, end: ChildEnd, timeoutMs: number, durationMs: number, sandbox: SandboxInfo): LoadReport {
   const violations: Violation[] = [];
   const ran: LoadStep[] = [];
   let done = false;
@@ -219,6 +304,7 @@ function buildReport(file: string, end: ChildEnd, timeoutMs: number, durationMs:
     skipped,
     violations,
     ok: failed.size === 0,
+    sandbox,
   };
 }
 

@@ -51,6 +51,19 @@ export interface LoadPhaseSummary {
   readonly outcome: string | null;
   readonly signal: string | null;
   readonly exitCode: number | null;
+  /** How the child that loaded the library was confined; null when the load phase did not run. */
+  readonly sandbox: SandboxSummary | null;
+}
+
+/** The load phase's sandbox: the mechanism, what it kept the library from, and why it is weaker than full. */
+export interface SandboxSummary {
+  /** bwrap | unshare | setpriv | none */
+  readonly mechanism: string;
+  readonly full: boolean;
+  readonly noWrites: boolean;
+  readonly noNetwork: boolean;
+  readonly notRoot: boolean;
+  readonly note: string | null;
 }
 
 /** One `<platform>-<arch>` binary of a module: its static result and, on this machine's platform, its load result. */

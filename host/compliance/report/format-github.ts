@@ -23,6 +23,8 @@ export function formatGithub(report: CheckReport, options: FormatGithubOptions =
       }
     }
   }
+  const notes = new Set(report.modules.flatMap((m) => m.targets.flatMap((t) => (t.load.sandbox != null && !t.load.sandbox.full ? [`${t.load.sandbox.mechanism}: ${t.load.sandbox.note ?? ''}`] : []))));
+  for (const note of notes) lines.push(`::warning ${`title=${property('erpmod check · load sandbox weaker than full')}`}::${data(note)}`);
   const { modules, failed, errors, warnings } = report.summary;
   const counts = `(${plural(errors, 'error')}, ${plural(warnings, 'warning')})`;
   lines.push(report.ok

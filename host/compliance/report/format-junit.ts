@@ -6,7 +6,7 @@
  */
 
 import path from 'node:path';
-import type { CheckReport, ModuleResult, ReportedViolation, RuleResult, TargetResult } from './check-report';
+import type { CheckReport, ModuleResult, ReportedViolation, RuleResult, SandboxSummary, TargetResult } from './check-report';
 import { displayPath } from './display-path';
 
 export interface FormatJunitOptions {
@@ -58,6 +58,7 @@ function formatSuite(m: ModuleResult, strict: boolean, cwd: string, timestamp: s
     property('dir', displayPath(m.dir, cwd)),
     ...(m.version === null ? [] : [property('version', m.version)]),
     ...m.targets.map((t) => property(`binary.${t.platformKey}`, t.binaryPath === null ? '(none)' : displayPath(t.binaryPath, cwd))),
+    ...m.targets.flatMap((t) => (t.load.sandbox == null ? [] : [property(`load.sandbox.${t.platformKey}`, describeSandbox(t.load.sandbox))])),
   ];
   const xml = [
     `  <testsuite name="${attr(name)}" tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds(timeMs)}" timestamp="${timestamp}">`,
@@ -94,6 +95,10 @@ function describe(v: ReportedViolation, cwd: string): string {
   if (v.found !== null) lines.push(`found: ${v.found}`);
   if (v.fix !== null) lines.push(`fix: ${v.fix}`);
   return lines.join('\n');
+}
+
+function describeSandbox(sandbox: SandboxSummary): string {
+  return sandbox.full ? `${sandbox.mechanism} (full)` : `${sandbox.mechanism} (weaker than full: ${sandbox.note ?? ''})`;
 }
 
 function property(name: string, value: string): string {

@@ -39,6 +39,9 @@ function formatModule(module: ModuleResult, strict: boolean, s: Style, cwd: stri
 
 function formatTarget(t: TargetResult, strict: boolean, s: Style, cwd: string): string[] {
   const lines = [`  ${s.bold(t.platformKey)}  ${describeBinary(t, cwd)}${s.dim(timings(t))}`];
+  const sandbox = t.load.sandbox;
+  // Loud on purpose: the library's constructors ran with more rights than the full sandbox gives.
+  if (sandbox != null && !sandbox.full) lines.push(`    ${s.yellow('⚠')} ${s.bold('load sandbox weaker than full')} (${sandbox.mechanism}): ${sandbox.note ?? ''}`);
   for (const rule of t.rules) lines.push(`    ${ruleLine(rule, strict, s)}`);
   const findings = t.rules.flatMap((r) => r.violations);
   if (findings.length > 0) lines.push('');
@@ -57,7 +60,9 @@ function describeBinary(t: TargetResult, cwd: string): string {
 
 function timings(t: TargetResult): string {
   const parts = [`static ${formatMs(t.staticMs)}`];
-  if (t.load.ran && t.load.durationMs !== null) parts.push(`load ${formatMs(t.load.durationMs)}`);
+  if (t.load.ran && t.load.durationMs !== null) {
+    parts.push(`load ${formatMs(t.load.durationMs)}${t.load.sandbox == null ? '' : ` in ${t.load.sandbox.mechanism === 'none' ? 'no sandbox' : t.load.sandbox.mechanism}`}`);
+  }
   return ` · ${parts.join(' · ')}`;
 }
 
