@@ -22,9 +22,10 @@ export const INSTALL_USAGE = `usage: erpmod install <pack> [options]
 
 Installs a pack made by erpmod pack into the host's modules directory:
   1. checks every packed binary against its pinned sha256, and the signature against the host's
-     trusted_keys (required when require_signature is true);
+     trusted_keys: when any are listed the pack must be signed by one of them (as with
+     require_signature), and is refused before any of its code runs;
   2. runs the compliance check on the unpacked module: the static phase, then the load phase for this
-     machine's binary in a throw-away child process;
+     machine's binary in a sandboxed throw-away child process;
   3. moves it into <modules>/<code>/ with a rename (a module already there is replaced, and put back
      if the move fails).
 Any refusal leaves the modules directory as it was. The host's configuration (erpmod.config.yml,

@@ -5,9 +5,9 @@
  *    `<modules>/.erpmod-install-XXXXXX/<code>/`: inside the modules directory, so the final rename stays
  *    on one file system, and one level down, so a host discovering `<modules>/*\/module.yml` meanwhile
  *    never sees a half-written module.
- * 2. Verify digests and the signature (against the host's trusted keys when it lists any), then run the
- *    compliance check: the static phase and, for this machine's binary, the load phase in a throw-away
- *    child process.
+ * 2. Verify digests and the signature — when the host lists trusted keys, the pack must be signed by
+ *    one of them, whether or not require_signature is set — and only then run the compliance check: the
+ *    static phase and, for this machine's binary, the load phase in a sandboxed throw-away child.
  * 3. Rename an existing `<modules>/<code>` aside (into the staging directory), rename the new one into
  *    place; if that fails, rename the old one back. Remove the staging directory.
  *
@@ -71,10 +71,17 @@ export async function installPack(packFile: string, options: InstallOptions): Pr
     } catch (error) {
       throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot unpack ${packFile} into ${staging}: ${messageOf(error)}`, { cause: error });
     }
+    // Trust before code: once the host lists trusted keys, a pack they do not vouch for (unsigned, or
+    // signed by another key) is refused here, before the compliance check's load phase runs any of it.
     const { trustedKeys, requireSignature } = options.trust;
-    const verified = verifyModuleDir(unpacked, { trustedKeys: trustedKeys.length > 0 ? trustedKeys : undefined, requireSignature });
+    const mustBeSigned = requireSignature || trustedKeys.length > 0;
+    const verified = verifyModuleDir(unpacked, { trustedKeys: trustedKeys.length > 0 ? trustedKeys : undefined, requireSignature: mustBeSigned });
     if (!verified.ok || verified.loaded === undefined) {
-      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} is refused:\n${describeFailures(verified.findings)}`, { details: { findings: verified.findings } });
+      const why = mustBeSigned && !requireSignature && verified.findings.some((f) => f.rule === 'binary/signature' && f.status === 'fail')
+        ? ' (the host lists trusted_keys, so erpmod install takes only packs signed by one of them)'
+        : '';
+      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} is refused before any of its code ran${why}:\n${describeFailures(verified.findings)}`,
+        { details: { findings: verified.findings } });
     }
     const { manifest } = verified.loaded;
     if (manifest.code !== pack.code) {

@@ -116,10 +116,14 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
     const candidates = options.sandbox === 'none' ? plans.slice(-1) : plans.slice(Math.max(0, plans.findIndex((p) => p.info.mechanism === workingMechanism)));
     const failures: string[] = [];
     for (const [i, plan] of candidates.entries()) {
+      const last = i === candidates.length - 1;
+      if (plan.unavailable !== undefined && !last) {
+        failures.push(`${plan.info.mechanism}: ${plan.unavailable}`);
+        continue;
+      }
       const started = performance.now();
       const end = viaInit(plan, await runChild(plan, childEnv(dir), timeoutMs, dir.moduleDir));
       const durationMs = performance.now() - started;
-      const last = i === candidates.length - 1;
       if (!stopping && !last && failedToStart(end)) {
         failures.push(`${plan.info.mechanism}: ${end.spawnError?.message ?? (lastLines(end.stderrTail) || `exit code ${String(end.exitCode)}`)}`);
         continue;

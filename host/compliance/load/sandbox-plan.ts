@@ -34,6 +34,8 @@ export interface SandboxPlan {
   readonly info: SandboxInfo;
   readonly command: string;
   readonly args: readonly string[];
+  /** Set when a tool the level needs is not on the checker's PATH; the level is then not tried. */
+  readonly unavailable?: string;
 }
 
 export interface SandboxInput {
@@ -112,15 +114,20 @@ export function planSandboxes(input: SandboxInput, platform: NodeJS.Platform = p
   };
   if (platform !== 'linux') return [none];
 
-  const drop = input.dropTo === undefined ? [] : ['setpriv', ...setprivArgs(input.dropTo)];
+  // Tools are found on the checker's PATH, not the child's, and named by absolute path, so that setpriv
+  // does not look bwrap up on a PATH the caller did not choose.
+  const tools = { setpriv: findExecutable('setpriv'), bwrap: findExecutable('bwrap'), unshare: findExecutable('unshare') };
+  const drop = input.dropTo === undefined ? [] : [tools.setpriv ?? 'setpriv', ...setprivArgs(input.dropTo)];
   const wrap = (rest: readonly string[], sandbox: SandboxInfo): SandboxPlan => {
     const argv = [...drop, ...rest];
-    return { info: sandbox, command: argv[0]!, args: argv.slice(1) };
+    const needed = [...(input.dropTo === undefined ? [] : ['setpriv']), ...(sandbox.mechanism === 'bwrap' || sandbox.mechanism === 'unshare' ? [sandbox.mechanism] : [])];
+    const missing = needed.filter((name) => tools[name as keyof typeof tools] === undefined);
+    return { info: sandbox, command: argv[0]!, args: argv.slice(1), ...(missing.length === 0 ? {} : { unavailable: `${missing.join(', ')} not found on PATH` }) };
   };
   const plans: SandboxPlan[] = [
-    wrap(['bwrap', ...bwrapArgs(input)],
+    wrap([tools.bwrap ?? 'bwrap', ...bwrapArgs(input)],
       info('bwrap', true, true, notRoot, `the child ran as root outside its namespace${dropNote}`)),
-    wrap(['unshare', '--user', '--net', '--', input.node, ...input.childArgs],
+    wrap([tools.unshare ?? 'unshare', '--user', '--net', '--', input.node, ...input.childArgs],
       info('unshare', false, true, notRoot,
         `bubblewrap could not start, so util-linux unshare was used: no network${notRoot ? ', not root' : ''}, but the library could write wherever ${input.dropTo !== undefined ? 'uid 65534' : 'the checking user'} may${dropNote}; install bubblewrap for the full sandbox`)),
   ];
@@ -131,4 +138,19 @@ export function planSandboxes(input: SandboxInput, platform: NodeJS.Platform = p
   }
   plans.push(none);
   return plans;
+}
+
+/** The absolute path of `name` on the checker's PATH, or undefined. */
+function findExecutable(name: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
