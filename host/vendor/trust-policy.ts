@@ -13,7 +13,9 @@
  * | signed by a key not in trusted_keys             | error                   | warning                   |
  * | signed, but the platform's binary is not pinned | error                   | warning                   |
  *
- * With no trusted keys and no requirement the rule does not run.
+ * With no trusted keys and no requirement the rule does not run. This table is the host's, at boot and
+ * reload; `erpmod install` (install-pack.ts) treats listed keys as required, so an unsigned or
+ * foreign-signed pack is refused there before any of its code runs.
  */
 
 import type { KeyObject } from 'node:crypto';
