@@ -158,8 +158,8 @@ describe('erpmod install: trust before code', { skip: process.platform !== 'linu
     for (const [pack, reason] of [[unsigned, /the module is not signed/], [signedByStranger, /not among the trusted keys/]] as const) {
       const result = await install(pack, { ERPMOD_TRUSTED_KEYS: trustedKey });
       assert.equal(result.code, 1, describeRun(result));
-      assert.match(result.stderr, /ERPMOD_PACK_REJECTED: .* is refused before any of its code ran \(the host lists trusted_keys/);
-      assert.match(result.stderr, new RegExp(`binary/signature: .*${reason.source}`));
+      assert.match(result.stderr, new RegExp(`ERPMOD_PACK_REJECTED: .* is refused:\nbinary/signature: .*${reason.source}.*\n`
+        + '\\(the host lists trusted_keys, so erpmod install takes only packs signed by one of them; none of the pack\'s code ran\\)'));
       assert.doesNotMatch(result.stderr, /escape-probe ran|compliance check/);
     }
     assert.ok(!fs.existsSync(marker), 'the constructor never ran');
@@ -169,7 +169,7 @@ describe('erpmod install: trust before code', { skip: process.platform !== 'linu
   it('with require_signature, the same; a pack signed by the trusted key does reach the (sandboxed) load phase', async () => {
     const required = { ERPMOD_TRUSTED_KEYS: trustedKey, ERPMOD_REQUIRE_SIGNATURE: 'true' };
     const refused = await install(unsigned, required);
-    assert.match(refused.stderr, /ERPMOD_PACK_REJECTED: .* is refused before any of its code ran:\nbinary\/signature: the module is not signed/, describeRun(refused));
+    assert.match(refused.stderr, /ERPMOD_PACK_REJECTED: .* is refused:\nbinary\/signature: the module is not signed.*\n\(none of the pack's code ran\)/, describeRun(refused));
     assert.doesNotMatch(refused.stderr, /escape-probe ran/);
 
     // Trusted, so its code runs — in the sandbox: the probe reports in, and still leaves nothing behind.

@@ -78,9 +78,9 @@ export async function installPack(packFile: string, options: InstallOptions): Pr
     const verified = verifyModuleDir(unpacked, { trustedKeys: trustedKeys.length > 0 ? trustedKeys : undefined, requireSignature: mustBeSigned });
     if (!verified.ok || verified.loaded === undefined) {
       const why = mustBeSigned && !requireSignature && verified.findings.some((f) => f.rule === 'binary/signature' && f.status === 'fail')
-        ? ' (the host lists trusted_keys, so erpmod install takes only packs signed by one of them)'
+        ? 'the host lists trusted_keys, so erpmod install takes only packs signed by one of them; '
         : '';
-      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} is refused before any of its code ran${why}:\n${describeFailures(verified.findings)}`,
+      throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} is refused:\n${describeFailures(verified.findings)}\n(${why}none of the pack's code ran)`,
         { details: { findings: verified.findings } });
     }
     const { manifest } = verified.loaded;

@@ -10,6 +10,12 @@ import type { RuleId } from '../types';
 export interface LoadRequest {
   /** Absolute path of the library (process.dlopen refuses relative paths). */
   readonly file: string;
+  /**
+   * The library's path as the checker names it, when the child loads a private copy (a root checker
+   * drops the child's uid and copies the module for it): in the child's command line, so `ps` shows
+   * which module a child is checking.
+   */
+  readonly origin?: string;
   readonly code: string;
   readonly version: string;
   readonly routes: readonly { readonly method: string; readonly path: string }[];

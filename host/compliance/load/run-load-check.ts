@@ -108,7 +108,7 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
     throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot prepare the load-phase child's private directory: ${(error as Error).message}`, { cause: error });
   }
   try {
-    const childArgs = [dir.childScript, JSON.stringify({ ...request, file: dir.file })];
+    const childArgs = [dir.childScript, JSON.stringify({ ...request, file: dir.file, ...(dir.file === file ? {} : { origin: file }) })];
     const plans = planSandboxes({
       node: process.execPath, childArgs, readDirs: [dir.moduleDir, path.dirname(dir.childScript)], workDir: dir.workDir,
       cwd: dir.moduleDir, dropTo: dir.dropTo, dropProblem: dir.dropProblem,
