@@ -9,6 +9,8 @@
  * in those is what this process exists to absorb; the parent reads which step was under way from fd 3.
  */
 
+// Only Node's built-ins and ./child-protocol: prepare-load-dir.ts copies exactly these two compiled
+// files when a root checker drops the child's uid.
 import fs from 'node:fs';
 import os from 'node:os';
 import { REPORT_FD, parseLoadRequest } from './child-protocol';

@@ -47,7 +47,8 @@ export function prepareLoadDir(moduleDir: string, file: string, childScript: str
   fs.chmodSync(root, 0o755);
   const moduleCopy = path.join(root, 'module');
   const childCopy = path.join(root, 'child');
-  fs.cpSync(moduleDir, moduleCopy, { recursive: true, verbatimSymlinks: true });
+  // Directories, files and symlinks only: a socket or FIFO in a module directory cannot be copied.
+  fs.cpSync(moduleDir, moduleCopy, { recursive: true, verbatimSymlinks: true, filter: (source) => isCopyable(source) });
   fs.mkdirSync(childCopy);
   for (const name of CHILD_FILES) {
     const source = path.join(path.dirname(childScript), name);
@@ -79,6 +80,11 @@ function othersCanReach(p: string): boolean {
     if ((fs.statSync(dir).mode & 0o001) === 0) return false;
     if (dir === path.dirname(dir)) return true;
   }
+}
+
+function isCopyable(p: string): boolean {
+  const stat = fs.lstatSync(p);
+  return stat.isDirectory() || stat.isFile() || stat.isSymbolicLink();
 }
 
 function chownTree(p: string): void {

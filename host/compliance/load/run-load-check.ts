@@ -131,6 +131,12 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
       if (end.spawnError !== undefined) {
         throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED', `cannot start the load-phase child ${script}: ${end.spawnError.message}`, { cause: end.spawnError });
       }
+      if (!stopping && failedToStart(end)) {
+        // Not even the unconfined child reached dlopen: the checker is broken here, not the module.
+        const said = lastLines(end.stderrTail) || `exit code ${String(end.exitCode ?? end.signal)}`;
+        throw new ErpmodError('ERPMOD_LOAD_CHECK_FAILED',
+          `the load-phase child ${script} ended before it reached dlopen (${said})${failures.length === 0 ? '' : `; sandboxes tried first: ${failures.join('; ')}`}`);
+      }
       if (options.sandbox !== 'none') workingMechanism = plan.info.mechanism;
       const sandbox = failures.length === 0 || plan.info.note === null
         ? plan.info
