@@ -103,6 +103,22 @@ describe('the load phase sandbox', { skip: process.platform !== 'linux' && 'the 
     assert.equal(t.load.outcome, 'completed');
   });
 
+  it('crashes, aborts and exits inside bubblewrap are still reported as signals and exit codes under the running rule', async () => {
+    const cases = [
+      { variants: ['PROBE_ABORT_AT_LOAD'] as const, outcome: 'crashed', signal: 'SIGABRT', exitCode: undefined },
+      { variants: ['PROBE_EXIT_AT_LOAD'] as const, outcome: 'exited', signal: undefined, exitCode: 3 },
+      { variants: ['PROBE_HANDLER_THROWS'] as const, outcome: 'completed', signal: undefined, exitCode: 0 },
+    ];
+    for (const c of cases) {
+      const dir = buildProbeModule(c.variants);
+      const loaded = readManifest(dir);
+      const report = await runLoadCheck(loaded, path.join(dir, loaded.manifest.binaries[PLATFORM_KEY]!));
+      assert.equal(report.sandbox.mechanism, 'bwrap', c.variants[0]);
+      assert.deepEqual([report.outcome, report.signal, report.exitCode], [c.outcome, c.signal, c.exitCode], c.variants[0]);
+      assert.equal(report.violations[0]?.rule, c.variants[0] === 'PROBE_HANDLER_THROWS' ? 'load/handler' : 'load/dlopen');
+    }
+  });
+
   it('without bubblewrap it falls back to namespaces, still without network or root, and says loudly that it is weaker', async () => {
     const { dir } = escapeModule();
     const before = connections;
