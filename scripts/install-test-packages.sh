@@ -5,7 +5,8 @@
 # - xmllint, which validates `erpmod check --format junit` against docs/schemas/junit.xsd;
 # - bubblewrap, the sandbox of the checker's load phase;
 # - nginx, the real reverse proxy the operator-surface tests put in front of the host;
-# - chromium, the real browser the console's end-to-end tests drive through playwright-core.
+# - chromium, the real browser the console's end-to-end tests drive through playwright-core;
+# - postgresql, the server the PostgreSQL store's tests start in temp directories (initdb + pg_ctl).
 # The universal Mach-O file is assembled by the test helper itself, so no lipo is needed.
 # Idempotent and quiet: does nothing when every tool is already there; prints apt's output only when it
 # fails. Debian/Ubuntu only.
@@ -22,10 +23,13 @@ declare -A package_of=(
   [bwrap]=bubblewrap
   [/usr/sbin/nginx]=nginx
   [/usr/bin/chromium]=chromium
+  [initdb]=postgresql
 )
 
 has_tool() {
   case "$1" in
+    # Debian keeps the server's programs under a versioned directory, off PATH.
+    initdb) compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null ;;
     /*) [ -x "$1" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
