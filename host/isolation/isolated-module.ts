@@ -2,6 +2,7 @@ import { ErpmodError } from '../errors';
 import type { EventBus, SubscriptionOwner } from '../loader/event-bus';
 import type { Logger } from '../logger';
 import { decodeBytes, encodeBytes, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
+import type { OutputSink } from './runner-output';
 import { RunnerProcess, type RunnerExit } from './runner-process';
 
 export interface CrashRecord {
@@ -18,6 +19,8 @@ export interface CrashRecord {
 export interface IsolatedModuleOptions {
   readonly input: RunnerLoadInput;
   readonly memoryMb: number;
+  /** The runner's whole environment (runner-environment.ts). */
+  readonly env: Record<string, string>;
   readonly crashLimit: number;
   readonly crashWindowMs: number;
   readonly logger: Logger;
@@ -25,8 +28,8 @@ export interface IsolatedModuleOptions {
   readonly owner: SubscriptionOwner;
   readonly onCrash: (record: CrashRecord) => void;
   readonly onCircuitOpen: (reason: string) => void;
-  /** Passes a runner's log line on to the host's log. */
-  readonly onLine: (line: string) => void;
+  /** Passes a runner's output on to the host's log. */
+  readonly output: OutputSink;
 }
 
 type State = 'starting' | 'ready' | 'restarting' | 'open' | 'stopped';
@@ -121,7 +124,8 @@ export class IsolatedModule {
     let loadFailed = false;
     const runner = new RunnerProcess({
       memoryMb: this.options.memoryMb,
-      onLine: this.options.onLine,
+      env: this.options.env,
+      output: this.options.output,
       onMessage: (message) => {
         if (message.t === 'ready') {
           this.routes = message.routes;

@@ -4,6 +4,7 @@ import type { LoadModuleInput } from '../loader/load-module';
 import type { ModuleHandler } from '../loader/load-native-library';
 import { newGeneration, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { IsolatedModule, type CrashRecord } from './isolated-module';
+import { runnerEnvironment } from './runner-environment';
 
 export interface IsolationSettings {
   readonly memoryMb: number;
@@ -23,6 +24,8 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
   const { manifest } = input.loaded;
   const started = performance.now();
   const subscriptions = new SubscriptionOwner(manifest.code);
+  const env = runnerEnvironment(manifest, input.env);
+  const { logger } = input;
   const isolated = new IsolatedModule({
     input: {
       loaded: input.loaded,
@@ -30,19 +33,25 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
       sha256: input.sha256,
       migrations: input.migrations,
       dataDir: input.dataDir,
-      env: { ...input.env },
+      env,
       generationNumber: input.generationNumber,
       logLevel: settings.logLevel,
     },
     memoryMb: settings.memoryMb,
+    env,
     crashLimit: settings.crashLimit,
     crashWindowMs: settings.crashWindowMs,
-    logger: input.logger,
+    logger,
     bus: input.bus,
     owner: subscriptions,
     onCrash: (record) => settings.onCrash(manifest.code, record),
     onCircuitOpen: (reason) => settings.onCircuitOpen(manifest.code, reason),
-    onLine: (line) => process.stdout.write(`${line}\n`),
+    output: {
+      line: (line) => process.stdout.write(`${line}\n`),
+      truncated: (stream, head, maxLineBytes) =>
+        logger.warn({ stream, truncatedAt: maxLineBytes, line: head }, `isolated module output: a line longer than ${maxLineBytes} bytes, truncated at ${maxLineBytes} bytes; the rest of it was dropped`),
+      dropped: (lines, bytes) => logger.warn({ droppedLines: lines, droppedBytes: bytes }, `isolated module output over its rate limit: ${lines} lines (${bytes} bytes) dropped`),
+    },
   });
 
   const limit = manifest.timeouts.initMs;

@@ -3,13 +3,24 @@
  * (loadModule: dlopen with RTLD_NOW, identity, migrations, initialize, routes) on a shadow copy the host
  * has already checked, then serves calls from the host over IPC. A crash here ends only this process.
  */
+import { parseArgs } from 'node:util';
 import { messageOf } from '../errors';
 import { EventBus, type SubscriptionOwner } from '../loader/event-bus';
 import { cleanupQuietly, loadModule } from '../loader/load-module';
 import { isThenable } from '../loader/with-timeout';
 import { createLogger } from '../logger';
 import type { ModuleGeneration } from '../runtime/module-generation';
+import { startParentWatchdog } from './parent-watchdog';
 import { decodeBytes, encodeBytes, type HostToRunner, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
+
+const { values: options } = parseArgs({ options: { 'host-pid': { type: 'string' }, watchdog: { type: 'boolean' } } });
+const hostPid = Number(options['host-pid']);
+// The host died before the parent-death signal was armed (or the watchdog started): nobody will ask
+// this process to end, so it ends now.
+if (process.ppid !== hostPid) process.exit(0);
+if (options.watchdog === true) {
+  startParentWatchdog(hostPid, (error) => createLogger('warn').warn({ err: error }, 'isolated module runner: the parent watchdog did not start; this process may outlive a killed host'));
+}
 
 const send = (message: RunnerToHost): void => {
   process.send?.(message);

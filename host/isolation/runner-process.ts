@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { ErpmodError } from '../errors';
+import { runnerCommand, type ParentDeath } from './runner-command';
+import { RunnerOutput, type OutputSink } from './runner-output';
 import type { HostToRunner, RunnerLoadInput, RunnerToHost } from './runner-protocol';
 
 export interface RunnerExit {
@@ -13,55 +14,62 @@ export interface RunnerExit {
 export interface RunnerProcessOptions {
   /** RLIMIT_DATA of the runner in MiB: bounds native and JavaScript heap alike. */
   readonly memoryMb: number;
-  /** Each line the runner writes to stdout/stderr (its pino log), passed on to the host's log. */
-  readonly onLine: (line: string) => void;
+  /** The runner's whole environment (runner-environment.ts). */
+  readonly env: Record<string, string>;
+  /** Where the runner's stdout/stderr lines (its pino log) go, within the limits of runner-output.ts. */
+  readonly output: OutputSink;
   readonly onMessage: (message: RunnerToHost) => void;
   readonly onExit: (exit: RunnerExit) => void;
 }
 
-const RUNNER = path.join(__dirname, 'module-runner.js');
-const KEPT_LINES = 20;
+/** Every runner still running, killed when the host exits by any path that runs 'exit' listeners. */
+const running = new Set<RunnerProcess>();
+let exitHookInstalled = false;
 
-/**
- * One runner child. It is started through `sh -c 'ulimit -d …; exec node runner'` so that the memory
- * ceiling covers what the native code mallocs, not only V8's heap; the IPC channel survives the exec.
- */
+function killRunnersOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const runner of running) runner.kill('SIGKILL');
+  });
+}
+
+/** One runner child (runner-command.ts says how it is started and how it dies with the host). */
 export class RunnerProcess {
   private readonly child: ChildProcess;
-  private readonly lastLines: string[] = [];
+  private readonly output: RunnerOutput;
+  readonly parentDeath: ParentDeath;
   exited = false;
   /** Settles when the process has exited, however it ended. */
   readonly exit: Promise<void>;
   private markExited: () => void = () => {};
 
-  constructor(private readonly options: RunnerProcessOptions) {
+  constructor(options: RunnerProcessOptions) {
     this.exit = new Promise((resolve) => {
       this.markExited = resolve;
     });
-    const limitKb = options.memoryMb * 1024;
-    this.child = spawn('/bin/sh', ['-c', `ulimit -d ${limitKb} && exec "$0" "$@"`, process.execPath, RUNNER], {
+    const command = runnerCommand(options.memoryMb, options.env);
+    this.parentDeath = command.parentDeath;
+    this.child = spawn(command.file, command.args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Measured (bench/internal/ipc-framing): JSON frames beat structured clone ~2.7x for request-sized messages.
       serialization: 'json',
-      env: process.env,
+      env: options.env,
     });
+    killRunnersOnExit();
+    running.add(this);
+    this.output = new RunnerOutput(options.output);
+    this.output.read(this.child.stdout!, 'stdout');
+    this.output.read(this.child.stderr!, 'stderr');
     this.child.on('message', (message: RunnerToHost) => options.onMessage(message));
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      let buffered = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        let newline;
-        while ((newline = buffered.indexOf('\n')) !== -1) {
-          this.keep(buffered.slice(0, newline));
-          buffered = buffered.slice(newline + 1);
-        }
-      });
-    }
     this.child.once('exit', (code, signal) => {
       this.exited = true;
+      running.delete(this);
       this.markExited();
-      options.onExit({ code, signal, lastLines: [...this.lastLines] });
+      options.onExit({ code, signal, lastLines: this.output.lastLines });
     });
+    // Both pipes have ended: nothing more will be read.
+    this.child.once('close', () => this.output.close());
     this.child.on('error', () => {
       // 'exit' follows a spawn error; nothing more to do here.
     });
@@ -82,12 +90,5 @@ export class RunnerProcess {
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     if (!this.exited) this.child.kill(signal);
-  }
-
-  private keep(line: string): void {
-    if (line === '') return;
-    this.lastLines.push(line);
-    if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
-    this.options.onLine(line);
   }
 }

@@ -65,14 +65,19 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
  * An override keeps the declared value's type: a number stays a number, a boolean a boolean.
  */
 export function resolveModuleConfig(manifest: ModuleManifest, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const prefix = `ERPMOD_${manifest.code.toUpperCase().replace(/-/g, '_')}_`;
   const config: Record<string, unknown> = { ...manifest.config };
   for (const [key, declared] of Object.entries(manifest.config)) {
-    const raw = env[prefix + key.toUpperCase().replace(/-/g, '_')];
+    const variable = configVariable(manifest.code, key);
+    const raw = env[variable];
     if (raw === undefined) continue;
-    config[key] = coerceLike(declared, raw, prefix + key.toUpperCase());
+    config[key] = coerceLike(declared, raw, variable);
   }
   return config;
+}
+
+/** The environment variable that overrides config key `key` of module `code`: ERPMOD_<CODE>_<KEY>. */
+export function configVariable(code: string, key: string): string {
+  return `ERPMOD_${code.toUpperCase().replace(/-/g, '_')}_${key.toUpperCase().replace(/-/g, '_')}`;
 }
 
 function coerceLike(declared: unknown, raw: string, variable: string): unknown {
