@@ -20,8 +20,8 @@ export function startParentWatchdog(hostPid: number, onError: (error: Error) => 
   const worker = new Worker(source, {
     eval: true,
     workerData: { hostPid, intervalMs: WATCHDOG_INTERVAL_MS },
-    // The smallest heap that starts: the thread only polls.
-    resourceLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 1, codeRangeSizeMb: 1 },
+    // The thread only polls; a smaller ceiling than this failed to start it (ERR_WORKER_OUT_OF_MEMORY).
+    resourceLimits: { maxOldGenerationSizeMb: 16 },
     stdout: false,
     stderr: false,
   });
