@@ -13,6 +13,7 @@ import { createPublicApp } from './http/public-app';
 import { bootModules, type ModuleOutcome } from './loader/boot-modules';
 import { EventBus } from './loader/event-bus';
 import type { GenerationSettings } from './loader/load-generation';
+import { openModuleStore } from './store/open-module-store';
 import { cleanupQuietly } from './loader/load-module';
 import { createLogger, type Logger } from './logger';
 import { ModuleOperator } from './operations/module-operator';
@@ -67,8 +68,10 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const registry = new PluginRepository(registryDb);
   const table = new ModuleTable();
   const bus = new EventBus(logger);
+  const store = openModuleStore(config, logger);
 
   const generations: GenerationSettings = {
+    store,
     isolationOverride: config.isolation,
     memoryMb: config.isolatedMemoryMb,
     crashLimit: config.crashLimit,
@@ -92,6 +95,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy });
   } catch (error) {
     await unloadModules(table, logger);
+    await store.close();
     registryDb.close();
     throw error;
   }
@@ -133,6 +137,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   } catch (error) {
     admin.server.close();
     await unloadModules(table, logger);
+    await store.close();
     registryDb.close();
     throw error;
   }
@@ -152,6 +157,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       const [drained] = await Promise.all([drainAndClose(config.shutdownTimeoutMs), admin.drainAndClose(config.shutdownTimeoutMs)]);
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await unloadModules(table, logger);
+      await store.close();
       registryDb.close();
       logger.info('shutdown complete');
     })();

@@ -42,7 +42,20 @@ export interface HostConfig {
   readonly trustedKeys: readonly string[];
   /** Refuse modules without a valid signature by a trusted key (rule binary/signature). */
   readonly requireSignature: boolean;
+  /** `postgres://…`: module data on PostgreSQL; unset, on SQLite files under dataDir. */
+  readonly databaseUrl: string | undefined;
+  /** TLS to PostgreSQL: `disable`, `require` (encrypted, certificate not checked) or `verify-full`. */
+  readonly databaseSslMode: DatabaseSslMode | undefined;
+  /** PEM file of the CA that signed the server's certificate (verify-full). */
+  readonly databaseSslCaFile: string | undefined;
+  /** Connections each module's pool keeps to PostgreSQL, per host process. */
+  readonly databasePoolSize: number;
+  /** How long a request waits for a PostgreSQL connection before ERPMOD_DATABASE_UNAVAILABLE. */
+  readonly databaseConnectTimeoutMs: number;
 }
+
+export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-full'] as const;
+export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
 
 const DEFAULTS: HostConfig = {
   port: 3000,
@@ -64,6 +77,11 @@ const DEFAULTS: HostConfig = {
   isolatedMemoryMb: 256,
   trustedKeys: [],
   requireSignature: false,
+  databaseUrl: undefined,
+  databaseSslMode: undefined,
+  databaseSslCaFile: undefined,
+  databasePoolSize: 4,
+  databaseConnectTimeoutMs: 2000,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -89,6 +107,11 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
   trustedKeys: { env: 'ERPMOD_TRUSTED_KEYS', file: 'trusted_keys', parse: (v, w) => toKeyList(v, w) },
   requireSignature: { env: 'ERPMOD_REQUIRE_SIGNATURE', file: 'require_signature', parse: (v, w) => toBoolean(v, w) },
+  databaseUrl: { env: 'ERPMOD_DATABASE_URL', file: 'database_url', parse: (v, w) => toDatabaseUrl(v, w) },
+  databaseSslMode: { env: 'ERPMOD_DATABASE_SSL_MODE', file: 'database_ssl_mode', parse: (v, w) => toChoice(v, w, DATABASE_SSL_MODES) },
+  databaseSslCaFile: { env: 'ERPMOD_DATABASE_SSL_CA_FILE', file: 'database_ssl_ca_file', parse: (v, w) => toText(v, w) },
+  databasePoolSize: { env: 'ERPMOD_DATABASE_POOL_SIZE', file: 'database_pool_size', parse: (v, w) => toInteger(v, w, 1, 1000) },
+  databaseConnectTimeoutMs: { env: 'ERPMOD_DATABASE_CONNECT_TIMEOUT_MS', file: 'database_connect_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
 };
 
 export interface LoadConfigOptions {
@@ -128,10 +151,14 @@ export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
   if (config.port !== 0 && config.port === config.adminPort) {
     throw new ErpmodError('ERPMOD_CONFIG_INVALID', `admin_port: expected a port other than the public port ${config.port} (operator routes have their own listener), got ${config.adminPort}`);
   }
+  if (config.databaseUrl === undefined && (config.databaseSslMode !== undefined || config.databaseSslCaFile !== undefined)) {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', 'database_ssl_mode / database_ssl_ca_file: expected database_url (ERPMOD_DATABASE_URL) to be set as well, got no database_url');
+  }
   return {
     ...config,
     modulesDir: path.resolve(cwd, config.modulesDir),
     dataDir: path.resolve(cwd, config.dataDir),
+    databaseSslCaFile: config.databaseSslCaFile === undefined ? undefined : path.resolve(cwd, config.databaseSslCaFile),
   };
 }
 
@@ -184,6 +211,27 @@ function toChoice<T extends string>(raw: unknown, where: string, choices: readon
     throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected one of ${choices.join(', ')}, got ${JSON.stringify(raw)}`);
   }
   return raw as T;
+}
+
+/** A postgres:// or postgresql:// URL naming a host and a database; the password never appears in the message. */
+function toDatabaseUrl(raw: unknown, where: string): string {
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a postgres:// URL, got ${typeof raw === 'string' ? 'an empty string' : JSON.stringify(raw)}`);
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a postgres://user:password@host:port/database URL, got text that does not parse as a URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a postgres:// or postgresql:// URL, got a ${url.protocol} URL (SQLite needs no setting: leave database_url unset)`);
+  }
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (url.hostname === '' || database === '') {
+    throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a URL naming a host and a database (postgres://user:password@host:port/database), got host "${url.hostname}" and database "${database}"`);
+  }
+  return raw.trim();
 }
 
 /** `true`/`false` in YAML; `true`, `false`, `1`, `0` in a variable. */

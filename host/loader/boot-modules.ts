@@ -105,7 +105,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         loaded,
         shadowPath: checked.shadowPath,
         sha256: checked.sha256,
-        migrations: migrationFiles(loaded),
+        migrations: migrationFiles(loaded, input.generations.store?.engine),
         dataDir: input.dataDir,
         logger: logger.child({ module: code, version: manifest.version }),
         bus: input.bus,

@@ -2,7 +2,7 @@ import type { ModuleManifest } from '../compliance/types';
 import { ErpmodError } from '../errors';
 import type { Logger } from '../logger';
 import type { EventBus, EventListener, SubscriptionOwner } from './event-bus';
-import type { ModuleDbFacade } from './module-db-facade';
+import type { ContextDb } from '../store/module-store';
 
 type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -12,7 +12,7 @@ export interface ModuleContext {
   readonly version: string;
   readonly config: Readonly<Record<string, unknown>>;
   readonly logger: { readonly debug: LogFn; readonly info: LogFn; readonly warn: LogFn; readonly error: LogFn };
-  readonly db: ModuleDbFacade;
+  readonly db: ContextDb;
   readonly events: {
     readonly publish: (topic: string, payload: unknown) => void;
     readonly subscribe: (topic: string, listener: EventListener) => void;
@@ -23,7 +23,7 @@ export interface ModuleContext {
 export interface ModuleContextParts {
   readonly manifest: ModuleManifest;
   readonly logger: Logger;
-  readonly db: ModuleDbFacade;
+  readonly db: ContextDb;
   readonly bus: EventBus;
   readonly owner: SubscriptionOwner;
   readonly dataDir: string;

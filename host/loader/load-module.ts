@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type Database from 'better-sqlite3';
 import type { LoadedManifest } from '../compliance/types';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
@@ -7,9 +6,9 @@ import { newGeneration, routeKey, type ModuleGeneration, type RouteFunction } fr
 import { createModuleContext } from './create-module-context';
 import { SubscriptionOwner, type EventBus } from './event-bus';
 import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
-import { createModuleDbFacade } from './module-db-facade';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
-import { applyModuleMigrations, openModuleDatabase } from './open-module-database';
+import type { ModuleDatabase, ModuleStore } from '../store/module-store';
+import { createSqliteModuleStore } from '../store/sqlite/sqlite-module-store';
 import { withTimeout } from './with-timeout';
 
 export interface LoadModuleInput {
@@ -23,6 +22,8 @@ export interface LoadModuleInput {
   readonly bus: EventBus;
   readonly env: NodeJS.ProcessEnv;
   readonly generationNumber: number;
+  /** Where the module's data lives; SQLite files under dataDir when not given (an isolated runner). */
+  readonly store?: ModuleStore;
 }
 
 /**
@@ -37,19 +38,20 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
   const handler = loadNativeLibrary(manifest.code, input.shadowPath);
   verifyIdentity(input.loaded, handler);
 
-  const db = openModuleDatabase(input.dataDir, manifest.code);
+  const store = input.store ?? createSqliteModuleStore(input.dataDir);
+  store.checkModule(manifest, handler);
+  const db = await store.openModule(manifest.code, input.migrations);
   const subscriptions = new SubscriptionOwner(manifest.code);
   let initialized = false;
   try {
-    applyModuleMigrations(db, manifest.code, input.migrations);
     await initializeModule(input, handler, db, subscriptions);
     initialized = true;
     const routes = resolveRoutes(input.loaded, handler);
-    return newGeneration(input, { handler, routes, subscriptions, closeDatabase: () => db.close(), isolation: 'in-process', started });
+    return newGeneration(input, { handler, routes, subscriptions, closeDatabase: () => void db.close(), isolation: 'in-process', started });
   } catch (error) {
     if (initialized) await cleanupQuietly(handler, input.logger);
     input.bus.unsubscribe(subscriptions);
-    db.close();
+    await db.close();
     throw error;
   }
 }
@@ -83,14 +85,14 @@ function callForString(code: string, method: string, call: () => unknown): strin
 async function initializeModule(
   input: LoadModuleInput,
   handler: ModuleHandler,
-  db: Database.Database,
+  db: ModuleDatabase,
   owner: SubscriptionOwner,
 ): Promise<void> {
   const { manifest, moduleDir } = input.loaded;
   const ctx = createModuleContext({
     manifest,
     logger: input.logger,
-    db: createModuleDbFacade(db),
+    db: db.facade,
     bus: input.bus,
     owner,
     dataDir: path.join(input.dataDir, 'modules', manifest.code),

@@ -162,7 +162,7 @@ export class ModuleOperator {
       loaded,
       shadowPath: checked.shadowPath,
       sha256: checked.sha256,
-      migrations: migrationFiles(loaded),
+      migrations: migrationFiles(loaded, this.options.generations.store?.engine),
       dataDir,
       logger: logger.child({ module: slot.code, version: manifest.version }),
       bus,

@@ -2,6 +2,8 @@
  * The module's migration files, in the order they run: `NNN-name.sql` directly in the migrations
  * directory, sorted by number. Other files are ignored (a README, an editor's backup); a link that leads
  * outside the module directory is refused, since the host would run SQL the module does not own.
+ * Where dialects differ, `migrations/postgres/` and `migrations/sqlite/` hold a file that replaces the
+ * portable one of the same name on that engine (or one only that engine runs).
  */
 
 import fs from 'node:fs';
@@ -20,8 +22,12 @@ export interface MigrationFile {
   readonly absolutePath: string;
 }
 
+/** The engines a migrations directory may have a subdirectory of overrides for. */
+export const MIGRATION_ENGINES = ['sqlite', 'postgres'] as const;
+export type MigrationEngine = (typeof MIGRATION_ENGINES)[number];
+
 /** @throws ErpmodError ERPMOD_MANIFEST_INVALID when the directory or a file escapes the module directory. */
-export function migrationFiles(loaded: LoadedManifest): MigrationFile[] {
+export function migrationFiles(loaded: LoadedManifest, engine: MigrationEngine = 'sqlite'): MigrationFile[] {
   const dir = loaded.manifest.migrations;
   if (dir === undefined) return [];
   const resolved = resolveInside(loaded.moduleDir, dir);
@@ -29,12 +35,31 @@ export function migrationFiles(loaded: LoadedManifest): MigrationFile[] {
   if (!resolved.exists) return [];
   const realRoot = fs.realpathSync(loaded.moduleDir);
 
-  const files: MigrationFile[] = [];
+  const byName = new Map(listSqlFiles(loaded, realRoot, resolved.absolute).map((file) => [file.name, file]));
+  const overrides = path.join(resolved.absolute, engine);
+  if (fs.existsSync(overrides)) {
+    const real = fs.realpathSync(overrides);
+    if (!isWithin(realRoot, real)) throw invalid(loaded, `migrations: ${engine}/ links outside the module directory (to ${real})`);
+    if (fs.statSync(real).isDirectory()) {
+      for (const file of listSqlFiles(loaded, realRoot, overrides)) byName.set(file.name, file);
+    }
+  }
+  const files = [...byName.values()];
   const sequences = new Map<number, string>();
-  for (const entry of fs.readdirSync(resolved.absolute, { withFileTypes: true })) {
+  for (const file of files) {
+    const clash = sequences.get(file.sequence);
+    if (clash !== undefined) throw invalid(loaded, `migrations: ${clash} and ${file.name} share the number ${String(file.sequence).padStart(3, '0')}`);
+    sequences.set(file.sequence, file.name);
+  }
+  return files.sort((a, b) => a.sequence - b.sequence);
+}
+
+function listSqlFiles(loaded: LoadedManifest, realRoot: string, directory: string): MigrationFile[] {
+  const files: MigrationFile[] = [];
+  for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
     const match = MIGRATION_FILE_PATTERN.exec(entry.name);
     if (!match) continue;
-    const absolutePath = path.join(resolved.absolute, entry.name);
+    const absolutePath = path.join(directory, entry.name);
     if (entry.isSymbolicLink()) {
       let target: string;
       try {
@@ -47,13 +72,9 @@ export function migrationFiles(loaded: LoadedManifest): MigrationFile[] {
     } else if (!entry.isFile()) {
       continue;
     }
-    const sequence = Number(match[1]);
-    const clash = sequences.get(sequence);
-    if (clash !== undefined) throw invalid(loaded, `migrations: ${clash} and ${entry.name} share the number ${match[1]}`);
-    sequences.set(sequence, entry.name);
-    files.push({ sequence, name: entry.name, absolutePath });
+    files.push({ sequence: Number(match[1]), name: entry.name, absolutePath });
   }
-  return files.sort((a, b) => a.sequence - b.sequence);
+  return files;
 }
 
 function invalid(loaded: LoadedManifest, message: string): ErpmodError {

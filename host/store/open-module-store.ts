@@ -1,0 +1,25 @@
+import type { HostConfig } from '../config/load-config';
+import type { Logger } from '../logger';
+import type { ModuleStore } from './module-store';
+import { createPostgresModuleStore } from './postgres/postgres-module-store';
+import { createSqliteModuleStore } from './sqlite/sqlite-module-store';
+
+export type ModuleStoreSettings = Pick<
+  HostConfig,
+  'dataDir' | 'databaseUrl' | 'databaseSslMode' | 'databaseSslCaFile' | 'databasePoolSize' | 'databaseConnectTimeoutMs'
+>;
+
+/** The one place the engine is chosen: database_url set means PostgreSQL, otherwise SQLite files. */
+export function openModuleStore(settings: ModuleStoreSettings, logger: Logger): ModuleStore {
+  if (settings.databaseUrl === undefined) return createSqliteModuleStore(settings.dataDir);
+  return createPostgresModuleStore(
+    {
+      url: settings.databaseUrl,
+      sslMode: settings.databaseSslMode,
+      sslCaFile: settings.databaseSslCaFile,
+      poolSize: settings.databasePoolSize,
+      connectTimeoutMs: settings.databaseConnectTimeoutMs,
+    },
+    logger,
+  );
+}

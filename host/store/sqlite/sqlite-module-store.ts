@@ -1,0 +1,36 @@
+import { createModuleDbFacade } from '../../loader/module-db-facade';
+import { applyModuleMigrations, openModuleDatabase } from '../../loader/open-module-database';
+import type { ModuleDatabase, ModuleStore } from '../module-store';
+
+/** The embedded default: one SQLite file per module under `<dataDir>/modules/`, synchronous `ctx.db`. */
+export function createSqliteModuleStore(dataDir: string): ModuleStore {
+  return {
+    engine: 'sqlite',
+    asyncDb: false,
+    checkModule() {
+      // Every module since ABI 1 uses a synchronous ctx.db.
+    },
+    checkIsolated() {
+      // The runner opens the same file itself.
+    },
+    async openModule(code, migrations): Promise<ModuleDatabase> {
+      const db = openModuleDatabase(dataDir, code);
+      try {
+        const applied = applyModuleMigrations(db, code, migrations);
+        return {
+          facade: createModuleDbFacade(db),
+          applied,
+          async close() {
+            db.close();
+          },
+        };
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    },
+    async close() {
+      // Each module's file is closed with its module.
+    },
+  };
+}
