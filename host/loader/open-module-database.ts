@@ -1,9 +1,9 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../errors';
+import { alreadyApplied, readMigration } from '../store/migration-checksum';
 
 /** Each module's own database: `<dataDir>/modules/<code>.sqlite`, so no module can reach the registry or another module's tables. */
 export function openModuleDatabase(dataDir: string, code: string): Database.Database {
@@ -33,19 +33,8 @@ export function applyModuleMigrations(db: Database.Database, code: string, migra
   const record = db.prepare('INSERT INTO _erpmod_migrations (name, checksum, applied_at) VALUES (?, ?, ?)');
   const applied: string[] = [];
   for (const migration of migrations) {
-    const sql = fs.readFileSync(migration.absolutePath, 'utf8');
-    const checksum = crypto.createHash('sha256').update(sql).digest('hex');
-    const previous = recorded.get(migration.name);
-    if (previous !== undefined) {
-      if (previous !== checksum) {
-        throw new ErpmodError(
-          'ERPMOD_MIGRATION_FAILED',
-          `module "${code}": migration ${migration.name} was changed after it was applied: expected sha256 ${previous}, found ${checksum}; add a new migration instead of editing an applied one`,
-          { details: { migration: migration.name, expected: previous, found: checksum } },
-        );
-      }
-      continue;
-    }
+    const { sql, checksum } = readMigration(migration);
+    if (alreadyApplied(code, migration, recorded.get(migration.name), checksum)) continue;
     try {
       db.transaction(() => {
         db.exec(sql);

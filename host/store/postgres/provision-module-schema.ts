@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import type pg from 'pg';
 import type { MigrationFile } from '../../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../../errors';
+import { alreadyApplied, readMigration } from '../migration-checksum';
 import { isUnavailable, unavailable } from './translate-pg-error';
 
 /** First key of every advisory lock the host takes ('erpm'), so they never collide with a module's own. */
@@ -83,19 +83,8 @@ async function applyMigrations(client: pg.PoolClient, code: string, schema: stri
   );
   const applied: string[] = [];
   for (const migration of migrations) {
-    const sql = fs.readFileSync(migration.absolutePath, 'utf8');
-    const checksum = crypto.createHash('sha256').update(sql).digest('hex');
-    const previous = recorded.get(migration.name);
-    if (previous !== undefined) {
-      if (previous !== checksum) {
-        throw new ErpmodError(
-          'ERPMOD_MIGRATION_FAILED',
-          `module "${code}": migration ${migration.name} was changed after it was applied: expected sha256 ${previous}, found ${checksum}; add a new migration instead of editing an applied one`,
-          { details: { migration: migration.name, expected: previous, found: checksum } },
-        );
-      }
-      continue;
-    }
+    const { sql, checksum } = readMigration(migration);
+    if (alreadyApplied(code, migration, recorded.get(migration.name), checksum)) continue;
     try {
       await asModule(client, schema, role, async () => {
         await client.query(sql);
