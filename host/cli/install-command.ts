@@ -81,6 +81,7 @@ export function installCommand(argv: readonly string[]): Promise<number> {
       trust: trustPolicyOf(config),
       staticOnly: values['static-only'] === true,
       timeoutMs: timeout === undefined ? undefined : Number(timeout),
+      packLimits: { maxBytes: config.packMaxBytes, maxFileBytes: config.packMaxFileBytes },
     });
     const checked = result.check.modules[0]?.targets[0];
     const phases = checked?.load.ran === true ? 'static and load phases' : `static phase (load phase ${checked?.load.skipReason ?? 'skipped'})`;

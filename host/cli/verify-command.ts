@@ -28,16 +28,16 @@ exit codes: 0 verified, 1 a check failed or not a pack, 2 usage
 const MARKS: Record<Finding['status'], string> = { pass: '✔', fail: '✖', warn: '⚠', note: '·' };
 
 export function verifyCommand(argv: readonly string[]): Promise<number> {
-  return runVendorCommand(VERIFY_USAGE, argv, () => {
+  return runVendorCommand(VERIFY_USAGE, argv, async () => {
     const { values, positionals } = parseOptions(argv, { 'trusted-key': { type: 'string', multiple: true } });
     const [file] = positionalArgs(positionals, 1, 1, 'one pack file');
     const keyFiles = (values['trusted-key'] as unknown as string[] | undefined) ?? [];
     const trustedKeys = keyFiles.map((f) => readPublicKeyFile(f));
-    const pack = readPack(file!);
+    const pack = await readPack(file!);
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'erpmod-verify-'));
     try {
       const dir = path.join(scratch, pack.code);
-      extractPack(pack, dir);
+      await extractPack(pack, dir);
       const result = verifyModuleDir(dir, { trustedKeys: trustedKeys.length > 0 ? trustedKeys : undefined, requireSignature: trustedKeys.length > 0 });
       const lines = result.findings.map((f) => `${MARKS[f.status]} ${f.rule.padEnd(17)} ${f.message}`);
       const what = result.loaded === undefined ? pack.code : `${result.loaded.manifest.code} ${result.loaded.manifest.version}`;

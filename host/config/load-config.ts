@@ -23,6 +23,8 @@ export interface HostConfig {
   readonly adminPort: number;
   /** Largest request body a module route accepts, in bytes. */
   readonly bodyLimitBytes: number;
+  /** Request bodies held in memory at once, across all requests (per process: split between workers). */
+  readonly bodyBudgetBytes: number;
   /** A client must send its request headers within this time (slow-client protection). */
   readonly headersTimeoutMs: number;
   /** A client must send its whole request within this time. */
@@ -52,6 +54,9 @@ export interface HostConfig {
   readonly databasePoolSize: number;
   /** How long a request waits for a PostgreSQL connection before ERPMOD_DATABASE_UNAVAILABLE. */
   readonly databaseConnectTimeoutMs: number;
+  /** `erpmod install` refuses a pack whose files add up to more, or with one file larger. */
+  readonly packMaxBytes: number;
+  readonly packMaxFileBytes: number;
 }
 
 export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-full'] as const;
@@ -67,6 +72,7 @@ const DEFAULTS: HostConfig = {
   adminHost: '127.0.0.1',
   adminPort: 3001,
   bodyLimitBytes: 1024 * 1024,
+  bodyBudgetBytes: 64 * 1024 * 1024,
   headersTimeoutMs: 20_000,
   requestTimeoutMs: 60_000,
   shutdownTimeoutMs: 30_000,
@@ -82,6 +88,8 @@ const DEFAULTS: HostConfig = {
   databaseSslCaFile: undefined,
   databasePoolSize: 4,
   databaseConnectTimeoutMs: 2000,
+  packMaxBytes: 256 * 1024 * 1024,
+  packMaxFileBytes: 128 * 1024 * 1024,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -97,6 +105,7 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   adminHost: { env: 'ERPMOD_ADMIN_HOST', file: 'admin_host', parse: (v, w) => toText(v, w) },
   adminPort: { env: 'ERPMOD_ADMIN_PORT', file: 'admin_port', parse: (v, w) => toInteger(v, w, 0, 65535) },
   bodyLimitBytes: { env: 'ERPMOD_BODY_LIMIT_BYTES', file: 'body_limit_bytes', parse: (v, w) => toInteger(v, w, 1, 1 << 30) },
+  bodyBudgetBytes: { env: 'ERPMOD_BODY_BUDGET_BYTES', file: 'body_budget_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
   headersTimeoutMs: { env: 'ERPMOD_HEADERS_TIMEOUT_MS', file: 'headers_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
   requestTimeoutMs: { env: 'ERPMOD_REQUEST_TIMEOUT_MS', file: 'request_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 3_600_000) },
   shutdownTimeoutMs: { env: 'ERPMOD_SHUTDOWN_TIMEOUT_MS', file: 'shutdown_timeout_ms', parse: (v, w) => toInteger(v, w, 0, 600_000) },
@@ -112,6 +121,8 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   databaseSslCaFile: { env: 'ERPMOD_DATABASE_SSL_CA_FILE', file: 'database_ssl_ca_file', parse: (v, w) => toText(v, w) },
   databasePoolSize: { env: 'ERPMOD_DATABASE_POOL_SIZE', file: 'database_pool_size', parse: (v, w) => toInteger(v, w, 1, 1000) },
   databaseConnectTimeoutMs: { env: 'ERPMOD_DATABASE_CONNECT_TIMEOUT_MS', file: 'database_connect_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
+  packMaxBytes: { env: 'ERPMOD_PACK_MAX_BYTES', file: 'pack_max_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
+  packMaxFileBytes: { env: 'ERPMOD_PACK_MAX_FILE_BYTES', file: 'pack_max_file_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
 };
 
 export interface LoadConfigOptions {

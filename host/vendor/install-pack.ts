@@ -21,6 +21,7 @@ import type { CheckReport } from '../compliance/report/check-report';
 import { runCheck } from '../compliance/run-check';
 import { ErpmodError, messageOf } from '../errors';
 import { extractPack, readPack } from './read-pack';
+import type { TarLimits } from './tar-parser';
 import type { TrustPolicy } from './trust-policy';
 import { describeFailures, verifyModuleDir, type Finding } from './verify-module-dir';
 
@@ -30,6 +31,8 @@ export interface InstallOptions {
   /** Skip the load phase of the compliance check (never dlopen anything). */
   readonly staticOnly?: boolean;
   readonly timeoutMs?: number;
+  /** Bounds on the pack's unpacked size (pack_max_bytes, pack_max_file_bytes); defaults otherwise. */
+  readonly packLimits?: Partial<TarLimits>;
 }
 
 export interface InstallResult {
@@ -51,7 +54,7 @@ export interface InstallResult {
 export async function installPack(packFile: string, options: InstallOptions): Promise<InstallResult> {
   const modulesDir = path.resolve(options.modulesDir);
   if (options.trust.problem !== undefined) throw new ErpmodError('ERPMOD_PACK_REJECTED', `binary/signature: ${options.trust.problem}`);
-  const pack = readPack(packFile);
+  const pack = await readPack(packFile, options.packLimits);
   if (!isDirectory(modulesDir)) {
     throw new ErpmodError('ERPMOD_INSTALL_FAILED', `modules directory ${modulesDir} does not exist or is not a directory (create it, or pass --modules-dir)`);
   }
@@ -67,7 +70,7 @@ export async function installPack(packFile: string, options: InstallOptions): Pr
   try {
     const unpacked = path.join(staging, pack.code);
     try {
-      extractPack(pack, unpacked);
+      await extractPack(pack, unpacked);
     } catch (error) {
       throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot unpack ${packFile} into ${staging}: ${messageOf(error)}`, { cause: error });
     }

@@ -9,33 +9,33 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CODE_PATTERN } from '../compliance/manifest/manifest-schema';
 import { ErpmodError } from '../errors';
-import { readTarGz, TarFormatError, type TarEntry } from './tar-archive';
+import { readTarGzFile } from './tar-archive';
+import { TarFormatError, type TarFileHeader, type TarLimits } from './tar-parser';
 
 export interface ModulePack {
   readonly file: string;
   /** The top directory: the module code the pack claims (module.yml must agree). */
   readonly code: string;
-  /** Paths relative to the module directory. */
-  readonly entries: readonly TarEntry[];
+  /** Paths relative to the module directory, with the sizes their headers declare. */
+  readonly entries: readonly TarFileHeader[];
+  /** The limits the pack was read under; extraction applies them again. */
+  readonly limits: Partial<TarLimits>;
 }
 
-/** @throws ErpmodError ERPMOD_PACK_INVALID naming the file and the problem. */
-export function readPack(file: string): ModulePack {
-  let bytes: Buffer;
+/**
+ * Reads the pack's headers (streaming through its contents, holding none of them) and checks its
+ * layout; `extractPack` then writes the files.
+ * @throws ErpmodError ERPMOD_PACK_INVALID naming the file and the problem (for a limit: the entry and the limit).
+ */
+export async function readPack(file: string, limits: Partial<TarLimits> = {}): Promise<ModulePack> {
   try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    bytes = fs.readFileSync(file);
+    if (!fs.statSync(file).isFile()) throw new Error('not a regular file');
+    fs.accessSync(file, fs.constants.R_OK);
   } catch (error) {
     throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: expected a readable .tgz pack, got ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
   }
-  let entries: TarEntry[];
-  try {
-    entries = readTarGz(bytes);
-  } catch (error) {
-    if (!(error instanceof TarFormatError)) throw error;
-    throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: not a module pack: ${error.message}`, { cause: error });
-  }
+  const entries: TarFileHeader[] = [];
+  await readEntries(file, limits, { file: (header) => entries.push(header), data: () => undefined, fileEnd: () => undefined });
   const tops = new Set(entries.map((e) => e.path.split('/')[0]!));
   if (entries.length === 0 || tops.size !== 1) {
     throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: expected every entry under one <code>/ directory, got ${entries.length === 0 ? 'an empty archive' : `top-level entries ${[...tops].slice(0, 5).join(', ')}`}`);
@@ -48,16 +48,46 @@ export function readPack(file: string): ModulePack {
   if (stray !== undefined) throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: expected files inside ${code}/, got the file ${JSON.stringify(stray.path)}`);
   const inside = entries.map((e) => ({ ...e, path: e.path.slice(code.length + 1) }));
   if (!inside.some((e) => e.path === 'module.yml')) throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: expected ${code}/module.yml in the pack, found none`);
-  return { file, code, entries: inside };
+  return { file, code, entries: inside, limits };
 }
 
-/** Writes the pack's entries under `dir` (which must not exist yet). */
-export function extractPack(pack: ModulePack, dir: string): void {
+/**
+ * Writes the pack's files under `dir` (which must not exist yet), each streamed from the archive to its
+ * file. A pack that changed since `readPack` (an entry it did not list) is refused.
+ */
+export async function extractPack(pack: ModulePack, dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: false });
-  for (const entry of pack.entries) {
-    const target = path.join(dir, ...entry.path.split('/'));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    // 'wx': the directory is fresh, so an existing file can only mean two entries for one path.
-    fs.writeFileSync(target, entry.data, { mode: entry.mode ?? 0o644, flag: 'wx' });
+  const expected = new Map(pack.entries.map((e) => [`${pack.code}/${e.path}`, e.size]));
+  let fd: number | undefined;
+  try {
+    await readEntries(pack.file, pack.limits, {
+      file: (header) => {
+        if (expected.get(header.path) !== header.size) {
+          throw new ErpmodError('ERPMOD_PACK_INVALID', `${pack.file}: entry ${JSON.stringify(header.path)} was not in the pack when it was first read (the file changed meanwhile)`);
+        }
+        const target = path.join(dir, ...header.path.slice(pack.code.length + 1).split('/'));
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        // 'wx': the directory is fresh, so an existing file can only mean two entries for one path.
+        fd = fs.openSync(target, 'wx', header.mode);
+      },
+      data: (chunk) => {
+        for (let written = 0; written < chunk.length; ) written += fs.writeSync(fd!, chunk, written);
+      },
+      fileEnd: () => {
+        fs.closeSync(fd!);
+        fd = undefined;
+      },
+    });
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+async function readEntries(file: string, limits: Partial<TarLimits>, visitor: Parameters<typeof readTarGzFile>[1]): Promise<void> {
+  try {
+    await readTarGzFile(file, visitor, limits);
+  } catch (error) {
+    if (!(error instanceof TarFormatError)) throw error;
+    throw new ErpmodError('ERPMOD_PACK_INVALID', `${file}: not a module pack: ${error.message}`, { cause: error });
   }
 }

@@ -1,12 +1,15 @@
 /**
- * A small ustar writer and reader for module packs (`.tgz`), with gzip from node:zlib. Packs are read by
- * the host's operators from vendors they may not fully trust, so the reader accepts only what a pack
- * needs — regular files and directories under relative paths — and refuses links, devices, absolute
- * paths, `..`, duplicates and oversized content before anything touches the disk. The writer is
- * deterministic (fixed mtime, owner and modes), so packing the same files twice gives the same bytes.
+ * A small ustar writer and reader for module packs (`.tgz`), with gzip from node:zlib. Reading goes
+ * through TarParser (tar-parser.ts: what is accepted, the limits); packs being installed are streamed
+ * from their file, never held in memory. The writer is deterministic (fixed mtime, owner and modes), so
+ * packing the same files twice gives the same bytes.
  */
 
+import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { assertSafePath, BLOCK, DEFAULT_TAR_LIMITS, TarFormatError, TarParser, type TarFileHeader, type TarLimits, type TarVisitor } from './tar-parser';
+
+export { assertSafePath, DEFAULT_TAR_LIMITS, TarFormatError, type TarLimits } from './tar-parser';
 
 export interface TarEntry {
   /** Forward-slash relative path. */
@@ -14,26 +17,6 @@ export interface TarEntry {
   readonly data: Buffer;
   /** 0o755 for executables (libraries), 0o644 otherwise. */
   readonly mode?: number;
-}
-
-export interface ReadTarOptions {
-  /** Largest total uncompressed size accepted. */
-  readonly maxBytes?: number;
-  readonly maxEntries?: number;
-}
-
-/** A pack is a few MiB; a larger one is a mistake or a decompression bomb. */
-export const DEFAULT_MAX_PACK_BYTES = 512 * 1024 * 1024;
-export const DEFAULT_MAX_PACK_ENTRIES = 10_000;
-
-const BLOCK = 512;
-
-/** Thrown for anything that is not a well-formed, acceptable archive; the message names the problem. */
-export class TarFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TarFormatError';
-  }
 }
 
 /** The entries as a gzip-compressed ustar archive, in the order given. */
@@ -50,73 +33,72 @@ export function writeTarGz(entries: readonly TarEntry[]): Buffer {
   return zlib.gzipSync(Buffer.concat(blocks), { level: 9 });
 }
 
+/** Regular files of an archive held in memory; for small archives (tests, tools), never a pack being installed. */
+export type ReadTarOptions = Partial<TarLimits>;
+
 /**
- * Regular-file entries of a gzip-compressed ustar (or pax / GNU tar) archive. Directory entries are
- * accepted and dropped (extraction creates parents); anything else is refused.
+ * Regular-file entries of a gzip-compressed ustar (or pax / GNU tar) archive held in memory. Directory
+ * entries are accepted and dropped (extraction creates parents); anything else is refused.
  * @throws TarFormatError
  */
 export function readTarGz(bytes: Buffer, options: ReadTarOptions = {}): TarEntry[] {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PACK_BYTES;
-  const maxEntries = options.maxEntries ?? DEFAULT_MAX_PACK_ENTRIES;
+  const limits = { ...DEFAULT_TAR_LIMITS, ...options };
   let tar: Buffer;
   try {
-    tar = zlib.gunzipSync(bytes, { maxOutputLength: maxBytes });
+    // Headers and padding come on top of the contents: at most two blocks per entry, plus the end blocks.
+    tar = zlib.gunzipSync(bytes, { maxOutputLength: limits.maxBytes + (limits.maxEntries + 2) * 2 * BLOCK });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || /larger than|maxOutputLength/i.test((error as Error).message)) {
-      throw new TarFormatError(`the archive unpacks to more than ${maxBytes} bytes`);
+      throw new TarFormatError(`the archive unpacks to more than ${limits.maxBytes} bytes`);
     }
     throw new TarFormatError(`not a gzip file (${(error as Error).message})`);
   }
   const entries: TarEntry[] = [];
-  const seen = new Set<string>();
-  let paxPath: string | undefined;
-  let offset = 0;
-  for (;;) {
-    if (offset + BLOCK > tar.length) throw new TarFormatError('the archive ends without its end-of-archive blocks (truncated?)');
-    const block = tar.subarray(offset, offset + BLOCK);
-    if (block.every((b) => b === 0)) break;
-    verifyChecksum(block, offset);
-    const type = String.fromCharCode(block[156]!);
-    const size = readOctal(block, 124, 12, offset);
-    const dataStart = offset + BLOCK;
-    const dataEnd = dataStart + size;
-    if (dataEnd > tar.length) throw new TarFormatError(`entry at offset ${offset} claims ${size} bytes past the end of the archive`);
-    const data = tar.subarray(dataStart, dataEnd);
-    offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-
-    if (type === 'x') {
-      paxPath = paxRecord(data, 'path');
-      continue;
-    }
-    if (type === 'g') continue;
-    const name = paxPath ?? entryName(block);
-    paxPath = undefined;
-    if (type === '5') {
-      assertSafePath(name.replace(/\/+$/, ''));
-      continue;
-    }
-    if (type !== '0' && type !== '\0' && type !== '7') {
-      throw new TarFormatError(`entry ${JSON.stringify(name)} is a ${describeType(type)}; a pack holds only regular files`);
-    }
-    assertSafePath(name);
-    if (seen.has(name)) throw new TarFormatError(`entry ${JSON.stringify(name)} appears twice`);
-    seen.add(name);
-    if (seen.size > maxEntries) throw new TarFormatError(`the archive has more than ${maxEntries} entries`);
-    const mode = readOctal(block, 100, 8, offset - BLOCK);
-    entries.push({ path: name, data: Buffer.from(data), mode: (mode & 0o111) !== 0 ? 0o755 : 0o644 });
-  }
+  let current: { header: TarFileHeader; chunks: Buffer[] } | undefined;
+  const parser = new TarParser(
+    {
+      file: (header) => {
+        current = { header, chunks: [] };
+      },
+      data: (chunk) => current!.chunks.push(chunk),
+      fileEnd: () => {
+        entries.push({ path: current!.header.path, data: Buffer.concat(current!.chunks), mode: current!.header.mode });
+      },
+    },
+    limits,
+  );
+  parser.write(tar);
+  parser.end();
   return entries;
 }
 
-/** Refuses absolute paths, `..`, empty or `.` segments, backslashes and control characters. */
-export function assertSafePath(p: string): void {
-  if (p === '' || p.startsWith('/') || /^[A-Za-z]:/.test(p)) throw new TarFormatError(`entry path ${JSON.stringify(p)} is not relative`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\\\u0000-\u001f\u007f]/.test(p)) throw new TarFormatError(`entry path ${JSON.stringify(p)} contains a backslash or a control character`);
-  for (const segment of p.split('/')) {
-    if (segment === '' || segment === '.' || segment === '..') throw new TarFormatError(`entry path ${JSON.stringify(p)} has an empty, "." or ".." segment`);
+/**
+ * Streams a `.tgz` file through `visitor` chunk by chunk (as it is read and decompressed), so memory
+ * stays at a few buffers whatever the archive holds; the parser refuses an entry past a limit on its
+ * header. Errors the visitor throws (a full disk) come out unchanged.
+ * @throws TarFormatError
+ */
+export async function readTarGzFile(file: string, visitor: TarVisitor, limits: Partial<TarLimits> = {}): Promise<void> {
+  const parser = new TarParser(visitor, limits);
+  const source = fs.createReadStream(file);
+  const gunzip = zlib.createGunzip();
+  source.once('error', (error) => gunzip.destroy(error));
+  source.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) {
+      parser.write(chunk as Buffer);
+      if (parser.done) break;
+    }
+  } catch (error) {
+    // zlib's errors carry Z_* codes; anything else (the file, the visitor) is not about the format.
+    if (/^Z_/.test(String((error as NodeJS.ErrnoException).code))) throw new TarFormatError(`not a gzip file (${(error as Error).message})`);
+    throw error;
+  } finally {
+    source.destroy();
+    gunzip.destroy();
   }
+  parser.end();
 }
 
 function header(path: string, size: number, mode: number): Buffer {
@@ -152,73 +134,4 @@ function writeOctal(block: Buffer, offset: number, length: number, value: number
   const text = value.toString(8).padStart(length - 1, '0');
   if (text.length > length - 1) throw new TarFormatError(`value ${value} does not fit a ${length}-byte tar field`);
   block.write(`${text}\u0000`, offset, 'binary');
-}
-
-function readOctal(block: Buffer, offset: number, length: number, at: number): number {
-  const field = block.subarray(offset, offset + length);
-  if ((field[0]! & 0x80) !== 0) throw new TarFormatError(`entry at offset ${at}: base-256 numbers are not supported`);
-  const text = field.toString('ascii').replace(/\u0000.*$/s, '').trim();
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`entry at offset ${at}: malformed number ${JSON.stringify(text)}`);
-  return parseInt(text, 8);
-}
-
-function verifyChecksum(block: Buffer, at: number): void {
-  let stored: number;
-  try {
-    stored = readOctal(block, 148, 8, at);
-  } catch {
-    throw new TarFormatError(`entry at offset ${at}: no header checksum (not a tar archive, or corrupted)`);
-  }
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  if (sum !== stored) throw new TarFormatError(`entry at offset ${at}: header checksum mismatch (not a tar archive, or corrupted)`);
-}
-
-function entryName(block: Buffer): string {
-  const field = (start: number, length: number): string => {
-    const raw = block.subarray(start, start + length);
-    const end = raw.indexOf(0);
-    return raw.subarray(0, end < 0 ? length : end).toString('utf8');
-  };
-  const name = field(0, 100);
-  const isUstar = block.subarray(257, 262).toString('ascii') === 'ustar';
-  const prefix = isUstar ? field(345, 155) : '';
-  return prefix === '' ? name : `${prefix}/${name}`;
-}
-
-/** One record (`<len> key=value\n`) of a pax extended header. */
-function paxRecord(data: Buffer, key: string): string | undefined {
-  let offset = 0;
-  let found: string | undefined;
-  while (offset < data.length) {
-    const space = data.indexOf(0x20, offset);
-    if (space < 0) break;
-    const length = Number(data.subarray(offset, space).toString('ascii'));
-    if (!Number.isInteger(length) || length <= 0 || offset + length > data.length) throw new TarFormatError('malformed pax header');
-    const record = data.subarray(space + 1, offset + length - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0 && record.slice(0, eq) === key) found = record.slice(eq + 1);
-    offset += length;
-  }
-  return found;
-}
-
-function describeType(type: string): string {
-  switch (type) {
-    case '1':
-      return 'hard link';
-    case '2':
-      return 'symbolic link';
-    case '3':
-    case '4':
-      return 'device';
-    case '6':
-      return 'FIFO';
-    case 'L':
-    case 'K':
-      return 'GNU long-name record';
-    default:
-      return `tar entry of type ${JSON.stringify(type)}`;
-  }
 }
