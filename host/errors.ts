@@ -48,6 +48,7 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_MODULE_NOT_ACTIVE: { status: 503, summary: 'the module is known but not serving' },
   ERPMOD_MODULE_CRASHED: { status: 502, summary: 'the isolated module\'s process died while serving the request' },
   ERPMOD_MODULE_UNAVAILABLE: { status: 503, summary: 'the isolated module is restarting after a crash, or its circuit is open' },
+  ERPMOD_BUSY: { status: 503, summary: 'the host is at a capacity limit; retry after the Retry-After seconds' },
 
   // Operator API
   ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },

@@ -5,6 +5,7 @@ import { FanOutOperator } from './cluster/fan-out-operator';
 import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
+import { bodyBudgetPerProcess } from './http/body-budget';
 import { createHttpServer } from './http/create-http-server';
 import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
@@ -101,7 +102,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   }
 
   let ready = false;
-  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes });
+  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes, bodyBudgetBytes: bodyBudgetPerProcess(config) });
   dispatcher.rebuildRoutes();
   const operator = new ModuleOperator({
     table,

@@ -4,7 +4,10 @@ import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../er
 import type { Logger } from '../logger';
 import { isThenable, withTimeout } from '../loader/with-timeout';
 import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
+import { CLIENT_CLOSED } from '../runtime/module-metrics';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
+import { BodyBudget } from './body-budget';
+import { ClientAborted } from './client-aborted';
 import { readBody, type RequestBody } from './read-body';
 import { requestIdOf } from './request-id';
 import { sendError } from './send-error';
@@ -29,6 +32,8 @@ export interface ModuleDispatcherOptions {
   readonly table: ModuleTable;
   readonly logger: Logger;
   readonly bodyLimitBytes: number;
+  /** Bytes of request bodies this process holds at once (body_budget_bytes, its share of it). */
+  readonly bodyBudgetBytes: number;
 }
 
 const NO_BODY: RequestBody = { body: undefined, rawBody: undefined };
@@ -45,8 +50,11 @@ export class ModuleDispatcher {
   private inFlight = 0;
   private draining = false;
   private drained: (() => void) | undefined;
+  private readonly bodyBudget: BodyBudget;
 
-  constructor(private readonly options: ModuleDispatcherOptions) {}
+  constructor(private readonly options: ModuleDispatcherOptions) {
+    this.bodyBudget = new BodyBudget(options.bodyBudgetBytes);
+  }
 
   /** Rebuilds every module's router from the table's declared routes and swaps them in with one assignment. */
   rebuildRoutes(): void {
@@ -76,7 +84,9 @@ export class ModuleDispatcher {
     const entry = this.routers.get(url.slice(MODULE_PREFIX.length, end));
     if (entry === undefined) return false;
     const rest = end === url.length || url.charCodeAt(end) === 0x3f ? `/${url.slice(end)}` : url.slice(end);
-    const found = entry.router?.find(req.method as FindMyWay.HTTPMethod, rest) ?? null;
+    let found = entry.router?.find(req.method as FindMyWay.HTTPMethod, rest) ?? null;
+    // HEAD is GET without the body (RFC 9110 §9.3.2): Node drops the body and keeps every header.
+    if (found === null && req.method === 'HEAD') found = entry.router?.find('GET', rest) ?? null;
     if (found === null) {
       this.answerUnmatched(req, res, entry.slot, url);
       return true;
@@ -102,6 +112,11 @@ export class ModuleDispatcher {
     return this.inFlight;
   }
 
+  /** Bytes of request bodies reserved right now; 0 whenever no request with a body is in flight. */
+  get bodyBytesHeld(): number {
+    return this.bodyBudget.usedBytes;
+  }
+
   private dispatch(
     req: IncomingMessage,
     res: ServerResponse,
@@ -121,7 +136,7 @@ export class ModuleDispatcher {
     generation.inFlight++;
     this.inFlight++;
     try {
-      const received = req.method === 'GET' || req.method === 'HEAD' ? NO_BODY : readBody(req, this.options.bodyLimitBytes);
+      const received = req.method === 'GET' || req.method === 'HEAD' ? NO_BODY : readBody(req, res, this.options.bodyLimitBytes, this.bodyBudget);
       if (isThenable(received)) {
         void this.settleBody(received, req, res, slot, generation, store, fn, params, query, requestId, started);
         return;
@@ -161,9 +176,10 @@ export class ModuleDispatcher {
     let status: number;
     try {
       const settled = await withTimeout(value, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
-      status = writeModuleReply(res, settled, requestId, generation.identity, this.draining);
+      // The client left while the module worked: there is no one to answer, and nothing failed.
+      status = res.destroyed ? this.aborted(generation, requestId) : writeModuleReply(res, settled, requestId, generation.identity, this.draining);
     } catch (error) {
-      status = this.fail(res, error, requestId, generation);
+      status = res.destroyed ? this.aborted(generation, requestId) : this.fail(res, error, requestId, generation);
     }
     this.finish(slot, generation, started, status);
   }
@@ -206,11 +222,22 @@ export class ModuleDispatcher {
     return ERROR_DEFINITIONS[code].status;
   }
 
+  /** Counts and logs (at debug: it is the client's doing) a request whose client went away. */
+  private aborted(generation: ModuleGeneration, requestId: string): number {
+    this.options.logger.debug({ module: generation.loaded.manifest.code, requestId }, 'client closed the connection before the reply');
+    return CLIENT_CLOSED;
+  }
+
   private fail(res: ServerResponse, error: unknown, requestId: string, generation: ModuleGeneration): number {
+    if (error instanceof ClientAborted) return this.aborted(generation, requestId);
     const module = generation.loaded.manifest.code;
     if (error instanceof ErpmodError) {
-      if (error.code === 'ERPMOD_BODY_TOO_LARGE') res.setHeader('connection', 'close');
-      const log = error.status >= 500 ? 'error' : 'debug';
+      // A body left unread cannot be skipped on a keep-alive connection: close it after the reply.
+      if (!res.req.complete) res.setHeader('connection', 'close');
+      const retryAfter = error.details?.retryAfterSeconds;
+      if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+      // Refusals for capacity are expected under load; logging each would add to it (the 5xx counter shows them).
+      const log = error.status >= 500 && error.code !== 'ERPMOD_BUSY' ? 'error' : 'debug';
       this.options.logger[log]({ module, requestId, code: error.code, err: error.message }, 'module request failed');
       sendError(res, error.code, error.message, requestId);
       return error.status;

@@ -18,6 +18,9 @@ export function renderPrometheus(table: ModuleTable): string {
   family('erpmod_request_client_errors_total', 'counter', 'Module requests answered with a 4xx status.', (code, slot) => [
     `erpmod_request_client_errors_total{module="${code}"} ${slot.metrics.clientErrors}`,
   ]);
+  family('erpmod_requests_aborted_total', 'counter', 'Module requests whose client closed the connection before the reply was written (not in erpmod_requests_total).', (code, slot) => [
+    `erpmod_requests_aborted_total{module="${code}"} ${slot.metrics.aborted}`,
+  ]);
   family('erpmod_requests_in_flight', 'gauge', 'Module requests being served now.', (code, slot) => [`erpmod_requests_in_flight{module="${code}"} ${slot.metrics.inFlight}`]);
   family('erpmod_request_duration_seconds', 'histogram', 'Time from routing a module request to writing its reply.', (code, slot) => {
     const metrics = slot.metrics;

@@ -1,5 +1,7 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErpmodError } from '../errors';
+import type { BodyBudget } from './body-budget';
+import { ClientAborted } from './client-aborted';
 
 export interface RequestBody {
   /** Parsed JSON when the request says it is JSON, else undefined. */
@@ -8,35 +10,52 @@ export interface RequestBody {
 }
 
 const NO_BODY: RequestBody = { body: undefined, rawBody: undefined };
+/** A chunked body (no Content-Length) starts in a buffer this large and doubles as it grows. */
+const FIRST_CHUNKED_CAPACITY = 16 * 1024;
 
 /**
  * Reads the request body up to `limit` bytes (413 beyond, checked on Content-Length before reading a
- * byte) and parses it once when its content type is JSON (400 when malformed).
+ * byte) and parses it once when its content type is JSON (400 when malformed). Every byte is reserved in
+ * the host's body budget before it is buffered — the declared length up front, a chunked body as its
+ * buffer grows — and 503 ERPMOD_BUSY answers when there is no room. Bytes are copied into one buffer
+ * owned by the request: keeping the socket's chunks would pin their larger read buffers, which the budget
+ * would not see. A client that goes away mid-body rejects with ClientAborted.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<RequestBody> | RequestBody {
+export function readBody(req: IncomingMessage, res: ServerResponse, limit: number, budget: BodyBudget): Promise<RequestBody> | RequestBody {
   const declared = req.headers['content-length'];
   if (declared === undefined && req.headers['transfer-encoding'] === undefined) return NO_BODY;
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(tooLarge(Number(declared), limit));
-  }
+  const length = declared === undefined ? undefined : Number(declared);
+  if (length !== undefined && length > limit) return Promise.reject(tooLarge(length, limit));
+  if (length === 0) return NO_BODY;
+  const held = { bytes: 0 };
+  if (length !== undefined && !budget.reserve(res, length, held)) return Promise.reject(res.destroyed ? new ClientAborted() : budget.busyError(length));
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let buffer = Buffer.allocUnsafe(length ?? Math.min(limit, FIRST_CHUNKED_CAPACITY));
     let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        reject(tooLarge(size, limit));
-        return;
-      }
-      chunks.push(chunk);
+    const refuse = (error: Error): void => {
+      req.off('data', onData);
+      reject(error);
     };
+    const onData = (chunk: Buffer): void => {
+      const needed = size + chunk.length;
+      if (needed > limit) return refuse(tooLarge(needed, limit));
+      if (needed > buffer.length) {
+        const grown = Math.min(limit, Math.max(needed, buffer.length * 2));
+        if (!budget.reserve(res, grown - held.bytes, held)) return refuse(res.destroyed ? new ClientAborted() : budget.busyError(grown - held.bytes));
+        const next = Buffer.allocUnsafe(grown);
+        buffer.copy(next, 0, 0, size);
+        buffer = next;
+      }
+      chunk.copy(buffer, size);
+      size = needed;
+    };
+    if (length === undefined && !budget.reserve(res, buffer.length, held)) return reject(res.destroyed ? new ClientAborted() : budget.busyError(buffer.length));
     req.on('data', onData);
-    req.once('error', reject);
+    // Node reports a client that closed mid-body as an 'aborted' error on the request.
+    req.once('error', () => reject(new ClientAborted()));
     req.once('end', () => {
-      if (size > limit) return;
       if (size === 0) return resolve(NO_BODY);
-      const rawBody = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      const rawBody = size === buffer.length ? buffer : buffer.subarray(0, size);
       try {
         resolve({ body: isJson(req) ? parseJson(rawBody) : undefined, rawBody });
       } catch (error) {

@@ -1,12 +1,21 @@
 /** Upper bounds (ms) of the latency histogram; the same buckets are exported to Prometheus. */
 export const LATENCY_BUCKETS_MS: readonly number[] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
+/**
+ * The status a request is recorded with when its client closed the connection before the reply was
+ * written (nginx's 499): counted as aborted only, not as a request answered nor as an error.
+ */
+export const CLIENT_CLOSED = 499;
+
 export interface MetricsSnapshot {
+  /** Requests answered (aborted ones are not). */
   readonly requests: number;
   /** Replies with a 5xx status. */
   readonly errors: number;
   /** Replies with a 4xx status. */
   readonly clientErrors: number;
+  /** Requests whose client closed the connection before the reply was written. */
+  readonly aborted: number;
   readonly inFlight: number;
   readonly latencyMs: { readonly avg: number; readonly p50: number; readonly p99: number };
 }
@@ -19,12 +28,17 @@ export class ModuleMetrics {
   requests = 0;
   errors = 0;
   clientErrors = 0;
+  aborted = 0;
   inFlight = 0;
   totalMs = 0;
   /** Count per bucket (not cumulative); the last one is +Inf. */
   readonly bucketCounts = new Float64Array(LATENCY_BUCKETS_MS.length + 1);
 
   record(status: number, ms: number): void {
+    if (status === CLIENT_CLOSED) {
+      this.aborted++;
+      return;
+    }
     this.requests++;
     this.totalMs += ms;
     if (status >= 500) this.errors++;
@@ -57,6 +71,7 @@ export class ModuleMetrics {
       requests: this.requests,
       errors: this.errors,
       clientErrors: this.clientErrors,
+      aborted: this.aborted,
       inFlight: this.inFlight,
       latencyMs: {
         avg: round(this.requests === 0 ? 0 : this.totalMs / this.requests),
