@@ -15,11 +15,10 @@ export class BodyBudget {
 
   constructor(readonly capacity: number) {}
 
-  get usedBytes(): number {
-    return this.used;
-  }
-
-  /** Reserves `bytes` for the request answered by `res` until it closes; false when there is no room. */
+  /**
+   * Reserves `bytes` for the request answered by `res` until it closes; false when there is no room.
+   * `held` is that request's running total, so all its reservations are released together.
+   */
   reserve(res: ServerResponse, bytes: number, held: { bytes: number }): boolean {
     // A response already destroyed may have emitted its 'close' already: nothing would release it.
     if (res.destroyed || this.used + bytes > this.capacity) return false;

@@ -112,11 +112,6 @@ export class ModuleDispatcher {
     return this.inFlight;
   }
 
-  /** Bytes of request bodies reserved right now; 0 whenever no request with a body is in flight. */
-  get bodyBytesHeld(): number {
-    return this.bodyBudget.usedBytes;
-  }
-
   private dispatch(
     req: IncomingMessage,
     res: ServerResponse,
@@ -179,7 +174,10 @@ export class ModuleDispatcher {
       // The client left while the module worked: there is no one to answer, and nothing failed.
       status = res.destroyed ? this.aborted(generation, requestId) : writeModuleReply(res, settled, requestId, generation.identity, this.draining);
     } catch (error) {
-      status = res.destroyed ? this.aborted(generation, requestId) : this.fail(res, error, requestId, generation);
+      // A module failure is logged even when its client has left; the request still counts as aborted.
+      const gone = res.destroyed;
+      status = this.fail(res, error, requestId, generation);
+      if (gone) status = this.aborted(generation, requestId);
     }
     this.finish(slot, generation, started, status);
   }
