@@ -137,7 +137,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
   });
 
   it('counts clients that leave mid-body or mid-response as aborted, not as errors, and logs no handler failure', async () => {
-    const metrics = async (): Promise<{ requests: number; errors: number; aborted: number }> => (await call(`${api}/system/metrics`)).json.modules.alpha;
+    const metrics = async (): Promise<{ requests: number; errors: number; aborted: number }> => (await host.admin('/api/v1/system/metrics')).json.modules.alpha;
     const start = await metrics();
     // Mid-response: the module works for 800 ms on its thread pool; the client leaves after 150 ms.
     const slow = net.connect(host.port, '127.0.0.1', () => slow.write('GET /api/v1/alpha/slow?ms=800 HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -154,7 +154,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
     assert.equal(end.aborted, start.aborted + 2);
     assert.equal(end.errors, start.errors, 'an abort is not a 5xx');
     assert.equal(end.requests, start.requests, 'an aborted request was not answered');
-    assert.match((await call(`${host.url}/metrics`)).text, new RegExp(`^erpmod_requests_aborted_total\\{module="alpha"\\} ${end.aborted}$`, 'm'));
+    assert.match((await host.admin('/metrics')).text, new RegExp(`^erpmod_requests_aborted_total\\{module="alpha"\\} ${end.aborted}$`, 'm'));
     const alphaLogs = host.logs.filter((entry) => entry.module === 'alpha');
     assert.deepEqual(alphaLogs.filter((entry) => entry.msg === 'module handler threw' || entry.msg === 'module request failed'), []);
     assert.equal(alphaLogs.filter((entry) => entry.msg === 'client closed the connection before the reply').length, 2);
