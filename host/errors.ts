@@ -50,6 +50,12 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_MODULE_UNAVAILABLE: { status: 503, summary: 'the isolated module is restarting after a crash, or its circuit is open' },
   ERPMOD_BUSY: { status: 503, summary: 'the host is at a capacity limit; retry after the Retry-After seconds' },
 
+  // Outbound HTTP from modules (ctx.http); raised into the module, which chooses its answer
+  ERPMOD_HTTP_NOT_ALLOWED: { status: 500, summary: 'ctx.http was asked for a host:port not in module.yml http.allow, or for a URL that is not http(s)' },
+  ERPMOD_HTTP_UNREACHABLE: { status: 502, summary: 'ctx.http got no response: connection refused or reset, name not resolved, TLS failure' },
+  ERPMOD_HTTP_TIMEOUT: { status: 504, summary: 'ctx.http got no complete response within its timeout' },
+  ERPMOD_HTTP_RESPONSE_TOO_LARGE: { status: 502, summary: 'the response to a ctx.http request exceeded the host\'s size bound' },
+
   // Operator API
   ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },
   ERPMOD_FORBIDDEN: { status: 403, summary: 'the loopback admin listener was called with a Host header that names no loopback address' },

@@ -6,6 +6,7 @@ import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
 import { bodyBudgetPerProcess } from './http/body-budget';
+import { configureExecution } from './execution/configure-execution';
 import { createHttpServer } from './http/create-http-server';
 import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
@@ -59,6 +60,7 @@ export interface RunningHost {
 export async function startHost(config: HostConfig, options: StartHostOptions = {}): Promise<RunningHost> {
   const started = performance.now();
   const logger = options.logger ?? createLogger(config.logLevel);
+  configureExecution(config);
   const env = options.env ?? process.env;
   const adminToken = resolveAdminToken(config.adminToken, config.dataDir);
   if (adminToken.created) {

@@ -19,6 +19,8 @@ const sdkInclude = path.join(root, 'native-sdk', 'include');
 interface FixtureSpec {
   defines: Record<string, string | number | boolean>;
   napi?: number;
+  /** A C++ source inside the fixture directory, built against the C++ SDK instead of fixture-module.c. */
+  cxx?: string;
 }
 
 
@@ -26,19 +28,36 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as FixtureSpec;
   const manifest = YAML.parse(fs.readFileSync(path.join(dir, 'module.yml'), 'utf8')) as { code: string };
   const output = path.join(dir, 'lib', `${process.platform}-${process.arch}`, `${manifest.code}.so`);
-  const inputs = [source, path.join(dir, 'fixture.json'), path.join(dir, 'module.yml'), path.join(sdkInclude, 'erpmod', 'abi.h')];
+  const entry = spec.cxx === undefined ? source : path.join(dir, spec.cxx);
+  const sdkHeaders = spec.cxx === undefined ? [path.join(sdkInclude, 'erpmod', 'abi.h')] : listHeaders(path.join(sdkInclude, 'erpmod'));
+  const inputs = [entry, path.join(dir, 'fixture.json'), path.join(dir, 'module.yml'), ...sdkHeaders];
   if (fs.existsSync(output) && inputs.every((input) => fs.statSync(input).mtimeMs <= fs.statSync(output).mtimeMs)) return undefined;
 
   const defines = Object.entries(spec.defines).map(([name, value]) => (value === true ? `-D${name}` : `-D${name}=${String(value)}`));
   fs.mkdirSync(path.dirname(output), { recursive: true });
   const temporary = `${output}.${process.pid}.tmp`;
-  await run('cc', [
+  const common = [
     '-shared', '-fPIC', '-O2', '-fvisibility=hidden', '-fno-gnu-unique', '-Wall',
-    `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines,
-    '-I', include, '-I', sdkInclude, source, '-o', temporary,
-  ]);
+    `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines, '-I', include, '-I', sdkInclude,
+  ];
+  if (spec.cxx === undefined) {
+    await run('cc', [...common, source, '-o', temporary]);
+  } else {
+    // The C++ SDK's settings (erpmod.gypi): C++17, hidden inline symbols, only the two entry points exported.
+    const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [root] }));
+    await run('c++', [
+      ...common, '-std=gnu++17', '-fvisibility-inlines-hidden', '-I', addonApi, entry, '-o', temporary,
+      `-Wl,--version-script=${path.join(root, 'native-sdk', 'link', 'erpmod-exports.map')}`,
+    ]);
+  }
   fs.renameSync(temporary, output);
   return output;
+}
+
+function listHeaders(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listHeaders(path.join(dir, entry.name)) : entry.name.endsWith('.h') ? [path.join(dir, entry.name)] : [],
+  );
 }
 
 async function main(): Promise<void> {

@@ -8,10 +8,15 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export type Isolation = 'in-process' | 'process';
 
+/** Where a route's handler runs: on the JavaScript thread (`main`) or on the native pool (`pool`). */
+export type Execution = 'main' | 'pool';
+
 export interface RouteDeclaration {
   readonly method: HttpMethod;
   /** The pattern as declared, e.g. `/orders/:id`. */
   readonly path: string;
+  /** The route's own `execution`, else the module's. */
+  readonly execution: Execution;
 }
 
 /** module.yml after validation, with YAML's snake_case keys turned into camelCase. */
@@ -36,6 +41,12 @@ export interface ModuleManifest {
   readonly migrations: string | undefined;
   readonly config: Readonly<Record<string, unknown>>;
   readonly timeouts: { readonly initMs: number; readonly requestMs: number };
+  /** Module-level `execution` (default `main`); each route carries its effective value. */
+  readonly execution: Execution;
+  /** How many of the module's pool handlers may run at once (default 1). */
+  readonly maxConcurrency: number;
+  /** `http.allow`: `host:port` entries ctx.http may reach. */
+  readonly http: { readonly allow: readonly string[] };
 }
 
 export interface LoadedManifest {

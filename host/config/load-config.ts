@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ErpmodError, messageOf } from '../errors';
@@ -57,6 +58,12 @@ export interface HostConfig {
   /** `erpmod install` refuses a pack whose files add up to more, or with one file larger. */
   readonly packMaxBytes: number;
   readonly packMaxFileBytes: number;
+  /** Pool handlers (`execution: pool`) running at once in this process, across all modules. */
+  readonly poolThreads: number;
+  /** Pool requests waiting for a thread, across all modules; beyond it 503 ERPMOD_BUSY. */
+  readonly poolQueueLimit: number;
+  /** Largest response body ctx.http reads for a module. */
+  readonly httpMaxResponseBytes: number;
 }
 
 export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-full'] as const;
@@ -90,7 +97,15 @@ const DEFAULTS: HostConfig = {
   databaseConnectTimeoutMs: 2000,
   packMaxBytes: 256 * 1024 * 1024,
   packMaxFileBytes: 128 * 1024 * 1024,
+  poolThreads: defaultPoolThreads(),
+  poolQueueLimit: 256,
+  httpMaxResponseBytes: 8 * 1024 * 1024,
 };
+
+/** docs/decisions.md: two per core, at least 4, since pool handlers often wait (ctx.http, sleeps) rather than compute. */
+function defaultPoolThreads(): number {
+  return Math.max(4, 2 * os.availableParallelism());
+}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -123,6 +138,9 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   databaseConnectTimeoutMs: { env: 'ERPMOD_DATABASE_CONNECT_TIMEOUT_MS', file: 'database_connect_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
   packMaxBytes: { env: 'ERPMOD_PACK_MAX_BYTES', file: 'pack_max_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
   packMaxFileBytes: { env: 'ERPMOD_PACK_MAX_FILE_BYTES', file: 'pack_max_file_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
+  poolThreads: { env: 'ERPMOD_POOL_THREADS', file: 'pool_threads', parse: (v, w) => toInteger(v, w, 1, 1024) },
+  poolQueueLimit: { env: 'ERPMOD_POOL_QUEUE_LIMIT', file: 'pool_queue_limit', parse: (v, w) => toInteger(v, w, 0, 1_000_000) },
+  httpMaxResponseBytes: { env: 'ERPMOD_HTTP_MAX_RESPONSE_BYTES', file: 'http_max_response_bytes', parse: (v, w) => toInteger(v, w, 1024, 1 << 30) },
 };
 
 export interface LoadConfigOptions {

@@ -1,5 +1,7 @@
 import type { ModuleManifest } from '../compliance/types';
 import { ErpmodError } from '../errors';
+import { configuredHttpMaxResponseBytes } from '../execution/configure-execution';
+import { createModuleHttpClient } from '../execution/module-http-client';
 import type { Logger } from '../logger';
 import type { EventBus, EventListener, SubscriptionOwner } from './event-bus';
 import type { ContextDb } from '../store/module-store';
@@ -18,6 +20,8 @@ export interface ModuleContext {
     readonly subscribe: (topic: string, listener: EventListener) => void;
   };
   readonly dataDir: string;
+  /** Outbound HTTP (module.yml http.allow); used by pool handlers through the SDK. */
+  readonly http: ReturnType<typeof createModuleHttpClient>;
 }
 
 export interface ModuleContextParts {
@@ -57,6 +61,12 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
       },
     }),
     dataDir: parts.dataDir,
+    http: createModuleHttpClient({
+      code: manifest.code,
+      allow: manifest.http.allow,
+      defaultTimeoutMs: manifest.timeouts.requestMs,
+      maxResponseBytes: configuredHttpMaxResponseBytes(),
+    }),
   });
 }
 

@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { LoadedManifest } from '../compliance/types';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
-import { newGeneration, routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
+import { bindRoutes } from '../execution/bind-routes';
+import { newGeneration, type ModuleGeneration } from '../runtime/module-generation';
 import { createModuleContext } from './create-module-context';
 import { SubscriptionOwner, type EventBus } from './event-bus';
 import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
@@ -46,8 +47,8 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
   try {
     await initializeModule(input, handler, db, subscriptions);
     initialized = true;
-    const routes = resolveRoutes(input.loaded, handler);
-    return newGeneration(input, { handler, routes, subscriptions, closeDatabase: () => void db.close(), isolation: 'in-process', started });
+    const { routes, lane } = bindRoutes(input.loaded, handler);
+    return newGeneration(input, { handler, routes, lane, subscriptions, closeDatabase: () => void db.close(), isolation: 'in-process', started });
   } catch (error) {
     if (initialized) await cleanupQuietly(handler, input.logger);
     input.bus.unsubscribe(subscriptions);
@@ -107,30 +108,6 @@ async function initializeModule(
     if (error instanceof ErpmodError) throw error;
     throw new ErpmodError('ERPMOD_INIT_FAILED', `module "${manifest.code}": initialize() failed: ${messageOf(error)}`, { cause: error });
   }
-}
-
-function resolveRoutes(loaded: LoadedManifest, handler: ModuleHandler): Map<string, RouteFunction> {
-  const { manifest } = loaded;
-  const routes = new Map<string, RouteFunction>();
-  for (const route of manifest.routes) {
-    let fn: unknown;
-    try {
-      fn = handler.getHandler(route.path, route.method);
-    } catch (error) {
-      throw new ErpmodError('ERPMOD_ROUTE_UNRESOLVED', `module "${manifest.code}": getHandler("${route.path}", "${route.method}") threw: ${messageOf(error)}`, {
-        cause: error,
-      });
-    }
-    if (typeof fn !== 'function') {
-      throw new ErpmodError(
-        'ERPMOD_ROUTE_UNRESOLVED',
-        `module "${manifest.code}": module.yml declares ${route.method} ${route.path}, but getHandler returned ${fn === null ? 'null' : typeof fn} instead of a function`,
-        { details: { method: route.method, path: route.path } },
-      );
-    }
-    routes.set(routeKey(route.method, route.path), fn as RouteFunction);
-  }
-  return routes;
 }
 
 export async function cleanupQuietly(handler: ModuleHandler, logger: Logger): Promise<void> {

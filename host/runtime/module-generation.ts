@@ -2,6 +2,7 @@ import type { LoadedManifest } from '../compliance/types';
 import type { SubscriptionOwner } from '../loader/event-bus';
 import type { LoadModuleInput } from '../loader/load-module';
 import type { ModuleHandler } from '../loader/load-native-library';
+import type { ModuleLane } from '../execution/execution-pool';
 
 /** A native function that serves one declared route. */
 export type RouteFunction = (request: unknown) => unknown;
@@ -29,6 +30,8 @@ export interface ModuleGeneration {
   readonly isolation: 'in-process' | 'process';
   /** Its event subscriptions; live only while this generation is the slot's active one. */
   readonly subscriptions: SubscriptionOwner;
+  /** Its share of the execution pool, when a route has `execution: pool`. */
+  readonly lane: ModuleLane | undefined;
   inFlight: number;
 }
 
@@ -40,6 +43,7 @@ export function routeKey(method: string, path: string): string {
 export interface GenerationParts {
   readonly handler: ModuleHandler;
   readonly routes: ReadonlyMap<string, RouteFunction>;
+  readonly lane?: ModuleLane;
   readonly subscriptions: SubscriptionOwner;
   readonly closeDatabase: () => void;
   readonly isolation: 'in-process' | 'process';
@@ -65,6 +69,7 @@ export function newGeneration(input: LoadModuleInput, parts: GenerationParts): M
     closeDatabase: parts.closeDatabase,
     isolation: parts.isolation,
     subscriptions: parts.subscriptions,
+    lane: parts.lane,
     inFlight: 0,
   };
 }

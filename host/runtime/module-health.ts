@@ -2,6 +2,21 @@ import { messageOf } from '../errors';
 import { withTimeout } from '../loader/with-timeout';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { ModuleTable } from './module-slot';
+import type { ModuleLane } from '../execution/execution-pool';
+
+/** A module with pool handlers stuck past their timeout is degraded, whatever it says of itself. */
+function stuckHandlers(code: string, state: string, lane: ModuleLane | undefined): ModuleHealth | undefined {
+  if (lane === undefined || lane.lost === 0) return undefined;
+  return {
+    code,
+    status: 'degraded',
+    state,
+    details: {
+      reason: `${lane.lost} pool handler(s) still running past timeouts.request_ms; their threads are lost until they return (isolation: process can kill them)`,
+      execution: lane.stats(),
+    },
+  };
+}
 
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -53,6 +68,8 @@ export class HealthReporter {
     if (!enabled) return { code, status: 'disabled', state };
     const generation = this.table.slots.get(code)?.generation;
     if (state !== 'active' || generation === undefined) return { code, status: 'unhealthy', state, details: { reason: lastError } };
+    const stuck = stuckHandlers(code, state, generation.lane);
+    if (stuck !== undefined) return stuck;
     const health = generation.handler.health;
     if (typeof health !== 'function') return { code, status: 'healthy', state };
     try {

@@ -5,7 +5,7 @@
  */
 
 import { HTTP_METHODS } from '../types';
-import type { HttpMethod, Isolation, ModuleManifest, RouteDeclaration } from '../types';
+import type { Execution, HttpMethod, Isolation, ModuleManifest, RouteDeclaration } from '../types';
 import { resolveInside } from './resolve-inside';
 import fs from 'node:fs';
 
@@ -18,6 +18,7 @@ export interface ManifestIssue {
 export const MANIFEST_KEYS = [
   'code', 'name', 'version', 'description', 'vendor', 'abi', 'binaries', 'sha256', 'dependencies',
   'feature_flag', 'critical', 'isolation', 'routes', 'events', 'migrations', 'config', 'timeouts',
+  'execution', 'max_concurrency', 'http',
 ] as const;
 
 export const PLATFORMS = ['linux', 'darwin', 'win32'] as const;
@@ -25,6 +26,12 @@ export const ARCHES = ['x64', 'arm64', 'ia32', 'arm', 'ppc64', 's390x', 'riscv64
 /** Codes the host keeps for itself (`/api/v1/system/...`). */
 export const RESERVED_CODES = ['system'] as const;
 export const ISOLATIONS: readonly Isolation[] = ['in-process', 'process'];
+export const EXECUTIONS: readonly Execution[] = ['main', 'pool'];
+/** docs/decisions.md: one at a time unless the vendor says its code is thread-safe. */
+export const DEFAULT_MAX_CONCURRENCY = 1;
+const MAX_CONCURRENCY = 1024;
+/** `host:port`, host a name, IPv4 or [IPv6]. */
+const HTTP_ALLOW_PATTERN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
 
 export const CODE_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const SEMVER_PATTERN =
@@ -67,7 +74,10 @@ export function validateManifest(raw: unknown, moduleDir: string): { manifest: M
   const featureFlag = raw.feature_flag === undefined ? undefined : v.pattern('feature_flag', raw.feature_flag, FEATURE_FLAG_PATTERN, 'lowercase snake_case like enable_sales');
   const critical = raw.critical === undefined ? undefined : v.boolean('critical', raw.critical);
   const isolation = raw.isolation === undefined ? 'in-process' : v.oneOf('isolation', raw.isolation, ISOLATIONS);
-  const routes = v.routes(raw.routes);
+  const execution = raw.execution === undefined ? 'main' : v.oneOf('execution', raw.execution, EXECUTIONS);
+  const routes = v.routes(raw.routes, execution ?? 'main');
+  const maxConcurrency = raw.max_concurrency === undefined ? DEFAULT_MAX_CONCURRENCY : v.integer('max_concurrency', raw.max_concurrency, MAX_CONCURRENCY);
+  const http = v.http(raw.http);
   const events = v.events(raw.events);
   const migrations = raw.migrations === undefined ? undefined : v.directory('migrations', raw.migrations, moduleDir);
   const config = raw.config === undefined || raw.config === null ? {} : v.mapping('config', raw.config);
@@ -77,7 +87,7 @@ export function validateManifest(raw: unknown, moduleDir: string): { manifest: M
   const manifest: ModuleManifest = {
     code: code!, name: name!, version: version!, description, vendor, abi: abi!, binaries: binaries!, sha256,
     dependencies, featureFlag, critical, isolation: isolation as Isolation, routes, events, migrations,
-    config: config ?? {}, timeouts,
+    config: config ?? {}, timeouts, execution: execution!, maxConcurrency: maxConcurrency!, http,
   };
   return { manifest, issues: [] };
 }
@@ -227,7 +237,24 @@ class Validator {
     return [...seen];
   }
 
-  routes(value: unknown): RouteDeclaration[] {
+  http(value: unknown): ModuleManifest['http'] {
+    const http = this.mapping('http', value);
+    if (!http) return { allow: [] };
+    this.onlyKeys('http', http, ['allow']);
+    const list = this.list('http.allow', http.allow) ?? [];
+    const allow: string[] = [];
+    list.forEach((item, i) => {
+      const path = `http.allow[${i}]`;
+      const match = typeof item === 'string' ? HTTP_ALLOW_PATTERN.exec(item) : null;
+      if (match === null) return this.issue(path, `expected host:port like "rates.example.com:443", got ${describe(item)}`);
+      const port = Number(match[3]);
+      if (port < 1 || port > 65535) return this.issue(path, `expected a port from 1 to 65535, got ${port}`);
+      allow.push((item as string).toLowerCase());
+    });
+    return { allow };
+  }
+
+  routes(value: unknown, moduleExecution: Execution): RouteDeclaration[] {
     const list = this.list('routes', value, true) ?? [];
     const routes: RouteDeclaration[] = [];
     const seen = new Map<string, number>();
@@ -235,10 +262,11 @@ class Validator {
       const path = `routes[${i}]`;
       const route = this.mapping(path, item, true);
       if (!route) return;
-      this.onlyKeys(path, route, ['method', 'path']);
+      this.onlyKeys(path, route, ['method', 'path', 'execution']);
+      const execution = route.execution === undefined ? moduleExecution : this.oneOf(`${path}.execution`, route.execution, EXECUTIONS);
       const method = this.oneOf<HttpMethod>(`${path}.method`, route.method, HTTP_METHODS);
       const pattern = route.path === undefined ? this.issue(`${path}.path`, 'required') : this.routePath(`${path}.path`, route.path);
-      if (method === undefined || pattern === undefined) return;
+      if (method === undefined || pattern === undefined || execution === undefined) return;
       // `/orders/:id` and `/orders/:key` are the same route to a router: compare shapes, not spellings.
       const shape = `${method} ${pattern.replace(/:[A-Za-z0-9_]+/g, ':')}`;
       const first = seen.get(shape);
@@ -247,7 +275,7 @@ class Validator {
         return;
       }
       seen.set(shape, i);
-      routes.push({ method, path: pattern });
+      routes.push({ method, path: pattern, execution });
     });
     return routes;
   }

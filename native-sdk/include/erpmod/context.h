@@ -2,8 +2,10 @@
 // logger, database, event bus and a data directory.
 //
 // The Context lives from Initialize until Cleanup; keep a reference (or use Module::context()).
-// Every call must be made on the JavaScript thread, inside a call from the host (a request, an
-// event, Initialize or Cleanup), like everything else in Node-API.
+// Every member may be called from the JavaScript thread (inside a call from the host: a request
+// with `execution: main`, an event, Initialize, Cleanup) and from the thread running a handler
+// with `execution: pool`: there each call is carried to the JavaScript thread and blocks only the
+// calling thread until it is done; values it returns are detached copies (see json-value.h).
 #ifndef ERPMOD_CONTEXT_H_
 #define ERPMOD_CONTEXT_H_
 
@@ -17,6 +19,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,13 +38,18 @@ class Config {
   explicit Config(detail::HostApi* host) : host_(host) {}
 
   bool Has(std::string_view key) const { return !Get(key).IsMissing(); }
-  JsonValue Get(std::string_view key) const { return JsonValue(host_->config().Get(std::string(key))); }
+  JsonValue Get(std::string_view key) const {
+    bool detach = !host_->OnJsThread();
+    return host_->OnJs([&](Napi::Env) {
+      Napi::Value v = host_->config().Get(std::string(key));
+      return detach ? JsonValue::Detach(v) : JsonValue(v);
+    });
+  }
 
   std::string GetString(std::string_view key, std::string_view fallback = "") const {
     JsonValue v = Get(key);
     if (v.IsMissing()) return std::string(fallback);
-    if (auto s = v.AsString()) return *s;
-    if (v.IsNumber() || v.IsBool()) return v.napi().ToString().Utf8Value();
+    if (auto s = v.ToText()) return *s;
     throw Invalid(key, "a string", v);
   }
 
@@ -106,6 +117,25 @@ class Logger {
 
  private:
   void Log(detail::LogLevel level, std::string_view msg, const JsonWriter* fields) const {
+    if (!host_->OnJsThread()) {
+      // Not waited for: a log line from a pool thread is queued in order behind the thread's
+      // earlier calls and written when the JavaScript thread gets to it.
+      std::string text(msg), json = fields ? fields->str() : std::string();
+      bool has_fields = fields != nullptr;
+      host_->bridge()->Post([host = host_, level, text = std::move(text), json = std::move(json), has_fields](napi_env raw) {
+        if (raw == nullptr || host->released()) return;
+        try {
+          Napi::HandleScope scope(raw);
+          Napi::Env env(raw);
+          napi_value t = Napi::String::New(env, text);
+          if (has_fields) host->Call(host->log[level], {t, host->ParseJson(json)});
+          else host->Call(host->log[level], {t});
+        } catch (...) {
+          // A failing logger must not take the host down; there is nobody to tell.
+        }
+      });
+      return;
+    }
     Napi::Env env = host_->env();
     napi_value text = Napi::String::New(env, msg.data(), msg.size());
     if (fields == nullptr) {
@@ -120,7 +150,8 @@ class Logger {
 
 // The host's event bus. Delivery is synchronous: Publish returns after every subscriber ran
 // (a subscriber's exception is logged by the host, not thrown here). Topics must be declared in
-// module.yml `events`.
+// module.yml `events`. Subscribers always run on the JavaScript thread; Publish from a pool thread
+// waits there until they all ran, so a handler's reply reflects what its events caused.
 class Events {
  public:
   using Handler = std::function<void(const JsonValue& payload, const std::string& topic)>;
@@ -129,16 +160,21 @@ class Events {
 
   // `payload_json` must be a JSON object; it is parsed once and handed to the host.
   void Publish(std::string_view topic, std::string_view payload_json) const {
-    Napi::Env env = host_->env();
-    Napi::Value payload = host_->ParseJson(payload_json);
-    host_->Call(host_->publish, {Napi::String::New(env, topic.data(), topic.size()), payload});
+    host_->OnJs([&](Napi::Env env) {
+      Napi::Value payload = host_->ParseJson(payload_json);
+      host_->Call(host_->publish, {Napi::String::New(env, topic.data(), topic.size()), payload});
+    });
   }
   void Publish(std::string_view topic, const JsonWriter& payload) const { Publish(topic, payload.str()); }
 
   // The handler runs on every event of `topic`; an exception it throws becomes a JavaScript
   // error for the host to log.
   void Subscribe(std::string_view topic, Handler handler) const {
-    Napi::Env env = host_->env();
+    host_->OnJs([&](Napi::Env env) { SubscribeOnJs(env, topic, std::move(handler)); });
+  }
+
+ private:
+  void SubscribeOnJs(Napi::Env env, std::string_view topic, Handler handler) const {
     std::string name = "erpmod:" + host_->code() + ":" + std::string(topic);
     Napi::Function fn = Napi::Function::New(
         env,
@@ -160,6 +196,126 @@ class Events {
     host_->Call(host_->subscribe, {Napi::String::New(env, topic.data(), topic.size()), fn});
   }
 
+  detail::HostApi* host_;
+};
+
+// One outbound HTTP request through `ctx.http` (undici in the host, on the JavaScript thread).
+struct HttpRequest {
+  std::string method = "GET";
+  // Absolute http:// or https:// URL; its host:port must be in module.yml `http.allow`.
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // 0: the host's default (the module's timeouts.request_ms).
+  int timeout_ms = 0;
+};
+
+struct HttpResponse {
+  int status = 0;
+  // Lower-case names, in the order received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  std::optional<std::string> header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (h.first == name) return h.second;
+    }
+    return std::nullopt;
+  }
+};
+
+// A request that got no HTTP response. code() is the host's stable code:
+//   ERPMOD_HTTP_NOT_ALLOWED      the URL's host:port is not in module.yml http.allow (or the URL is invalid)
+//   ERPMOD_HTTP_TIMEOUT          no complete response within the timeout
+//   ERPMOD_HTTP_UNREACHABLE      connection refused or reset, name not resolved, TLS failure
+//   ERPMOD_HTTP_RESPONSE_TOO_LARGE  the response body exceeded the host's bound
+// cause() is the underlying reason when known (e.g. "ECONNREFUSED", "CERT_HAS_EXPIRED").
+class HttpClientError : public std::runtime_error {
+ public:
+  HttpClientError(const std::string& message, std::string code, std::string cause)
+      : std::runtime_error(message), code_(std::move(code)), cause_(std::move(cause)) {}
+  const std::string& code() const { return code_; }
+  const std::string& cause() const { return cause_; }
+  // 504 for a timeout, 502 for the rest: what a handler usually answers when a dependency fails.
+  int SuggestedStatus() const { return code_ == "ERPMOD_HTTP_TIMEOUT" ? 504 : 502; }
+
+ private:
+  std::string code_;
+  std::string cause_;
+};
+
+// `ctx.http`: outbound HTTP for handlers with `execution: pool`. The calling pool thread blocks
+// until the response is complete; the JavaScript thread keeps serving meanwhile. On the JavaScript
+// thread (`execution: main`) it throws: waiting there would stall the host.
+class Http {
+ public:
+  explicit Http(detail::HostApi* host) : host_(host) {}
+
+  HttpResponse Request(const HttpRequest& request) const {
+    if (host_->OnJsThread()) {
+      throw std::logic_error("ctx.http() needs a route with execution: pool (a request on the JavaScript thread would stall the host)");
+    }
+    HttpResponse response;
+    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
+      Napi::Object options = Napi::Object::New(env);
+      options.Set("method", request.method);
+      options.Set("url", request.url);
+      Napi::Object headers = Napi::Object::New(env);
+      for (const auto& h : request.headers) headers.Set(h.first, h.second);
+      options.Set("headers", headers);
+      if (!request.body.empty()) options.Set("body", Napi::Buffer<char>::Copy(env, request.body.data(), request.body.size()));
+      if (request.timeout_ms > 0) options.Set("timeoutMs", request.timeout_ms);
+      Napi::Value promise = host_->Call(host_->http_request, {options});
+      if (!promise.IsPromise() && !promise.IsObject()) throw std::runtime_error("ctx.http.request did not return a promise");
+      Napi::Object thenable = promise.As<Napi::Object>();
+      Napi::Function on_ok = Napi::Function::New(env, [&response, done](const Napi::CallbackInfo& info) {
+        try {
+          Napi::Object r = info[0].As<Napi::Object>();
+          response.status = r.Get("status").As<Napi::Number>().Int32Value();
+          Napi::Value hv = r.Get("headers");
+          if (hv.IsObject()) {
+            Napi::Object h = hv.As<Napi::Object>();
+            Napi::Array names = h.GetPropertyNames();
+            for (uint32_t i = 0; i < names.Length(); ++i) {
+              std::string name = names.Get(i).ToString().Utf8Value();
+              response.headers.emplace_back(name, h.Get(name).ToString().Utf8Value());
+            }
+          }
+          Napi::Value body = r.Get("body");
+          if (body.IsBuffer()) {
+            auto buf = body.As<Napi::Buffer<char>>();
+            response.body.assign(buf.Data(), buf.Length());
+          } else if (body.IsString()) {
+            response.body = body.As<Napi::String>().Utf8Value();
+          }
+          done->Done();
+        } catch (...) {
+          done->Fail();
+        }
+      });
+      Napi::Function on_error = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
+        std::string message = "ctx.http request failed", code = "ERPMOD_HTTP_UNREACHABLE", cause;
+        if (info.Length() > 0 && info[0].IsObject()) {
+          Napi::Object err = info[0].As<Napi::Object>();
+          Napi::Value m = err.Get("message"), c = err.Get("code"), why = err.Get("reason");
+          if (m.IsString()) message = m.As<Napi::String>().Utf8Value();
+          if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
+          if (why.IsString()) cause = why.As<Napi::String>().Utf8Value();
+        }
+        done->Done(std::make_exception_ptr(HttpClientError(message, code, cause)));
+      });
+      thenable.Get("then").As<Napi::Function>().Call(thenable, {on_ok, on_error});
+    });
+    return response;
+  }
+
+  HttpResponse Get(std::string url, int timeout_ms = 0) const {
+    HttpRequest r;
+    r.url = std::move(url);
+    r.timeout_ms = timeout_ms;
+    return Request(r);
+  }
+
  private:
   detail::HostApi* host_;
 };
@@ -167,7 +323,7 @@ class Events {
 class Context {
  public:
   explicit Context(detail::HostApi* host)
-      : host_(host), config_(host), logger_(host), db_(host), events_(host) {}
+      : host_(host), config_(host), logger_(host), db_(host), events_(host), http_(host) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
@@ -181,9 +337,14 @@ class Context {
   const Logger& logger() const { return logger_; }
   const Db& db() const { return db_; }
   const Events& events() const { return events_; }
+  // Outbound HTTP; from pool handlers only (see Http).
+  const Http& http() const { return http_; }
 
-  // The raw ctx object, for what the SDK does not wrap.
-  Napi::Object napi() const { return host_->ctx(); }
+  // The raw ctx object, for what the SDK does not wrap; on the JavaScript thread only.
+  Napi::Object napi() const {
+    if (!host_->OnJsThread()) throw std::logic_error("Context::napi() used on a pool thread: JavaScript values stay on the JavaScript thread");
+    return host_->ctx();
+  }
 
  private:
   detail::HostApi* host_;
@@ -191,6 +352,7 @@ class Context {
   Logger logger_;
   Db db_;
   Events events_;
+  Http http_;
 };
 
 }  // namespace erpmod

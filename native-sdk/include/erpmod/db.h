@@ -7,7 +7,13 @@
 //
 // Parameters bind to `?` placeholders in order. A failing statement throws erpmod::DbError with
 // SQLite's message and code (e.g. "SQLITE_CONSTRAINT_PRIMARYKEY"). Rows are views: valid during
-// the current call, like JsonValue.
+// the current call, like JsonValue; on a pool thread they are detached copies.
+//
+// From pool threads (`execution: pool`) every statement runs on the JavaScript thread, where the
+// connection lives, and the module's statements are serialized: a Transaction holds the module's
+// database from BEGIN to COMMIT / ROLLBACK, so another request's statements wait instead of landing
+// inside it. A statement from the JavaScript thread (a `main` route, an event callback) while a pool
+// request holds an open transaction fails with code "SQLITE_BUSY" instead of joining it.
 #ifndef ERPMOD_DB_H_
 #define ERPMOD_DB_H_
 
@@ -21,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace erpmod {
@@ -88,10 +95,18 @@ class DbError : public std::runtime_error {
 class Row {
  public:
   explicit Row(Napi::Object row) : row_(row) {}
+  // A detached row (pool threads): `row` is a detached JsonValue object.
+  explicit Row(JsonValue row) : detached_(std::move(row)) {}
 
-  bool Has(std::string_view column) const { return row_.HasOwnProperty(std::string(column)); }
+  bool Has(std::string_view column) const {
+    if (detached_.IsDetached()) return detached_.Has(column);
+    return row_.HasOwnProperty(std::string(column));
+  }
   bool IsNull(std::string_view column) const { return Column(column).IsMissing(); }
-  JsonValue Column(std::string_view column) const { return JsonValue(row_.Get(std::string(column))); }
+  JsonValue Column(std::string_view column) const {
+    if (detached_.IsDetached()) return detached_.Get(column);
+    return JsonValue(row_.Get(std::string(column)));
+  }
 
   int64_t Int64(std::string_view column) const { return Required(column, OptInt64(column), "an integer"); }
   double Double(std::string_view column) const { return Required(column, OptDouble(column), "a number"); }
@@ -120,6 +135,7 @@ class Row {
     throw TypeMismatch(column, "text", v);
   }
 
+  // Empty for a detached row.
   Napi::Object napi() const { return row_; }
 
  private:
@@ -133,6 +149,7 @@ class Row {
   }
 
   Napi::Object row_;
+  JsonValue detached_;
 };
 
 class Db {
@@ -141,42 +158,74 @@ class Db {
 
   // Runs one or more statements without parameters (DDL, BEGIN / COMMIT).
   void Exec(std::string_view sql) const {
-    Guarded(host_->db_exec, sql, nullptr);
+    Statement([&](Napi::Env) { Guarded(host_->db_exec, sql, nullptr); });
   }
 
   RunResult Run(std::string_view sql, const Params& params = {}) const {
-    Napi::Value v = Guarded(host_->db_run, sql, &params);
-    RunResult r;
-    if (v.IsObject()) {
-      JsonValue info(v);
-      r.changes = info.Get("changes").AsInt64().value_or(0);
-      r.last_insert_rowid = info.Get("lastInsertRowid").AsInt64().value_or(0);
-    }
-    return r;
+    return Statement([&](Napi::Env) {
+      Napi::Value v = Guarded(host_->db_run, sql, &params);
+      RunResult r;
+      if (v.IsObject()) {
+        JsonValue info(v);
+        r.changes = info.Get("changes").AsInt64().value_or(0);
+        r.last_insert_rowid = info.Get("lastInsertRowid").AsInt64().value_or(0);
+      }
+      return r;
+    });
   }
 
   // The first row, or nothing.
   std::optional<Row> Get(std::string_view sql, const Params& params = {}) const {
-    Napi::Value v = Guarded(host_->db_get, sql, &params);
-    if (!v.IsObject()) return std::nullopt;
-    return Row(v.As<Napi::Object>());
+    bool detach = !host_->OnJsThread();
+    return Statement([&](Napi::Env) -> std::optional<Row> {
+      Napi::Value v = Guarded(host_->db_get, sql, &params);
+      if (!v.IsObject()) return std::nullopt;
+      if (detach) return Row(JsonValue::Detach(v));
+      return Row(v.As<Napi::Object>());
+    });
   }
 
   std::vector<Row> All(std::string_view sql, const Params& params = {}) const {
-    Napi::Value v = Guarded(host_->db_all, sql, &params);
-    std::vector<Row> rows;
-    if (!v.IsArray()) return rows;
-    Napi::Array arr = v.As<Napi::Array>();
-    uint32_t n = arr.Length();
-    rows.reserve(n);
-    for (uint32_t i = 0; i < n; ++i) {
-      Napi::Value item = arr.Get(i);
-      if (item.IsObject()) rows.emplace_back(item.As<Napi::Object>());
-    }
-    return rows;
+    bool detach = !host_->OnJsThread();
+    return Statement([&](Napi::Env) {
+      Napi::Value v = Guarded(host_->db_all, sql, &params);
+      std::vector<Row> rows;
+      if (!v.IsArray()) return rows;
+      Napi::Array arr = v.As<Napi::Array>();
+      uint32_t n = arr.Length();
+      rows.reserve(n);
+      for (uint32_t i = 0; i < n; ++i) {
+        Napi::Value item = arr.Get(i);
+        if (!item.IsObject()) continue;
+        if (detach) rows.emplace_back(JsonValue::Detach(item));
+        else rows.emplace_back(item.As<Napi::Object>());
+      }
+      return rows;
+    });
   }
 
  private:
+  friend class Transaction;
+
+  // One statement: inline on the JavaScript thread, else under the module's database lock and
+  // carried to the JavaScript thread.
+  template <typename F>
+  auto Statement(F&& fn) const -> decltype(fn(std::declval<Napi::Env>())) {
+    if (host_->OnJsThread()) {
+      if (host_->db_lock().TransactionOpenElsewhere()) {
+        throw DbError("the module's database is inside a transaction of a request running on the pool; retry", "SQLITE_BUSY");
+      }
+      return fn(host_->env());
+    }
+    detail::DbLock& lock = host_->db_lock();
+    lock.Acquire();
+    struct Releaser {
+      detail::DbLock& lock;
+      ~Releaser() { lock.Release(); }
+    } releaser{lock};
+    return host_->OnJs(std::forward<F>(fn));
+  }
+
   Napi::Value Guarded(const detail::HostMethod& method, std::string_view sql, const Params* params) const {
     Napi::Env env = host_->env();
     try {
@@ -205,9 +254,22 @@ class Db {
 //   erpmod::Transaction tx(ctx.db());
 //   ctx.db().Run(...); ctx.db().Run(...);
 //   tx.Commit();
+//
+// On a pool thread the transaction also holds the module's database lock from BEGIN to its end
+// (see the top of this file).
 class Transaction {
  public:
-  explicit Transaction(const Db& db, std::string_view begin = "BEGIN IMMEDIATE") : db_(db) { db_.Exec(begin); }
+  explicit Transaction(const Db& db, std::string_view begin = "BEGIN IMMEDIATE") : db_(db) {
+    pooled_ = !db_.host_->OnJsThread();
+    if (pooled_) db_.host_->db_lock().Acquire();
+    try {
+      db_.Exec(begin);
+    } catch (...) {
+      Unlock();
+      throw;
+    }
+    if (pooled_) db_.host_->db_lock().SetTransactionOpen(true);
+  }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   ~Transaction() {
@@ -217,19 +279,36 @@ class Transaction {
     } catch (...) {
       // The statement that failed may already have rolled the transaction back.
     }
+    Unlock();
   }
   void Commit() {
     db_.Exec("COMMIT");
     done_ = true;
+    Unlock();
   }
   void Rollback() {
     done_ = true;
-    db_.Exec("ROLLBACK");
+    try {
+      db_.Exec("ROLLBACK");
+    } catch (...) {
+      Unlock();
+      throw;
+    }
+    Unlock();
   }
 
  private:
+  void Unlock() {
+    if (!pooled_ || unlocked_) return;
+    unlocked_ = true;
+    db_.host_->db_lock().SetTransactionOpen(false);
+    db_.host_->db_lock().Release();
+  }
+
   const Db& db_;
   bool done_ = false;
+  bool pooled_ = false;
+  bool unlocked_ = false;
 };
 
 }  // namespace erpmod

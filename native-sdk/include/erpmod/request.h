@@ -3,29 +3,70 @@
 //
 // Each accessor reads what it needs on first use; strings are cached for the rest of the call.
 // Lifetime: a Request and the JsonValues it hands out are valid during the handler call only.
+// A handler with `execution: pool` gets a Request copied on the JavaScript thread before the hop
+// (strings, detached JsonValues, the body bytes): the same accessors, valid as long as it is kept;
+// napi() and env() are not available there.
 #ifndef ERPMOD_REQUEST_H_
 #define ERPMOD_REQUEST_H_
 
 #include "erpmod/detail/napi-config.h"
 #include "erpmod/json-value.h"
 
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace erpmod {
+
+namespace detail {
+
+// A request copied out of the JavaScript heap, for a handler running on a pool thread.
+struct RequestCopy {
+  std::string method, route, path, request_id;
+  JsonValue params, query, headers, body;
+  std::string raw_body;
+
+  // On the JavaScript thread.
+  static std::shared_ptr<const RequestCopy> From(Napi::Object req) {
+    auto copy = std::make_shared<RequestCopy>();
+    auto text = [&](const char* name) {
+      Napi::Value v = req.Get(name);
+      return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+    };
+    copy->method = text("method");
+    copy->route = text("route");
+    copy->path = text("path");
+    copy->request_id = text("requestId");
+    copy->params = JsonValue::Detach(req.Get("params"));
+    copy->query = JsonValue::Detach(req.Get("query"));
+    copy->headers = JsonValue::Detach(req.Get("headers"));
+    copy->body = JsonValue::Detach(req.Get("body"));
+    Napi::Value raw = req.Get("rawBody");
+    if (raw.IsBuffer()) {
+      auto buf = raw.As<Napi::Buffer<char>>();
+      copy->raw_body.assign(buf.Data(), buf.Length());
+    }
+    return copy;
+  }
+};
+
+}  // namespace detail
 
 class Request {
  public:
   explicit Request(Napi::Object req) : req_(req) {}
+  explicit Request(std::shared_ptr<const detail::RequestCopy> copy) : copy_(std::move(copy)) {}
 
   // Upper case, e.g. "POST".
-  const std::string& method() const { return Cached(method_, "method"); }
+  const std::string& method() const { return copy_ ? copy_->method : Cached(method_, "method"); }
   // The declared route pattern, e.g. "/orders/:id".
-  const std::string& route() const { return Cached(route_, "route"); }
+  const std::string& route() const { return copy_ ? copy_->route : Cached(route_, "route"); }
   // The path as requested, below the module's prefix, e.g. "/orders/42".
-  const std::string& path() const { return Cached(path_, "path"); }
-  const std::string& requestId() const { return Cached(request_id_, "requestId"); }
+  const std::string& path() const { return copy_ ? copy_->path : Cached(path_, "path"); }
+  const std::string& requestId() const { return copy_ ? copy_->request_id : Cached(request_id_, "requestId"); }
 
   // A route parameter (`:id`); "" when the route has no such parameter.
   std::string param(std::string_view name) const {
@@ -47,18 +88,23 @@ class Request {
   }
 
   // The parsed JSON body; undefined when the request had no JSON body.
-  JsonValue body() const { return JsonValue(req_.Get("body")); }
+  JsonValue body() const { return copy_ ? copy_->body : JsonValue(req_.Get("body")); }
 
   // The body bytes as received; empty when there was none. Valid during the call.
   std::string_view rawBody() const {
+    if (copy_) return copy_->raw_body;
     Napi::Value raw = req_.Get("rawBody");
     if (!raw.IsBuffer()) return std::string_view();
     auto buf = raw.As<Napi::Buffer<char>>();
     return std::string_view(buf.Data(), buf.Length());
   }
 
-  Napi::Object napi() const { return req_; }
-  Napi::Env env() const { return req_.Env(); }
+  // The JavaScript request object; not available on a pool thread.
+  Napi::Object napi() const {
+    if (copy_) throw std::logic_error("Request::napi() used on a pool thread: JavaScript values stay on the JavaScript thread");
+    return req_;
+  }
+  Napi::Env env() const { return napi().Env(); }
 
  private:
   const std::string& Cached(std::optional<std::string>& slot, const char* name) const {
@@ -70,6 +116,15 @@ class Request {
   }
 
   std::optional<std::string> Member(const char* group, std::string_view name) const {
+    if (copy_) {
+      const JsonValue& g = group[0] == 'p' ? copy_->params : group[0] == 'q' ? copy_->query : copy_->headers;
+      JsonValue v = g.Get(name);
+      if (v.IsArray()) {
+        if (v.Size() == 0) return std::nullopt;
+        v = v.At(0);
+      }
+      return v.ToText();
+    }
     Napi::Value obj = req_.Get(group);
     if (!obj.IsObject()) return std::nullopt;
     Napi::Value v = obj.As<Napi::Object>().Get(std::string(name));
@@ -84,6 +139,7 @@ class Request {
   }
 
   Napi::Object req_;
+  std::shared_ptr<const detail::RequestCopy> copy_;
   mutable std::optional<std::string> method_, route_, path_, request_id_;
 };
 

@@ -3,9 +3,11 @@
 #ifndef ERPMOD_DETAIL_HOST_API_H_
 #define ERPMOD_DETAIL_HOST_API_H_
 
+#include "erpmod/detail/execution.h"
 #include "erpmod/detail/napi-config.h"
 
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -62,7 +64,23 @@ class HostApi {
     Napi::Value events = ctx.Get("events");
     publish.Bind(events, "ctx.events.publish", "publish");
     subscribe.Bind(events, "ctx.events.subscribe", "subscribe");
+    // Hosts before `execution: pool` give no ctx.http; the SDK then says so when it is used.
+    http_request.Bind(ctx.Get("http"), "ctx.http.request", "request");
+    bridge_ = Bridge::Create(env_, "erpmod:" + code_);
   }
+
+  // Runs `fn(env)` on the JavaScript thread: inline when already there (handlers with
+  // `execution: main`, event callbacks, Initialize), else through the bridge, blocking the
+  // calling pool thread until it ran. Whatever `fn` returns must not hold JavaScript values
+  // unless the caller is on the JavaScript thread.
+  template <typename F>
+  auto OnJs(F&& fn) const -> decltype(fn(std::declval<Napi::Env>())) {
+    if (bridge_ == nullptr || bridge_->OnJsThread()) return fn(env_);
+    return bridge_->Call(std::forward<F>(fn));
+  }
+  bool OnJsThread() const { return bridge_ == nullptr || bridge_->OnJsThread(); }
+  const std::shared_ptr<Bridge>& bridge() const { return bridge_; }
+  DbLock& db_lock() const { return *db_lock_; }
 
   Napi::Env env() const { return env_; }
   const std::string& code() const { return code_; }
@@ -86,7 +104,8 @@ class HostApi {
   // Drops every reference to the host's objects (after cleanup) so they can be collected.
   void Release() {
     released_ = true;
-    for (HostMethod* m : {&db_exec, &db_run, &db_get, &db_all, &log[0], &log[1], &log[2], &log[3], &publish, &subscribe}) {
+    if (bridge_) bridge_->Close();
+    for (HostMethod* m : {&db_exec, &db_run, &db_get, &db_all, &log[0], &log[1], &log[2], &log[3], &publish, &subscribe, &http_request}) {
       m->Reset();
     }
     config_ = Napi::Persistent(Napi::Object::New(env_));
@@ -97,6 +116,7 @@ class HostApi {
   HostMethod db_exec, db_run, db_get, db_all;
   HostMethod log[4];
   HostMethod publish, subscribe;
+  HostMethod http_request;
 
  private:
   static std::string StringMember(Napi::Object obj, const char* name) {
@@ -110,6 +130,8 @@ class HostApi {
   Napi::FunctionReference json_parse_;
   std::string code_, version_, data_dir_;
   bool released_ = false;
+  std::shared_ptr<Bridge> bridge_;
+  std::unique_ptr<DbLock> db_lock_ = std::make_unique<DbLock>();
 };
 
 }  // namespace detail

@@ -7,6 +7,7 @@
 #ifndef ERPMOD_DETAIL_RUNTIME_H_
 #define ERPMOD_DETAIL_RUNTIME_H_
 
+#include "erpmod/detail/execution.h"
 #include "erpmod/detail/napi-config.h"
 
 #include <memory>
@@ -63,6 +64,8 @@ class Runtime {
     obj.Set("getModuleVersion", Napi::Function::New(env, &Runtime::JsGetModuleVersion, "getModuleVersion", this));
     obj.Set("initialize", Napi::Function::New(env, &Runtime::JsInitialize, "initialize", this));
     obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
+    // Present since SDK 0.2.0: the host runs routes declared `execution: pool` through it.
+    obj.Set("getPoolHandler", Napi::Function::New(env, &Runtime::JsGetPoolHandler, "getPoolHandler", this));
     obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
     if (inst_->info.has_health) {
       obj.Set("health", Napi::Function::New(env, &Runtime::JsHealth, "health", this));
@@ -125,6 +128,26 @@ class Runtime {
     });
   }
 
+  // Like getHandler, but the function it returns copies the request, runs the handler on one of
+  // the module's pool threads and returns a promise of the reply.
+  static Napi::Value JsGetPoolHandler(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      Runtime* self = Self(info);
+      if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+        throw Napi::TypeError::New(env, "getPoolHandler(route, method): route and method must be strings");
+      }
+      std::string route = info[0].As<Napi::String>().Utf8Value();
+      std::string method = info[1].As<Napi::String>().Utf8Value();
+      HandlerFn fn = self->module_->GetHandler(route, method);
+      if (!fn) return env.Null();
+      return Napi::Function::New(
+          env,
+          [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->ServePool(call, fn); },
+          method + " " + route + " (pool)");
+    });
+  }
+
   static Napi::Value JsCleanup(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
@@ -175,6 +198,56 @@ class Runtime {
     });
   }
 
+  Napi::Value ServePool(const Napi::CallbackInfo& call, const HandlerFn& fn) {
+    Napi::Env env = call.Env();
+    return Guard(env, [&]() -> Napi::Value {
+      if (call.Length() < 1 || !call[0].IsObject()) throw Napi::TypeError::New(env, "handler(req): req must be an object");
+      if (state_ != State::kInitialized || !host_) throw std::logic_error("a pool handler was called outside initialize()..cleanup()");
+      auto copy = RequestCopy::From(call[0].As<Napi::Object>());
+      napi_deferred deferred = nullptr;
+      napi_value promise = nullptr;
+      NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+      if (!pool_) pool_ = WorkerPool::Create();
+      std::shared_ptr<Bridge> bridge = host_->bridge();
+      pool_->Submit([this, fn, copy = std::move(copy), deferred, bridge]() mutable {
+        auto res = std::make_shared<Response>();
+        std::string error;
+        bool failed = false;
+        try {
+          Request req(std::move(copy));
+          try {
+            *res = fn(req);
+          } catch (const HttpError& e) {
+            *res = e.ToResponse();
+          }
+        } catch (const std::exception& e) {
+          failed = true;
+          error = e.what();
+        } catch (...) {
+          failed = true;
+          error = "unknown native exception";
+        }
+        // The reply is built on the JavaScript thread; if the module is gone by then, the promise
+        // is never settled (the host already answered that request).
+        bridge->Post([this, res, failed, error = std::move(error), deferred](napi_env raw) {
+          if (raw == nullptr) return;
+          Napi::Env js(raw);
+          Napi::HandleScope scope(js);
+          try {
+            if (failed) {
+              napi_reject_deferred(raw, deferred, Napi::Error::New(js, error).Value());
+            } else {
+              napi_resolve_deferred(raw, deferred, ToJs(js, *res));
+            }
+          } catch (const Napi::Error& e) {
+            napi_reject_deferred(raw, deferred, e.Value());
+          }
+        });
+      });
+      return Napi::Value(env, promise);
+    });
+  }
+
   // `{ status, headers, body }` in one napi_define_properties call.
   Napi::Value ToJs(Napi::Env env, const Response& res) {
     napi_value obj = nullptr;
@@ -200,6 +273,7 @@ class Runtime {
 
   void Detach() {
     module_->ctx_ = nullptr;
+    if (pool_) pool_->Stop();
     if (host_) host_->Release();
   }
 
@@ -209,6 +283,8 @@ class Runtime {
   std::unique_ptr<Context> context_;
   std::unique_ptr<Module> module_;
   State state_ = State::kCreated;
+  // Created at the first pool request.
+  std::shared_ptr<WorkerPool> pool_;
 };
 
 inline Napi::Value HandlerExport(const Napi::CallbackInfo& info) {

@@ -1,0 +1,58 @@
+import type { LoadedManifest } from '../compliance/types';
+import { ErpmodError, messageOf } from '../errors';
+import type { ModuleHandler } from '../loader/load-native-library';
+import { routeKey, type RouteFunction } from '../runtime/module-generation';
+import { hostExecutionPool, type ExecutionPool, type ModuleLane } from './execution-pool';
+
+export interface BoundRoutes {
+  /** `METHOD /declared/path` → what the dispatcher calls with the request. */
+  readonly routes: Map<string, RouteFunction>;
+  /** The module's share of the pool; undefined when no route runs there. */
+  readonly lane: ModuleLane | undefined;
+}
+
+/**
+ * The execution model's seam: resolves every declared route to the function the dispatcher calls. A
+ * `main` route is the module's own native function, called on the JavaScript thread exactly as before
+ * pools existed. A `pool` route is the module's pool handler (getPoolHandler, SDK 0.2+) behind the pool's
+ * admission: it returns a promise, its handler runs on a native thread, and the request is answered 504
+ * at timeouts.request_ms whatever the handler does.
+ */
+export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool: ExecutionPool = hostExecutionPool): BoundRoutes {
+  const { manifest } = loaded;
+  const routes = new Map<string, RouteFunction>();
+  const usesPool = manifest.routes.some((route) => route.execution === 'pool');
+  const lane = usesPool ? pool.lane(manifest.code, manifest.maxConcurrency) : undefined;
+  if (usesPool && typeof handler.getPoolHandler !== 'function') {
+    const first = manifest.routes.find((route) => route.execution === 'pool')!;
+    throw new ErpmodError(
+      'ERPMOD_ROUTE_UNRESOLVED',
+      `module "${manifest.code}": ${first.method} ${first.path} has execution: pool, but the library's handler object has no getPoolHandler ` +
+        '(it was built with an SDK before 0.2.0, or by hand); rebuild it with the current SDK or set execution: main',
+      { details: { method: first.method, path: first.path, execution: 'pool' } },
+    );
+  }
+  for (const route of manifest.routes) {
+    const pooled = route.execution === 'pool';
+    const resolver = pooled ? 'getPoolHandler' : 'getHandler';
+    let fn: unknown;
+    try {
+      fn = pooled ? handler.getPoolHandler!(route.path, route.method) : handler.getHandler(route.path, route.method);
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_ROUTE_UNRESOLVED', `module "${manifest.code}": ${resolver}("${route.path}", "${route.method}") threw: ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+    if (typeof fn !== 'function') {
+      throw new ErpmodError(
+        'ERPMOD_ROUTE_UNRESOLVED',
+        `module "${manifest.code}": module.yml declares ${route.method} ${route.path}, but ${resolver} returned ${fn === null ? 'null' : typeof fn} instead of a function`,
+        { details: { method: route.method, path: route.path } },
+      );
+    }
+    const native = fn as RouteFunction;
+    const timeoutMs = manifest.timeouts.requestMs;
+    routes.set(routeKey(route.method, route.path), pooled ? (request) => pool.run(lane!, () => native(request), timeoutMs) : native);
+  }
+  return { routes, lane };
+}

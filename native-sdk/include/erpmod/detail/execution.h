@@ -1,0 +1,277 @@
+// erpmod/detail/execution.h: the SDK's half of `execution: pool`. Internal to the SDK.
+//
+// Two parts, and nothing else in the SDK knows about threads:
+//
+// - WorkerPool: the threads that run a module's pool handlers. It grows on demand and never
+//   decides how many handlers run at once: the host admits a request to a pool route only within
+//   its host-wide `pool_threads` and the module's `max_concurrency`, so the number of busy
+//   threads here is bounded by the host (plus the threads of handlers that timed out and have not
+//   returned yet, which the host counts as lost).
+// - Bridge: the way back to the JavaScript thread, a Node-API thread-safe function. A pool thread
+//   that calls `ctx` posts a task and blocks until the JavaScript thread ran it; the task copies
+//   every result into C++ before it returns, so no napi_value crosses threads. On the JavaScript
+//   thread itself a task runs inline (waiting for the JavaScript thread there would deadlock).
+#ifndef ERPMOD_DETAIL_EXECUTION_H_
+#define ERPMOD_DETAIL_EXECUTION_H_
+
+#include "erpmod/detail/napi-config.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace erpmod {
+namespace detail {
+
+// Signals the end of one task on the JavaScript thread to the pool thread waiting for it.
+class Completion {
+ public:
+  void Done(std::exception_ptr error = nullptr) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(error);
+    done_ = true;
+    cv_.notify_all();
+  }
+  // Records the exception being handled, as a plain C++ exception: a Napi::Error holds a reference
+  // into the JavaScript heap and must not leave the JavaScript thread.
+  void Fail() {
+    try {
+      throw;
+    } catch (const Napi::Error& e) {
+      Done(std::make_exception_ptr(std::runtime_error(e.Message())));
+    } catch (...) {
+      Done(std::current_exception());
+    }
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+};
+
+class Bridge {
+ public:
+  // Runs on the JavaScript thread; `env` is null when the bridge is torn down before it ran.
+  using Task = std::function<void(napi_env env)>;
+
+  // Created on the JavaScript thread in initialize(); unref'd so it never keeps the process alive.
+  static std::shared_ptr<Bridge> Create(Napi::Env env, const std::string& name) {
+    auto bridge = std::shared_ptr<Bridge>(new Bridge());
+    bridge->js_thread_ = std::this_thread::get_id();
+    napi_value resource_name = Napi::String::New(env, name);
+    napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, resource_name, 0, 1, nullptr, nullptr,
+                                                         nullptr, &Bridge::CallJs, &bridge->tsfn_);
+    if (status != napi_ok) throw Napi::Error::New(env, "erpmod: could not create the thread-safe function for execution: pool");
+    napi_unref_threadsafe_function(env, bridge->tsfn_);
+    return bridge;
+  }
+
+  bool OnJsThread() const { return std::this_thread::get_id() == js_thread_; }
+
+  // Queues `task` for the JavaScript thread without waiting; false when the bridge is closed.
+  bool Post(Task task) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    auto* heap = new Task(std::move(task));
+    if (napi_call_threadsafe_function(tsfn_, heap, napi_tsfn_nonblocking) != napi_ok) {
+      delete heap;
+      return false;
+    }
+    return true;
+  }
+
+  // Runs `fn(env)` on the JavaScript thread and returns its result to the calling pool thread,
+  // which blocks meanwhile; an exception thrown there is rethrown here.
+  template <typename F>
+  auto Call(F&& fn) -> decltype(fn(std::declval<Napi::Env>())) {
+    using R = decltype(fn(std::declval<Napi::Env>()));
+    auto completion = std::make_shared<Completion>();
+    std::shared_ptr<R> result;
+    if constexpr (!std::is_void_v<R>) result = std::make_shared<R>();
+    bool posted = Post([completion, result, &fn](napi_env raw) {
+      if (raw == nullptr) return completion->Done(std::make_exception_ptr(Closed()));
+      try {
+        Napi::HandleScope scope(raw);
+        if constexpr (std::is_void_v<R>) {
+          fn(Napi::Env(raw));
+        } else {
+          *result = fn(Napi::Env(raw));
+        }
+        completion->Done();
+      } catch (...) {
+        completion->Fail();
+      }
+    });
+    if (!posted) throw Closed();
+    completion->Wait();
+    if constexpr (!std::is_void_v<R>) return std::move(*result);
+  }
+
+  // Like Call, for work that finishes later on the JavaScript thread (a promise): `start(env, done)`
+  // runs there and must eventually call done->Done() or done->Fail() on the JavaScript thread.
+  void CallAsync(const std::function<void(Napi::Env, std::shared_ptr<Completion>)>& start) {
+    auto completion = std::make_shared<Completion>();
+    bool posted = Post([completion, &start](napi_env raw) {
+      if (raw == nullptr) return completion->Done(std::make_exception_ptr(Closed()));
+      try {
+        Napi::HandleScope scope(raw);
+        start(Napi::Env(raw), completion);
+      } catch (...) {
+        completion->Fail();
+      }
+    });
+    if (!posted) throw Closed();
+    completion->Wait();
+  }
+
+  // On the JavaScript thread (cleanup): later calls fail with a clear error instead of reaching a
+  // module that is gone.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+  }
+
+ private:
+  Bridge() = default;
+
+  static std::runtime_error Closed() {
+    return std::runtime_error("ctx used after the module was cleaned up (a pool handler outlived its request)");
+  }
+
+  static void CallJs(napi_env env, napi_value, void*, void* data) {
+    std::unique_ptr<Task> task(static_cast<Task*>(data));
+    (*task)(env);
+  }
+
+  std::mutex mu_;
+  napi_threadsafe_function tsfn_ = nullptr;
+  bool closed_ = false;
+  std::thread::id js_thread_;
+};
+
+// Threads that run pool handlers for one module instance. Idle threads wait for work and exit
+// after a minute without any; a busy pool grows by one thread per job nobody is free to take.
+class WorkerPool : public std::enable_shared_from_this<WorkerPool> {
+ public:
+  static std::shared_ptr<WorkerPool> Create() { return std::shared_ptr<WorkerPool>(new WorkerPool()); }
+
+  void Submit(std::function<void()> job) {
+    bool spawn = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) throw std::runtime_error("the module's worker pool is stopped");
+      jobs_.push_back(std::move(job));
+      spawn = idle_ < jobs_.size();
+      if (spawn) ++threads_;
+    }
+    if (spawn) {
+      // Detached: a thread stuck in vendor code must not block unload or process exit.
+      std::thread([self = shared_from_this()] { self->Work(); }).detach();
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+  // Idle threads leave; busy ones finish their job first. No new job is accepted.
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  WorkerPool() = default;
+
+  void Work() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      while (jobs_.empty()) {
+        if (stopping_) break;
+        ++idle_;
+        bool woke = cv_.wait_for(lock, std::chrono::seconds(60), [&] { return stopping_ || !jobs_.empty(); });
+        --idle_;
+        if (!woke) break;
+      }
+      if (jobs_.empty()) break;
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();  // never throws: the runtime's jobs catch everything
+      lock.lock();
+    }
+    --threads_;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  size_t idle_ = 0;
+  size_t threads_ = 0;
+  bool stopping_ = false;
+};
+
+// Serializes one module's database work between pool threads, so two requests never interleave
+// inside one SQLite transaction (the module has one connection). A Transaction on a pool thread
+// holds it from BEGIN to COMMIT / ROLLBACK; a single statement holds it for that statement.
+class DbLock {
+ public:
+  void Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto me = std::this_thread::get_id();
+    if (owner_ == me) {
+      ++depth_;
+      return;
+    }
+    cv_.wait(lock, [&] { return owner_ == std::thread::id(); });
+    owner_ = me;
+    depth_ = 1;
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (owner_ != std::this_thread::get_id() || depth_ == 0) return;
+    if (--depth_ == 0) {
+      owner_ = std::thread::id();
+      cv_.notify_all();
+    }
+  }
+  // Set by a pool thread's Transaction between BEGIN and its end.
+  void SetTransactionOpen(bool open) {
+    std::lock_guard<std::mutex> lock(mu_);
+    tx_open_ = open;
+  }
+  // True when another thread holds an open transaction: a statement from the JavaScript thread
+  // now would land inside it.
+  bool TransactionOpenElsewhere() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tx_open_ && owner_ != std::thread::id() && owner_ != std::this_thread::get_id();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread::id owner_;
+  int depth_ = 0;
+  bool tx_open_ = false;
+};
+
+}  // namespace detail
+}  // namespace erpmod
+
+#endif  // ERPMOD_DETAIL_EXECUTION_H_
