@@ -7,6 +7,9 @@
 #include <erpmod/module.h>
 
 #include <array>
+#include <cmath>
+#include <cstdio>
+#include <map>
 #include <string>
 
 #include "money.h"
@@ -69,7 +72,10 @@ class Sales : public erpmod::Module {
         .Add("POST", "/orders", [this](erpmod::Request& r) { return CreateOrder(r); })
         .Add("GET", "/orders/:id", [this](erpmod::Request& r) { return GetOrder(r); })
         .Add("POST", "/orders/:id/cancel", [this](erpmod::Request& r) { return CancelOrder(r); })
-        .Add("GET", "/summary", [this](erpmod::Request& r) { return Summary(r); });
+        .Add("GET", "/summary", [this](erpmod::Request& r) { return Summary(r); })
+        // execution: pool (module.yml): they wait on a service or work through every order.
+        .Add("GET", "/orders/:id/quote", [this](erpmod::Request& r) { return Quote(r); })
+        .Add("GET", "/export", [this](erpmod::Request& r) { return Export(r); });
   }
 
   void Initialize(erpmod::Context& ctx) override {
@@ -79,6 +85,8 @@ class Sales : public erpmod::Module {
                                   std::to_string(tax_rate_bp_));
     }
     default_currency_ = ctx.config().GetString("default_currency", default_currency_);
+    rates_url_ = ctx.config().GetString("rates_url", rates_url_);
+    rates_timeout_ms_ = ctx.config().GetInt("rates_timeout_ms", rates_timeout_ms_);
     if (!IsValidCurrency(default_currency_)) {
       throw std::invalid_argument("config.default_currency: expected 3 upper-case letters, got \"" + default_currency_ + "\"");
     }
@@ -227,6 +235,93 @@ class Sales : public erpmod::Module {
     return erpmod::Response::Json(200, w);
   }
 
+  // GET /orders/:id/quote?currency=USD: the order's amounts in another currency, at the rate the
+  // rates service gives now (ctx.http; runs on the pool). The service down or slow is a 503 within
+  // rates_timeout_ms, never a hang.
+  erpmod::Response Quote(erpmod::Request& req) {
+    std::string text = req.param("id");
+    auto id = ParseCount(text, kMaxAmount);
+    std::string target = req.query("currency", "");
+    if (!IsValidCurrency(target)) {
+      erpmod::FieldErrors errors;
+      errors.Add("currency", "3 upper-case letters, e.g. USD");
+      return erpmod::Response::ValidationError(errors, "the query is invalid");
+    }
+    auto order = id ? context().db().Get("SELECT currency, subtotal, discount, tax, total FROM orders WHERE id = ?", {*id})
+                    : std::nullopt;
+    if (!order) return OrderNotFound(text);
+    std::string from = order->String("currency");
+    double rate = 1.0;
+    if (from != target) {
+      erpmod::HttpResponse res;
+      try {
+        res = context().http().Get(rates_url_ + "?from=" + from + "&to=" + target, static_cast<int>(rates_timeout_ms_));
+      } catch (const erpmod::HttpClientError& e) {
+        context().logger().Warn("rates service failed",
+                                erpmod::JsonWriter().BeginObject().Field("code", e.code()).Field("cause", e.cause()).EndObject());
+        return erpmod::Response::Error(503, "SALES_RATES_UNAVAILABLE",
+                                       "the exchange-rate service did not answer (" + e.code() + "); retry later")
+            .Header("retry-after", "5");
+      }
+      auto value = res.json.Get("rate").AsDouble();
+      if (res.status != 200 || !value || *value <= 0) {
+        return erpmod::Response::Error(502, "SALES_RATES_INVALID",
+                                       "the exchange-rate service answered " + std::to_string(res.status) + " without a positive rate");
+      }
+      rate = *value;
+    }
+    auto convert = [rate](int64_t minor) { return static_cast<int64_t>(std::llround(static_cast<double>(minor) * rate)); };
+    erpmod::JsonWriter w;
+    w.BeginObject()
+        .Field("order_id", *id)
+        .Field("from", from)
+        .Field("currency", target)
+        .Field("rate", rate)
+        .Field("subtotal", convert(order->Int64("subtotal")))
+        .Field("discount", convert(order->Int64("discount")))
+        .Field("tax", convert(order->Int64("tax")))
+        .Field("total", convert(order->Int64("total")))
+        .EndObject();
+    return erpmod::Response::Json(200, w);
+  }
+
+  // GET /export: every order line as CSV, then per-customer totals, with a digest of the file, computed
+  // on a pool thread (one query, then work that would otherwise hold the JavaScript thread).
+  erpmod::Response Export(erpmod::Request&) {
+    auto lines = context().db().All(
+        "SELECT o.id, o.customer, o.status, o.currency, l.line_no, l.sku, l.quantity, l.unit_price, l.line_total "
+        "FROM orders o JOIN order_lines l ON l.order_id = o.id ORDER BY o.id, l.line_no");
+    std::string csv = "order_id,customer,status,currency,line_no,sku,quantity,unit_price,line_total\n";
+    std::map<std::string, int64_t> by_customer;
+    for (const erpmod::Row& line : lines) {
+      std::string customer = line.String("customer");
+      csv += std::to_string(line.Int64("id")) + "," + CsvField(customer) + "," + line.String("status") + "," +
+             line.String("currency") + "," + std::to_string(line.Int64("line_no")) + "," + CsvField(line.String("sku")) + "," +
+             std::to_string(line.Int64("quantity")) + "," + std::to_string(line.Int64("unit_price")) + "," +
+             std::to_string(line.Int64("line_total")) + "\n";
+      if (line.String("status") != "cancelled") by_customer[customer] += line.Int64("line_total");
+    }
+    // Per-customer totals (cancelled orders left out) close the file, after one empty line.
+    std::string summary = "\ncustomer,total\n";
+    for (const auto& entry : by_customer) summary += CsvField(entry.first) + "," + std::to_string(entry.second) + "\n";
+    csv += summary;
+    // FNV-1a over the file, so a consumer can tell two exports apart without comparing them.
+    uint64_t digest = 1469598103934665603ULL;
+    for (unsigned char c : csv) digest = (digest ^ c) * 1099511628211ULL;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(digest));
+    erpmod::Response res = erpmod::Response::Text(200, std::move(csv));
+    res.content_type = "text/csv; charset=utf-8";
+    return res.Header("x-export-lines", std::to_string(lines.size())).Header("x-export-digest", hex);
+  }
+
+  static std::string CsvField(const std::string& value) {
+    if (value.find_first_of(",\"\n\r") == std::string::npos) return value;
+    std::string quoted = "\"";
+    for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+  }
+
   // The order with its lines as JSON, or nothing.
   std::optional<std::string> OrderJson(int64_t id) {
     const erpmod::Db& db = context().db();
@@ -269,6 +364,8 @@ class Sales : public erpmod::Module {
   erpmod::RouteTable routes_;
   int64_t tax_rate_bp_ = 2000;
   std::string default_currency_ = "EUR";
+  std::string rates_url_ = "https://rates.example.com/v1/rates";
+  int64_t rates_timeout_ms_ = 1500;
 };
 
 }  // namespace sales

@@ -215,6 +215,9 @@ struct HttpResponse {
   // Lower-case names, in the order received.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The body parsed, when the response's content-type is JSON and it parses (a detached value);
+  // undefined otherwise.
+  JsonValue json;
 
   std::optional<std::string> header(std::string_view name) const {
     for (const auto& h : headers) {
@@ -268,7 +271,7 @@ class Http {
       Napi::Value promise = host_->Call(host_->http_request, {options});
       if (!promise.IsPromise() && !promise.IsObject()) throw std::runtime_error("ctx.http.request did not return a promise");
       Napi::Object thenable = promise.As<Napi::Object>();
-      Napi::Function on_ok = Napi::Function::New(env, [&response, done](const Napi::CallbackInfo& info) {
+      Napi::Function on_ok = Napi::Function::New(env, [this, &response, done](const Napi::CallbackInfo& info) {
         try {
           Napi::Object r = info[0].As<Napi::Object>();
           response.status = r.Get("status").As<Napi::Number>().Int32Value();
@@ -287,6 +290,14 @@ class Http {
             response.body.assign(buf.Data(), buf.Length());
           } else if (body.IsString()) {
             response.body = body.As<Napi::String>().Utf8Value();
+          }
+          auto type = response.header("content-type");
+          if (type && (type->find("application/json") != std::string::npos || type->find("+json") != std::string::npos)) {
+            try {
+              response.json = JsonValue::Detach(host_->ParseJson(response.body));
+            } catch (const Napi::Error&) {
+              // Not JSON after all: `json` stays undefined, `body` has the text.
+            }
           }
           done->Done();
         } catch (...) {
