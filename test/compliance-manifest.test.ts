@@ -104,10 +104,22 @@ describe('readManifest', () => {
       },
       sha256: { 'linux-x64': 'ab'.repeat(32) },
       dependencies: ['inventory'], featureFlag: 'enable_sales', critical: true, isolation: 'process',
-      routes: [{ method: 'GET', path: '/orders' }, { method: 'POST', path: '/orders' }, { method: 'GET', path: '/orders/:id' }],
+      routes: [{ method: 'GET', path: '/orders', execution: 'main' }, { method: 'POST', path: '/orders', execution: 'main' }, { method: 'GET', path: '/orders/:id', execution: 'main' }],
       events: { publishes: ['order.created'], subscribes: ['stock.reserved'] },
       migrations: 'migrations', config: { tax_rate_bp: 2000 }, timeouts: { initMs: 3000, requestMs: 1500 },
+      execution: 'main', maxConcurrency: 1, http: { allow: [] },
     });
+  });
+
+  it('reads execution per route, a route overriding its module, with max_concurrency and http.allow', () => {
+    const { manifest } = readManifest(moduleWith(minimalWith({
+      execution: 'pool', max_concurrency: '3', http: '{ allow: ["Rates.Example.com:443", "[::1]:8080"] }',
+      routes: '[{ method: GET, path: /a }, { method: GET, path: /b, execution: main }]',
+    })));
+    assert.deepEqual(manifest.routes.map((route) => route.execution), ['pool', 'main']);
+    assert.equal(manifest.execution, 'pool');
+    assert.equal(manifest.maxConcurrency, 3);
+    assert.deepEqual(manifest.http.allow, ['rates.example.com:443', '[::1]:8080']);
   });
 
   it('fills the defaults of optional fields', () => {
@@ -149,7 +161,12 @@ describe('readManifest', () => {
     ['route with ..', { routes: '[{ method: GET, path: /a/../b }]' }, 'routes[0].path: expected no . or .. segment (a route must stay under the module\'s prefix), got "/a/../b"'],
     ['route bad param', { routes: '[{ method: GET, path: "/a/:1x" }]' }, 'routes[0].path: expected a parameter like :id, got ":1x"'],
     ['route bad segment', { routes: '[{ method: GET, path: "/a b" }]' }, 'routes[0].path: expected segments of letters, digits, . _ ~ - or :name parameters, got "a b"'],
-    ['route unknown key', { routes: '[{ method: GET, path: /a, handler: x }]' }, 'routes[0].handler: unknown key; expected one of method, path'],
+    ['route unknown key', { routes: '[{ method: GET, path: /a, handler: x }]' }, 'routes[0].handler: unknown key; expected one of method, path, execution'],
+    ['bad route execution', { routes: '[{ method: GET, path: /a, execution: thread }]' }, 'routes[0].execution: expected one of main, pool, got "thread"'],
+    ['bad execution', { execution: 'threads' }, 'execution: expected one of main, pool, got "threads"'],
+    ['zero max_concurrency', { max_concurrency: '0' }, 'max_concurrency: expected a positive integer, got 0'],
+    ['http allow without port', { http: '{ allow: [rates.example.com] }' }, 'http.allow[0]: expected host:port like "rates.example.com:443", got "rates.example.com"'],
+    ['http unknown key', { http: '{ deny: [] }' }, 'http.deny: unknown key; expected one of allow'],
     ['routes missing', { routes: null }, 'routes: required'],
     ['bad topic', { events: '{ publishes: [OrderCreated] }' }, 'events.publishes[0]: expected a topic entity.action like order.created, got "OrderCreated"'],
     ['bad feature flag', { feature_flag: 'Enable-Sales' }, 'feature_flag: expected lowercase snake_case like enable_sales, got "Enable-Sales"'],
@@ -161,7 +178,7 @@ describe('readManifest', () => {
     ['unquoted numeric sha256', { sha256: `{ linux-x64: ${'1'.repeat(64)} }` }, `sha256.linux-x64: expected 64 hexadecimal characters, got the number ${Number('1'.repeat(64))}: quote the digest`],
     ['sha256 for undeclared binary', { sha256: `{ win32-x64: ${'0'.repeat(64)} }` }, 'sha256.win32-x64: pins a binary that binaries does not declare; declared: linux-x64'],
     ['self dependency', { dependencies: '[sales]' }, 'dependencies[0]: a module cannot depend on itself'],
-    ['unknown top-level key', { plugin_type: 'sales' }, 'plugin_type: unknown key; expected one of code, name, version, description, vendor, abi, binaries, sha256, dependencies, feature_flag, critical, isolation, routes, events, migrations, config, timeouts'],
+    ['unknown top-level key', { plugin_type: 'sales' }, 'plugin_type: unknown key; expected one of code, name, version, description, vendor, abi, binaries, sha256, dependencies, feature_flag, critical, isolation, routes, events, migrations, config, timeouts, execution, max_concurrency, http'],
   ];
   for (const [title, changes, expected] of cases) {
     it(`rejects ${title}`, () => {
