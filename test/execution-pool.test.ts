@@ -163,6 +163,7 @@ describe('execution: pool limits', () => {
       assert.equal(lab.status, 'degraded');
       assert.equal(lab.details.execution.lost, 4);
       assert.match(lab.details.reason, /isolation: process/);
+      assert.equal(await host.stop(), 0, 'the host shuts down cleanly although four threads never returned');
     } finally {
       await host.stop();
     }

@@ -74,9 +74,15 @@ class Bridge {
     auto bridge = std::shared_ptr<Bridge>(new Bridge());
     bridge->js_thread_ = std::this_thread::get_id();
     napi_value resource_name = Napi::String::New(env, name);
-    napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, resource_name, 0, 1, nullptr, nullptr,
+    // The function holds the bridge until it is finalized (released, or its environment torn down),
+    // and the finalizer closes the bridge: a thread that posts later gets an error, never a freed function.
+    auto* keep = new std::shared_ptr<Bridge>(bridge);
+    napi_status status = napi_create_threadsafe_function(env, nullptr, nullptr, resource_name, 0, 1, keep, &Bridge::Finalize,
                                                          nullptr, &Bridge::CallJs, &bridge->tsfn_);
-    if (status != napi_ok) throw Napi::Error::New(env, "erpmod: could not create the thread-safe function for execution: pool");
+    if (status != napi_ok) {
+      delete keep;
+      throw Napi::Error::New(env, "erpmod: could not create the thread-safe function for execution: pool");
+    }
     napi_unref_threadsafe_function(env, bridge->tsfn_);
     return bridge;
   }
@@ -148,11 +154,29 @@ class Bridge {
     napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
   }
 
+  // A pending pool request does not keep Node's event loop alive (the host's server does); these
+  // let a caller without a server (a unit test) hold it while it waits. JavaScript thread only.
+  void Ref(napi_env env) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && refs_++ == 0) napi_ref_threadsafe_function(env, tsfn_);
+  }
+  void Unref(napi_env env) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && refs_ > 0 && --refs_ == 0) napi_unref_threadsafe_function(env, tsfn_);
+  }
+
  private:
   Bridge() = default;
 
   static std::runtime_error Closed() {
     return std::runtime_error("ctx used after the module was cleaned up (a pool handler outlived its request)");
+  }
+
+  static void Finalize(napi_env, void* data, void*) {
+    std::unique_ptr<std::shared_ptr<Bridge>> keep(static_cast<std::shared_ptr<Bridge>*>(data));
+    std::lock_guard<std::mutex> lock((*keep)->mu_);
+    (*keep)->closed_ = true;
+    (*keep)->tsfn_ = nullptr;
   }
 
   static void CallJs(napi_env env, napi_value, void*, void* data) {
@@ -163,6 +187,7 @@ class Bridge {
   std::mutex mu_;
   napi_threadsafe_function tsfn_ = nullptr;
   bool closed_ = false;
+  int refs_ = 0;
   std::thread::id js_thread_;
 };
 

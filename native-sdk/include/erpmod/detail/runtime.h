@@ -209,7 +209,9 @@ class Runtime {
       NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
       if (!pool_) pool_ = WorkerPool::Create();
       std::shared_ptr<Bridge> bridge = host_->bridge();
-      pool_->Submit([this, fn, copy = std::move(copy), deferred, bridge]() mutable {
+      // Held until the reply is built, so a process without a server (a unit test) waits for it.
+      bridge->Ref(env);
+      auto job = [this, fn, copy = std::move(copy), deferred, bridge]() mutable {
         auto res = std::make_shared<Response>();
         std::string error;
         bool failed = false;
@@ -229,8 +231,9 @@ class Runtime {
         }
         // The reply is built on the JavaScript thread; if the module is gone by then, the promise
         // is never settled (the host already answered that request).
-        bridge->Post([this, res, failed, error = std::move(error), deferred](napi_env raw) {
+        bridge->Post([this, bridge, res, failed, error = std::move(error), deferred](napi_env raw) {
           if (raw == nullptr) return;
+          bridge->Unref(raw);
           Napi::Env js(raw);
           Napi::HandleScope scope(js);
           try {
@@ -243,7 +246,13 @@ class Runtime {
             napi_reject_deferred(raw, deferred, e.Value());
           }
         });
-      });
+      };
+      try {
+        pool_->Submit(std::move(job));
+      } catch (...) {
+        bridge->Unref(env);
+        throw;
+      }
       return Napi::Value(env, promise);
     });
   }
