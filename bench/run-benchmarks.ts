@@ -14,6 +14,7 @@ import { detectIsolation, erpmodIsolated } from './contenders/erpmod-isolated';
 import { rawHttp } from './contenders/raw-http';
 import { measureLoadPhase, measureStaticChecks } from './internal/compliance-check';
 import { measureDispatcherParts } from './internal/dispatcher-parts';
+import { measureExecutionPool } from './internal/execution-pool';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { measureReload } from './internal/reload-latency';
 import { measureScale } from './internal/scale-modules';
@@ -128,6 +129,10 @@ async function main(): Promise<void> {
     );
     const post = { rows: [rawHttp, erpmodInProcess].map((c) => row(c, posted.get(c.id), servers.get(c.id))), ratio: roundRatio(posted.get('erpmod'), posted.get('raw'), (r) => r.requestsPerSecond) };
 
+    // 3b. execution: pool: the hop, ctx calls, neighbours of a saturated module, CPU work on two cores.
+    log('\nexecution: pool');
+    const pool = await measureExecutionPool(plan, quick ? 5_000 : 50_000, log).catch((error: unknown) => ({ skipped: firstLine(error) }));
+
     // 4. Reload latency on the (now idle) in-process host.
     log('\nReload latency');
     const admin = adminOf(servers.get('erpmod')!);
@@ -179,6 +184,7 @@ async function main(): Promise<void> {
       lightRatios,
       fixedLoad,
       post,
+      pool,
       isolation,
       scale,
       reload,

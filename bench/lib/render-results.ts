@@ -1,5 +1,6 @@
 /** The results of a run as markdown: machine, targets with PASS/MISS, then each table. */
 import type { ComplianceFigures } from '../internal/compliance-check';
+import { renderPoolFigures, type PoolFigures } from '../internal/execution-pool';
 import type { PartFigure } from '../internal/dispatcher-parts';
 import type { ReloadFigures } from '../internal/reload-latency';
 import type { ScaleResults } from '../internal/scale-modules';
@@ -39,6 +40,7 @@ export interface BenchResults {
   readonly lightRatios: { label: string; value: number }[];
   readonly fixedLoad: { offeredPerSecond: number; rows: ContenderRow[]; p99Ratio: number; p50Ratio: number } | { skipped: string };
   readonly post: { rows: ContenderRow[]; ratio: number } | { skipped: string };
+  readonly pool: PoolFigures | { skipped: string };
   readonly isolation: { available: boolean; evidence: string };
   readonly scale: ScaleResults | { skipped: string };
   readonly reload: ReloadFigures | { skipped: string };
@@ -77,6 +79,8 @@ export function renderResults(r: BenchResults): string {
   out.push(contenderTable(r.light, r.light.find((row) => row.id === 'raw')?.results), '');
   out.push(r.lightRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**`).join('\n'), '');
   out.push(`Isolation (\`isolation: process\`): ${r.isolation.available ? 'available' : '**not available yet**'} — ${r.isolation.evidence}.`, '');
+
+  out.push(...renderPoolFigures(r.pool, formatRatio));
 
   out.push('### Latency at the same offered load', '');
   if ('skipped' in r.fixedLoad) out.push(`Skipped: ${r.fixedLoad.skipped}`, '');
