@@ -158,7 +158,7 @@ describe('execution: pool limits', () => {
       assert.equal(exhausted.status, 503);
       assert.match(exhausted.json.error.message, /stuck past their timeout/);
       assert.deepEqual((await call(`${host.url}${LAB}/fast`)).json, { ok: true }, 'main routes still answer');
-      const health = (await call(`${host.url}/api/v1/system/modules`)).json;
+      const health = (await host.admin('/api/v1/system/modules')).json;
       const lab = health.modules.find((module: { code: string }) => module.code === 'pool-lab');
       assert.equal(lab.status, 'degraded');
       assert.equal(lab.details.execution.lost, 4);
@@ -177,7 +177,7 @@ describe('execution: pool limits', () => {
     try {
       const reply = await call(`${host.url}/api/v1/alpha/ping`);
       assert.equal(reply.status, 503);
-      const record = (await call(`${host.url}/plugins/alpha`)).json;
+      const record = (await host.admin('/plugins/alpha')).json;
       assert.match(record.lastError, /no getPoolHandler/);
       assert.match(record.lastError, /execution: main/);
     } finally {
