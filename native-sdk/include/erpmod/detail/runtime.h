@@ -110,41 +110,34 @@ class Runtime {
     });
   }
 
-  static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) {
+  static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, false); }
+
+  // Like getHandler, but the function it returns copies the request, runs the handler on one of
+  // the module's pool threads and returns a promise of the reply.
+  static Napi::Value JsGetPoolHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, true); }
+
+  static Napi::Value ResolveHandler(const Napi::CallbackInfo& info, bool pool) {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       Runtime* self = Self(info);
+      const char* name = pool ? "getPoolHandler" : "getHandler";
       if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-        throw Napi::TypeError::New(env, "getHandler(route, method): route and method must be strings");
+        throw Napi::TypeError::New(env, std::string(name) + "(route, method): route and method must be strings");
       }
       std::string route = info[0].As<Napi::String>().Utf8Value();
       std::string method = info[1].As<Napi::String>().Utf8Value();
       HandlerFn fn = self->module_->GetHandler(route, method);
       if (!fn) return env.Null();
+      if (pool) {
+        return Napi::Function::New(
+            env,
+            [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->ServePool(call, fn); },
+            method + " " + route + " (pool)");
+      }
       return Napi::Function::New(
           env,
           [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->Serve(call, fn); },
           method + " " + route);
-    });
-  }
-
-  // Like getHandler, but the function it returns copies the request, runs the handler on one of
-  // the module's pool threads and returns a promise of the reply.
-  static Napi::Value JsGetPoolHandler(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    return Guard(env, [&]() -> Napi::Value {
-      Runtime* self = Self(info);
-      if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-        throw Napi::TypeError::New(env, "getPoolHandler(route, method): route and method must be strings");
-      }
-      std::string route = info[0].As<Napi::String>().Utf8Value();
-      std::string method = info[1].As<Napi::String>().Utf8Value();
-      HandlerFn fn = self->module_->GetHandler(route, method);
-      if (!fn) return env.Null();
-      return Napi::Function::New(
-          env,
-          [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->ServePool(call, fn); },
-          method + " " + route + " (pool)");
     });
   }
 
