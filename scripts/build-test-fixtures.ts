@@ -21,6 +21,8 @@ interface FixtureSpec {
   napi?: number;
   /** A C++ source inside the fixture directory, built against the C++ SDK instead of fixture-module.c. */
   cxx?: string;
+  /** A C source inside the fixture directory, built instead of fixture-module.c. */
+  c?: string;
 }
 
 
@@ -28,8 +30,9 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
   const spec = JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as FixtureSpec;
   const manifest = YAML.parse(fs.readFileSync(path.join(dir, 'module.yml'), 'utf8')) as { code: string };
   const output = path.join(dir, 'lib', `${process.platform}-${process.arch}`, `${manifest.code}.so`);
-  const entry = spec.cxx === undefined ? source : path.join(dir, spec.cxx);
-  const sdkHeaders = spec.cxx === undefined ? [path.join(sdkInclude, 'erpmod', 'abi.h')] : listHeaders(path.join(sdkInclude, 'erpmod'));
+  const own = spec.cxx ?? spec.c;
+  const entry = own === undefined ? source : path.join(dir, own);
+  const sdkHeaders = own === undefined ? [path.join(sdkInclude, 'erpmod', 'abi.h')] : listHeaders(path.join(sdkInclude, 'erpmod'));
   const inputs = [entry, path.join(dir, 'fixture.json'), path.join(dir, 'module.yml'), ...sdkHeaders];
   if (fs.existsSync(output) && inputs.every((input) => fs.statSync(input).mtimeMs <= fs.statSync(output).mtimeMs)) return undefined;
 
@@ -41,7 +44,7 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
     `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines, '-I', include, '-I', sdkInclude,
   ];
   if (spec.cxx === undefined) {
-    await run('cc', [...common, source, '-o', temporary]);
+    await run('cc', [...common, ...(spec.c === undefined ? [] : ['-std=c99', '-D_POSIX_C_SOURCE=200809L', '-pthread']), entry, '-o', temporary]);
   } else {
     // The C++ SDK's settings (erpmod.gypi): C++17, hidden inline symbols, only the two entry points exported.
     const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [root] }));

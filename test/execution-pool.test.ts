@@ -185,3 +185,29 @@ describe('execution: pool limits', () => {
     }
   });
 });
+
+describe('execution: pool from plain C (erpmod/pool-c.h)', () => {
+  it('runs C pool handlers off the JavaScript thread, with ctx.db calls carried back, and 504 at request_ms', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-c']) });
+    try {
+      const c = `${host.url}/api/v1/pool-c`;
+      assert.deepEqual((await call(`${c}/ping`)).json, { pong: true });
+      await call(`${host.url}/healthz`);
+      const slow = timed(call(`${c}/sleep?ms=1500`));
+      const health = await worstLatencyWhile(`${host.url}/healthz`, slow);
+      const answered = await slow;
+      assert.equal(answered.value.status, 504);
+      assert.ok(answered.ms >= 900 && answered.ms < 1450, `answered after ${Math.round(answered.ms)} ms`);
+      assert.ok(health.worstMs < 150, `/healthz took up to ${Math.round(health.worstMs)} ms`);
+      assert.equal((await call(`${c}/sleep?ms=50`)).status, 200);
+
+      const stored = await Promise.all([call(`${c}/notes`, 'POST', { text: 'a "quoted" note' }), call(`${c}/notes`, 'POST', { text: 'b' })]);
+      assert.deepEqual(stored.map((reply) => [reply.status, reply.json.changes]), [[201, 1], [201, 1]]);
+      assert.deepEqual((await call(`${c}/notes/count`)).json, { n: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(host.logs.some((line) => line.msg === 'note stored from a C pool thread'));
+    } finally {
+      await host.stop();
+    }
+  });
+});
