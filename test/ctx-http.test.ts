@@ -108,7 +108,7 @@ describe('ctx.http from pool handlers', () => {
     const started = performance.now();
     assert.equal((await call(`${host.url}/healthz`)).status, 200);
     assert.equal((await call(`${host.url}${LAB}/fast`)).status, 200);
-    assert.ok(performance.now() - started < 150);
+    assert.ok(performance.now() - started < 500);
     assert.equal((await waiting).status, 504);
   });
 });

@@ -5,6 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { FIXTURE_MODULES_DIR, PLATFORM_KEY } from './support/paths';
+import { readManifest } from '../host/compliance';
+import { runLoadCheck } from '../host/compliance/load';
 
 const LAB = '/api/v1/pool-lab';
 
@@ -46,11 +49,11 @@ describe('execution: pool', () => {
   it('keeps /healthz and another module fast while pool handlers sleep and burn CPU, and answers 504 at request_ms', async () => {
     // Warm connections and code paths first: the measurement is about the pool, not a first request.
     for (const url of [`${host.url}/healthz`, `${host.url}/api/v1/alpha/ping`, `${host.url}${LAB}/fast-pool`]) await call(url);
-    // request_ms is 1000: the three sleeps (1.5 s) time out; the burn (700 ms) finishes.
+    // request_ms is 1000: the three sleeps (3 s) time out; the burn (700 ms of wall time) finishes.
     const slow = Promise.all([
-      timed(call(`${host.url}${LAB}/sleep?ms=1500`)),
-      timed(call(`${host.url}${LAB}/sleep?ms=1500`)),
-      timed(call(`${host.url}${LAB}/sleep?ms=1500`)),
+      timed(call(`${host.url}${LAB}/sleep?ms=3000`)),
+      timed(call(`${host.url}${LAB}/sleep?ms=3000`)),
+      timed(call(`${host.url}${LAB}/sleep?ms=3000`)),
       timed(call(`${host.url}${LAB}/burn?ms=700`)),
     ]);
     const [health, neighbour] = await Promise.all([worstLatencyWhile(`${host.url}/healthz`, slow), worstLatencyWhile(`${host.url}/api/v1/alpha/ping`, slow)]);
@@ -58,24 +61,26 @@ describe('execution: pool', () => {
     for (const sleep of [first, second, third]) {
       assert.equal(sleep.value.status, 504);
       assert.equal(sleep.value.json.error.code, 'ERPMOD_HANDLER_TIMEOUT');
-      assert.ok(sleep.ms >= 900 && sleep.ms < 1450, `a 1.5 s handler with request_ms 1000 was answered after ${Math.round(sleep.ms)} ms`);
+      assert.ok(sleep.ms >= 900 && sleep.ms < 2500, `a 3 s handler with request_ms 1000 was answered after ${Math.round(sleep.ms)} ms`);
     }
     assert.equal(burn.value.status, 200);
-    assert.ok(burn.ms >= 650 && burn.ms < 1000, `the 700 ms burn was answered after ${Math.round(burn.ms)} ms`);
+    assert.ok(burn.ms >= 650, `the 700 ms burn was answered after ${Math.round(burn.ms)} ms`);
     assert.ok(health.calls >= 10 && neighbour.calls >= 10);
-    // Measured here well under 20 ms; the bound leaves room for a machine shared with other builds. Before
-    // the pool, each of these waited for every handler in turn (seconds).
-    assert.ok(health.worstMs < 150, `/healthz took up to ${Math.round(health.worstMs)} ms while pool handlers ran`);
-    assert.ok(neighbour.worstMs < 150, `another module's route took up to ${Math.round(neighbour.worstMs)} ms while pool handlers ran`);
+    // Measured on a quiet machine: under 20 ms (docs/benchmarks.md); the bound leaves room for a machine
+    // shared with other builds. On the JavaScript thread, each of these would wait for the handlers (3 s).
+    assert.ok(health.worstMs < 500, `/healthz took up to ${Math.round(health.worstMs)} ms while pool handlers ran`);
+    assert.ok(neighbour.worstMs < 500, `another module's route took up to ${Math.round(neighbour.worstMs)} ms while pool handlers ran`);
   });
 
   it('runs CPU-heavy handlers of one module on separate threads at once', async () => {
-    const one = await timed(call(`${host.url}${LAB}/burn?ms=400`));
-    const two = await timed(Promise.all([call(`${host.url}${LAB}/burn?ms=400`), call(`${host.url}${LAB}/burn?ms=400`)]));
+    const one = await timed(call(`${host.url}${LAB}/crunch?m=100`));
+    const two = await timed(Promise.all([call(`${host.url}${LAB}/crunch?m=100`), call(`${host.url}${LAB}/crunch?m=100`)]));
     assert.equal(one.value.status, 200);
     assert.deepEqual(two.value.map((reply) => reply.status), [200, 200]);
-    // Run one after the other they would take two burns; together, about one on two cores.
-    assert.ok(two.ms < 2 * one.ms * 0.85, `two 400 ms burns together took ${Math.round(two.ms)} ms; one alone ${Math.round(one.ms)} ms`);
+    // They ran at the same time: each started before the other ended. How much faster that is depends on
+    // free cores (the benchmark reports it: ≈ 0.5 of one after the other on two idle cores).
+    const [a, b] = two.value.map((reply) => reply.json as { startedUs: number; endedUs: number });
+    assert.ok(a!.startedUs < b!.endedUs && b!.startedUs < a!.endedUs, `the two handlers did not overlap: ${JSON.stringify([a, b])}`);
     assert.ok((await call(`${host.url}${LAB}/threads`)).json.distinct >= 2, 'the handlers ran on at least two threads');
   });
 
@@ -193,12 +198,12 @@ describe('execution: pool from plain C (erpmod/pool-c.h)', () => {
       const c = `${host.url}/api/v1/pool-c`;
       assert.deepEqual((await call(`${c}/ping`)).json, { pong: true });
       await call(`${host.url}/healthz`);
-      const slow = timed(call(`${c}/sleep?ms=1500`));
+      const slow = timed(call(`${c}/sleep?ms=3000`));
       const health = await worstLatencyWhile(`${host.url}/healthz`, slow);
       const answered = await slow;
       assert.equal(answered.value.status, 504);
-      assert.ok(answered.ms >= 900 && answered.ms < 1450, `answered after ${Math.round(answered.ms)} ms`);
-      assert.ok(health.worstMs < 150, `/healthz took up to ${Math.round(health.worstMs)} ms`);
+      assert.ok(answered.ms >= 900 && answered.ms < 2500, `answered after ${Math.round(answered.ms)} ms`);
+      assert.ok(health.worstMs < 500, `/healthz took up to ${Math.round(health.worstMs)} ms`);
       assert.equal((await call(`${c}/sleep?ms=50`)).status, 200);
 
       const stored = await Promise.all([call(`${c}/notes`, 'POST', { text: 'a "quoted" note' }), call(`${c}/notes`, 'POST', { text: 'b' })]);
@@ -209,5 +214,24 @@ describe('execution: pool from plain C (erpmod/pool-c.h)', () => {
     } finally {
       await host.stop();
     }
+  });
+});
+
+describe('the checker and execution: pool', () => {
+  it('resolves pool routes through getPoolHandler (C++ SDK and plain C), and names a library that lacks it', async () => {
+    for (const name of ['pool-lab', 'pool-c']) {
+      const dir = path.join(FIXTURE_MODULES_DIR, name);
+      const loaded = readManifest(dir);
+      const report = await runLoadCheck(loaded, path.join(loaded.moduleDir, loaded.manifest.binaries[PLATFORM_KEY]!), { timeoutMs: 10_000 });
+      assert.deepEqual(report.violations, [], name);
+      assert.ok(report.passed.includes('load/routes'), name);
+    }
+    const modulesDir = makeModulesDir(['good-alpha']);
+    const manifest = path.join(modulesDir, 'good-alpha', 'module.yml');
+    fs.writeFileSync(manifest, `${fs.readFileSync(manifest, 'utf8')}execution: pool\n`);
+    const loaded = readManifest(path.join(modulesDir, 'good-alpha'));
+    const report = await runLoadCheck(loaded, path.join(loaded.moduleDir, loaded.manifest.binaries[PLATFORM_KEY]!), { timeoutMs: 10_000 });
+    assert.equal(report.ok, false);
+    assert.ok(report.violations.some((v) => v.rule === 'load/routes' && /no getPoolHandler/.test(v.message)));
   });
 });

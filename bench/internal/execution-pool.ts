@@ -20,7 +20,7 @@ export interface PoolFigures {
   readonly db3: { main: TargetResults | undefined; pool: TargetResults | undefined; ratio: number };
   /** p99 of other modules' routes alone, then while pool-lab's /sleep saturates its cap. */
   readonly neighbours: { id: string; quietP99Ms: number; loadedP99Ms: number }[];
-  /** Two 300 ms burns at once / one after the other (wall time). */
+  /** Two fixed-work requests at once / one after the other (wall time). */
   readonly cpuRatio: number;
 }
 
@@ -58,15 +58,15 @@ export async function measureExecutionPool(plan: RoundPlan, hopIterations: numbe
     log(`    pool-lab /sleep meanwhile: ${Math.round(saturating.requestsPerSecond)} req/s, ${saturating.non2xx} non-2xx (504 / 503 beyond the cap and queue)`);
     const neighbours = neighbourUrls.map((n) => ({ id: n.id, quietP99Ms: quiet.get(n.id)?.p99Ms ?? Number.NaN, loadedP99Ms: loaded.get(n.id)?.p99Ms ?? Number.NaN }));
 
-    log('\nTwo CPU-heavy requests (300 ms burns): together vs one after the other');
+    log('\nTwo CPU-heavy requests (a fixed 200 million steps each): together vs one after the other');
     const ratios: number[] = [];
     for (let round = 0; round < 3; round++) {
       let started = performance.now();
-      await request(`${lab}/burn?ms=300`);
-      await request(`${lab}/burn?ms=300`);
+      await request(`${lab}/crunch?m=200`);
+      await request(`${lab}/crunch?m=200`);
       const sequential = performance.now() - started;
       started = performance.now();
-      await Promise.all([request(`${lab}/burn?ms=300`), request(`${lab}/burn?ms=300`)]);
+      await Promise.all([request(`${lab}/crunch?m=200`), request(`${lab}/crunch?m=200`)]);
       ratios.push((performance.now() - started) / sequential);
     }
     const cpuRatio = [...ratios].sort((a, b) => a - b)[1]!;

@@ -18,7 +18,8 @@ export interface LoadRequest {
   readonly origin?: string;
   readonly code: string;
   readonly version: string;
-  readonly routes: readonly { readonly method: string; readonly path: string }[];
+  /** `execution: pool` routes resolve through getPoolHandler, the others through getHandler. */
+  readonly routes: readonly { readonly method: string; readonly path: string; readonly execution?: 'main' | 'pool' }[];
 }
 
 /** The load rules in the order the child runs them; a step that fails ends the steps after it. */

@@ -112,18 +112,24 @@ function checkIdentity(handler: Record<string, unknown>, request: LoadRequest): 
 
 function checkRoutes(handler: Record<string, unknown>, request: LoadRequest): void {
   send({ type: 'step', rule: 'load/routes' });
-  const getHandler = handler.getHandler as (route: string, method: string) => unknown;
   for (const route of request.routes) {
     const method = route.method.toUpperCase();
+    const resolver = route.execution === 'pool' ? 'getPoolHandler' : 'getHandler';
+    const resolve = handler[resolver];
+    if (typeof resolve !== 'function') {
+      finding('load/routes', `${method} ${route.path} has execution: pool, but the handler object has no getPoolHandler (built with an SDK before 0.2.0, or by hand)`,
+        'a getPoolHandler function', describe(resolve));
+      continue;
+    }
     let got: unknown;
     try {
-      got = getHandler.call(handler, route.path, method);
+      got = (resolve as (route: string, method: string) => unknown).call(handler, route.path, method);
     } catch (error) {
-      finding('load/routes', `getHandler("${route.path}", "${method}") threw: ${messageOf(error)}`, 'a function', `it threw: ${messageOf(error)}`);
+      finding('load/routes', `${resolver}("${route.path}", "${method}") threw: ${messageOf(error)}`, 'a function', `it threw: ${messageOf(error)}`);
       continue;
     }
     if (typeof got !== 'function') {
-      finding('load/routes', `${method} ${route.path} is declared in module.yml, but getHandler("${route.path}", "${method}") returned ${describe(got)}`,
+      finding('load/routes', `${method} ${route.path} is declared in module.yml, but ${resolver}("${route.path}", "${method}") returned ${describe(got)}`,
         'a function', describe(got));
     }
   }

@@ -94,7 +94,7 @@ export async function runLoadCheck(loaded: LoadedManifest, binaryPath: string, o
     file,
     code: loaded.manifest.code,
     version: loaded.manifest.version,
-    routes: loaded.manifest.routes.map((r) => ({ method: r.method, path: r.path })),
+    routes: loaded.manifest.routes.map((r) => ({ method: r.method, path: r.path, execution: r.execution })),
   };
   const script = options.childScript ?? path.join(__dirname, 'load-child.js');
   // Node would start, fail to find the script and exit 1, which would read as the module's fault.

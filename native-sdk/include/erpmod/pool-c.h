@@ -5,7 +5,7 @@
  *
  *   initialize(ctx):  host = erpmod_pool_open(env, ctx);          (on the JavaScript thread)
  *   getPoolHandler(route, method):
- *                     erpmod_pool_function(env, host, "GET /report", report, NULL, &fn);
+ *                     erpmod_pool_function(env, &host, "GET /report", report, NULL, &fn);
  *   in a handler:     char* json = erpmod_pool_call(host, "db", "all", "[\"SELECT ...\"]", &error);
  *                     (on the pool thread: carried to the JavaScript thread, blocks only this thread)
  *   cleanup():        erpmod_pool_close(host);
@@ -328,7 +328,7 @@ static inline void* erpmod_pool_thread_(void* arg) {
 }
 
 typedef struct erpmod_pool_route_ {
-  erpmod_pool_host* host;
+  erpmod_pool_host* const* host; /* where the module keeps its host: filled in by initialize */
   erpmod_pool_fn fn;
   void* data;
 } erpmod_pool_route_;
@@ -354,12 +354,16 @@ static inline napi_value erpmod_pool_serve_(napi_env env, napi_callback_info inf
     napi_throw_type_error(env, NULL, "handler(req): req must be an object");
     return NULL;
   }
+  if (*route->host == NULL) {
+    napi_throw_error(env, NULL, "a pool handler was called before initialize() or after cleanup()");
+    return NULL;
+  }
   job = (erpmod_pool_job_*)calloc(1, sizeof *job);
   if (job == NULL) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  job->host = route->host;
+  job->host = *route->host;
   job->fn = route->fn;
   job->data = route->data;
   job->method = erpmod_pool_member_(env, req, "method", 0);
@@ -380,10 +384,10 @@ static inline napi_value erpmod_pool_serve_(napi_env env, napi_callback_info inf
     }
   }
   napi_create_promise(env, &job->deferred, &promise);
-  pthread_mutex_lock(&route->host->mu);
+  pthread_mutex_lock(&job->host->mu);
   /* Held until the reply is built, so a process without a server waits for it. */
-  if (!route->host->closed && route->host->refs++ == 0) napi_ref_threadsafe_function(env, route->host->tsfn);
-  pthread_mutex_unlock(&route->host->mu);
+  if (!job->host->closed && job->host->refs++ == 0) napi_ref_threadsafe_function(env, job->host->tsfn);
+  pthread_mutex_unlock(&job->host->mu);
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   if (pthread_create(&thread, &attr, erpmod_pool_thread_, job) != 0) {
@@ -417,8 +421,12 @@ static inline erpmod_pool_host* erpmod_pool_open(napi_env env, napi_value ctx) {
   return host;
 }
 
-/* The function getPoolHandler returns for one route; `name` labels it (e.g. "GET /report"). */
-static inline napi_status erpmod_pool_function(napi_env env, erpmod_pool_host* host, const char* name, erpmod_pool_fn fn, void* data,
+/*
+ * The function getPoolHandler returns for one route; `name` labels it (e.g. "GET /report"). `host` is
+ * where the module keeps what erpmod_pool_open returned: getPoolHandler may be called before
+ * initialize (the compliance checker does), so the host is looked up when a request arrives.
+ */
+static inline napi_status erpmod_pool_function(napi_env env, erpmod_pool_host* const* host, const char* name, erpmod_pool_fn fn, void* data,
                                         napi_value* result) {
   erpmod_pool_route_* route = (erpmod_pool_route_*)malloc(sizeof *route);
   if (route == NULL) return napi_generic_failure;
