@@ -8,6 +8,7 @@ import { makeModulesDir } from './support/modules-dir';
 import { FIXTURE_MODULES_DIR, PLATFORM_KEY } from './support/paths';
 import { readManifest } from '../host/compliance';
 import { runLoadCheck } from '../host/compliance/load';
+import { openModule } from '../native-sdk/testing';
 
 const LAB = '/api/v1/pool-lab';
 
@@ -233,5 +234,22 @@ describe('the checker and execution: pool', () => {
     const report = await runLoadCheck(loaded, path.join(loaded.moduleDir, loaded.manifest.binaries[PLATFORM_KEY]!), { timeoutMs: 10_000 });
     assert.equal(report.ok, false);
     assert.ok(report.violations.some((v) => v.rule === 'load/routes' && /no getPoolHandler/.test(v.message)));
+  });
+});
+
+describe('the SDK test harness and execution: pool', () => {
+  it('serves a pool handler on a worker thread with the fake ctx, as the host does', async () => {
+    const mod = openModule(path.join(FIXTURE_MODULES_DIR, 'pool-lab'));
+    try {
+      assert.deepEqual((await mod.requestOnPool('GET', '/db3-pool')).json(), { a: 'a', b: 'b', n: 3 });
+      assert.deepEqual(mod.request('GET', '/db3').json(), { a: 'a', b: 'b', n: 3 });
+      const echo = (await mod.requestOnPool('POST', '/echo/7', { body: { name: 'Ada', lines: [{ qty: 1 }, { qty: 2 }] } })).json();
+      assert.equal(echo.detached, true);
+      assert.equal(echo.qty, 2);
+      assert.equal((await mod.requestOnPool('POST', '/transfer', { body: { id: 'h1' } })).status, 201);
+      assert.deepEqual(mod.request('GET', '/ledger').json(), { transfers: { h1: 2 } });
+    } finally {
+      mod.close();
+    }
   });
 });

@@ -21,6 +21,8 @@ export interface ModuleHandler {
   getModuleVersion(): string;
   initialize(ctx: ModuleCtx): void | Promise<void>;
   getHandler(route: string, method: string): HandlerFunction | null | undefined;
+  /** SDK 0.2+: the handler for `execution: pool` (runs on a worker thread, returns a promise). */
+  getPoolHandler?(route: string, method: string): HandlerFunction | null | undefined;
   cleanup(): void | Promise<void>;
   health?(): { status: 'healthy' | 'degraded' | 'unhealthy'; details?: Record<string, unknown> };
 }
@@ -106,9 +108,24 @@ export interface OpenedModule {
   readonly manifest: ManifestSubset;
   readonly handler: ModuleHandler;
   readonly fake: FakeContext;
-  /** Finds the declared route matching `path` and calls its handler function. */
+  /** Finds the declared route matching `path` and calls its handler function on the JavaScript thread. */
   request(method: string, path: string, options?: RequestOptions): HarnessResponse;
+  /**
+   * The same through getPoolHandler, as the host serves `execution: pool`: the handler runs on one of the
+   * module's worker threads and its ctx calls are carried to this thread, so marshalling is tested too.
+   */
+  requestOnPool(method: string, path: string, options?: RequestOptions): Promise<HarnessResponse>;
   close(): void;
+}
+
+function toHarnessResponse(res: ModuleResponse): HarnessResponse {
+  const text = typeof res.body === 'string' ? res.body : Buffer.isBuffer(res.body) ? res.body.toString('utf8') : JSON.stringify(res.body ?? '');
+  return {
+    status: res.status ?? 200,
+    headers: { ...(res.headers ?? {}) },
+    body: text,
+    json: () => JSON.parse(text),
+  };
 }
 
 /** Matches `/orders/42` against `/orders/:id`; undefined when it does not match. */
@@ -147,38 +164,42 @@ export function openModule(moduleDir: string, options: OpenModuleOptions = {}): 
   });
   if (options.initialize !== false) void handler.initialize(fake.ctx);
   let requests = 0;
+  const prepare = (resolver: 'getHandler' | 'getPoolHandler', method: string, path: string, requestOptions: RequestOptions): { fn: HandlerFunction; req: ModuleRequest } => {
+    const upper = method.toUpperCase();
+    const route = manifest.routes.find((r) => r.method === upper && matchRoute(r.path, path) !== undefined);
+    if (route === undefined) throw new Error(`${manifest.code}: no declared route for ${upper} ${path}`);
+    const resolve = handler[resolver];
+    if (typeof resolve !== 'function') throw new Error(`${manifest.code}: the handler object has no ${resolver} (build with SDK 0.2.0 or later)`);
+    const fn = resolve.call(handler, route.path, upper);
+    if (typeof fn !== 'function') throw new Error(`${manifest.code}: ${resolver}(${route.path}, ${upper}) returned no function`);
+    const body = requestOptions.body;
+    const req: ModuleRequest = {
+      method: upper,
+      route: route.path,
+      path,
+      params: matchRoute(route.path, path) ?? {},
+      query: requestOptions.query ?? {},
+      headers: requestOptions.headers ?? {},
+      body,
+      rawBody: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+      requestId: requestOptions.requestId ?? `test-${++requests}`,
+    };
+    return { fn, req };
+  };
 
   return {
     manifest,
     handler,
     fake,
     request(method, path, requestOptions = {}) {
-      const upper = method.toUpperCase();
-      const route = manifest.routes.find((r) => r.method === upper && matchRoute(r.path, path) !== undefined);
-      if (route === undefined) throw new Error(`${manifest.code}: no declared route for ${upper} ${path}`);
-      const fn = handler.getHandler(route.path, upper);
-      if (typeof fn !== 'function') throw new Error(`${manifest.code}: getHandler(${route.path}, ${upper}) returned no function`);
-      const body = requestOptions.body;
-      const req: ModuleRequest = {
-        method: upper,
-        route: route.path,
-        path,
-        params: matchRoute(route.path, path) ?? {},
-        query: requestOptions.query ?? {},
-        headers: requestOptions.headers ?? {},
-        body,
-        rawBody: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
-        requestId: requestOptions.requestId ?? `test-${++requests}`,
-      };
+      const { fn, req } = prepare('getHandler', method, path, requestOptions);
       const res = fn(req);
-      if (res instanceof Promise) throw new Error('the harness serves synchronous handlers only');
-      const text = typeof res.body === 'string' ? res.body : Buffer.isBuffer(res.body) ? res.body.toString('utf8') : JSON.stringify(res.body ?? '');
-      return {
-        status: res.status ?? 200,
-        headers: { ...(res.headers ?? {}) },
-        body: text,
-        json: () => JSON.parse(text),
-      };
+      if (res instanceof Promise) throw new Error('request() serves synchronous handlers only; use requestOnPool() for pool handlers');
+      return toHarnessResponse(res);
+    },
+    async requestOnPool(method, path, requestOptions = {}) {
+      const { fn, req } = prepare('getPoolHandler', method, path, requestOptions);
+      return toHarnessResponse(await fn(req));
     },
     close() {
       void handler.cleanup();
