@@ -14,7 +14,7 @@ export interface BoundRoutes {
 /**
  * The execution model's seam: resolves every declared route to the function the dispatcher calls. A
  * `main` route is the module's own native function, called on the JavaScript thread exactly as before
- * pools existed. A `pool` route is the module's pool handler (getPoolHandler, SDK 0.2+) behind the pool's
+ * pools existed. A `pool` route is the module's pool handler (getPoolHandler, in SDKs that have execution: pool) behind the pool's
  * admission: it returns a promise, its handler runs on a native thread, and the request is answered 504
  * at timeouts.request_ms whatever the handler does.
  */
@@ -28,7 +28,7 @@ export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool:
     throw new ErpmodError(
       'ERPMOD_ROUTE_UNRESOLVED',
       `module "${manifest.code}": ${first.method} ${first.path} has execution: pool, but the library's handler object has no getPoolHandler ` +
-        '(it was built with an SDK before 0.2.0, or by hand); rebuild it with the current SDK or set execution: main',
+        '(it was built before the SDK had execution: pool, or by hand); rebuild it with the current SDK or set execution: main',
       { details: { method: first.method, path: first.path, execution: 'pool' } },
     );
   }

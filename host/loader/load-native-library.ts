@@ -7,7 +7,7 @@ export interface ModuleHandler {
   getModuleVersion(): unknown;
   initialize(ctx: unknown): unknown;
   getHandler(route: string, method: string): unknown;
-  /** SDK 0.2+: the function serving a route with `execution: pool` (returns a promise of the reply). */
+  /** SDKs with execution: pool: the function serving a route with `execution: pool` (returns a promise of the reply). */
   getPoolHandler?(route: string, method: string): unknown;
   cleanup(): unknown;
   health?(): unknown;

@@ -21,7 +21,7 @@ export interface ModuleHandler {
   getModuleVersion(): string;
   initialize(ctx: ModuleCtx): void | Promise<void>;
   getHandler(route: string, method: string): HandlerFunction | null | undefined;
-  /** SDK 0.2+: the handler for `execution: pool` (runs on a worker thread, returns a promise). */
+  /** SDKs with execution: pool: the handler for `execution: pool` (runs on a worker thread, returns a promise). */
   getPoolHandler?(route: string, method: string): HandlerFunction | null | undefined;
   cleanup(): void | Promise<void>;
   health?(): { status: 'healthy' | 'degraded' | 'unhealthy'; details?: Record<string, unknown> };
@@ -169,7 +169,7 @@ export function openModule(moduleDir: string, options: OpenModuleOptions = {}): 
     const route = manifest.routes.find((r) => r.method === upper && matchRoute(r.path, path) !== undefined);
     if (route === undefined) throw new Error(`${manifest.code}: no declared route for ${upper} ${path}`);
     const resolve = handler[resolver];
-    if (typeof resolve !== 'function') throw new Error(`${manifest.code}: the handler object has no ${resolver} (build with SDK 0.2.0 or later)`);
+    if (typeof resolve !== 'function') throw new Error(`${manifest.code}: the handler object has no ${resolver} (rebuild it with an SDK that has execution: pool)`);
     const fn = resolve.call(handler, route.path, upper);
     if (typeof fn !== 'function') throw new Error(`${manifest.code}: ${resolver}(${route.path}, ${upper}) returned no function`);
     const body = requestOptions.body;

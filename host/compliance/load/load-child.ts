@@ -117,7 +117,7 @@ function checkRoutes(handler: Record<string, unknown>, request: LoadRequest): vo
     const resolver = route.execution === 'pool' ? 'getPoolHandler' : 'getHandler';
     const resolve = handler[resolver];
     if (typeof resolve !== 'function') {
-      finding('load/routes', `${method} ${route.path} has execution: pool, but the handler object has no getPoolHandler (built with an SDK before 0.2.0, or by hand)`,
+      finding('load/routes', `${method} ${route.path} has execution: pool, but the handler object has no getPoolHandler (built before the SDK had execution: pool, or by hand)`,
         'a getPoolHandler function', describe(resolve));
       continue;
     }

@@ -64,7 +64,7 @@ class Runtime {
     obj.Set("getModuleVersion", Napi::Function::New(env, &Runtime::JsGetModuleVersion, "getModuleVersion", this));
     obj.Set("initialize", Napi::Function::New(env, &Runtime::JsInitialize, "initialize", this));
     obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
-    // Present since SDK 0.2.0: the host runs routes declared `execution: pool` through it.
+    // Added with execution: pool (same ABI 1): the host runs routes declared `execution: pool` through it.
     obj.Set("getPoolHandler", Napi::Function::New(env, &Runtime::JsGetPoolHandler, "getPoolHandler", this));
     obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
     if (inst_->info.has_health) {
