@@ -38,7 +38,7 @@ describe('erpmod new', () => {
         '.gitignore', 'README.md', v.build, 'migrations/001-create-greetings.sql', 'module.yml', 'package.json', v.source, `test/${code}.test.js`,
       ].sort());
       const { manifest } = readManifest(dir);
-      assert.deepEqual([manifest.code, manifest.version, manifest.abi.napi, manifest.routes], [code, '1.0.0', 8, [{ method: 'GET', path: '/greetings/:name' }]]);
+      assert.deepEqual([manifest.code, manifest.version, manifest.abi.napi, manifest.routes], [code, '1.0.0', 8, [{ method: 'GET', path: '/greetings/:name', execution: 'main' }]]);
       assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).binary, { napi_versions: [8] });
 
       const buildFile = fs.readFileSync(path.join(dir, v.build), 'utf8');
