@@ -9,6 +9,7 @@ import { FIXTURE_MODULES_DIR, PLATFORM_KEY } from './support/paths';
 import { readManifest } from '../host/compliance';
 import { runLoadCheck } from '../host/compliance/load';
 import { openModule } from '../native-sdk/testing';
+import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 const LAB = '/api/v1/pool-lab';
 
@@ -250,6 +251,28 @@ describe('the SDK test harness and execution: pool', () => {
       assert.deepEqual(mod.request('GET', '/ledger').json(), { transfers: { h1: 2 } });
     } finally {
       mod.close();
+    }
+  });
+});
+
+describe('execution: pool with module data on PostgreSQL', () => {
+  let server: PostgresServer | undefined;
+  after(() => server?.stop());
+
+  it('waits for ctx.db promises on pool threads, keeps transactions whole, and refuses ctx.db on the JavaScript thread', async () => {
+    server = await startPostgres();
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab') } });
+    try {
+      assert.deepEqual((await call(`${host.url}${LAB}/db3-pool`)).json, { a: 'a', b: 'b', n: 3 });
+      const main = await call(`${host.url}${LAB}/db3`);
+      assert.equal(main.status, 500);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok(host.logs.some((line) => /returned a promise .*execution: pool/.test(String(line.err ?? ''))));
+      const replies = await Promise.all(['p1', 'p2', 'p3'].map((id, i) => call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1 })));
+      assert.deepEqual(replies.map((reply) => reply.status), [201, 500, 201]);
+      assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { p1: 2, p3: 2 } });
+    } finally {
+      await host.stop();
     }
   });
 });

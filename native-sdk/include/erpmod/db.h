@@ -14,6 +14,10 @@
 // database from BEGIN to COMMIT / ROLLBACK, so another request's statements wait instead of landing
 // inside it. A statement from the JavaScript thread (a `main` route, an event callback) while a pool
 // request holds an open transaction fails with code "SQLITE_BUSY" instead of joining it.
+//
+// On a host that keeps module data on PostgreSQL, ctx.db answers with promises: a pool thread waits for
+// them; on the JavaScript thread a statement fails with code "SQLITE_MISUSE" (waiting there
+// would stall the host).
 #ifndef ERPMOD_DB_H_
 #define ERPMOD_DB_H_
 
@@ -158,12 +162,11 @@ class Db {
 
   // Runs one or more statements without parameters (DDL, BEGIN / COMMIT).
   void Exec(std::string_view sql) const {
-    Statement([&](Napi::Env) { Guarded(host_->db_exec, sql, nullptr); });
+    Statement<int>(host_->db_exec, sql, nullptr, [](Napi::Value, bool) { return 0; });
   }
 
   RunResult Run(std::string_view sql, const Params& params = {}) const {
-    return Statement([&](Napi::Env) {
-      Napi::Value v = Guarded(host_->db_run, sql, &params);
+    return Statement<RunResult>(host_->db_run, sql, &params, [](Napi::Value v, bool) {
       RunResult r;
       if (v.IsObject()) {
         JsonValue info(v);
@@ -176,9 +179,7 @@ class Db {
 
   // The first row, or nothing.
   std::optional<Row> Get(std::string_view sql, const Params& params = {}) const {
-    bool detach = !host_->OnJsThread();
-    return Statement([&](Napi::Env) -> std::optional<Row> {
-      Napi::Value v = Guarded(host_->db_get, sql, &params);
+    return Statement<std::optional<Row>>(host_->db_get, sql, &params, [](Napi::Value v, bool detach) -> std::optional<Row> {
       if (!v.IsObject()) return std::nullopt;
       if (detach) return Row(JsonValue::Detach(v));
       return Row(v.As<Napi::Object>());
@@ -186,9 +187,7 @@ class Db {
   }
 
   std::vector<Row> All(std::string_view sql, const Params& params = {}) const {
-    bool detach = !host_->OnJsThread();
-    return Statement([&](Napi::Env) {
-      Napi::Value v = Guarded(host_->db_all, sql, &params);
+    return Statement<std::vector<Row>>(host_->db_all, sql, &params, [](Napi::Value v, bool detach) {
       std::vector<Row> rows;
       if (!v.IsArray()) return rows;
       Napi::Array arr = v.As<Napi::Array>();
@@ -207,15 +206,22 @@ class Db {
  private:
   friend class Transaction;
 
-  // One statement: inline on the JavaScript thread, else under the module's database lock and
-  // carried to the JavaScript thread.
-  template <typename F>
-  auto Statement(F&& fn) const -> decltype(fn(std::declval<Napi::Env>())) {
+  // One statement. On the JavaScript thread: inline, as before pools existed. On a pool thread: under
+  // the module's database lock, carried to the JavaScript thread; when the host's ctx.db answers with a
+  // promise (module data on PostgreSQL), this thread waits for it to settle. `convert(value, detach)`
+  // runs on the JavaScript thread and must copy what it keeps when `detach` is true.
+  template <typename R, typename Convert>
+  R Statement(const detail::HostMethod& method, std::string_view sql, const Params* params, Convert convert) const {
     if (host_->OnJsThread()) {
       if (host_->db_lock().TransactionOpenElsewhere()) {
         throw DbError("the module's database is inside a transaction of a request running on the pool; retry", "SQLITE_BUSY");
       }
-      return fn(host_->env());
+      Napi::Value v = Guarded(method, sql, params);
+      if (v.IsPromise()) {
+        throw DbError(method.path() + " returned a promise (this host keeps module data on PostgreSQL): call it from a route with execution: pool",
+                      "SQLITE_MISUSE");
+      }
+      return convert(v, false);
     }
     detail::DbLock& lock = host_->db_lock();
     lock.Acquire();
@@ -223,7 +229,40 @@ class Db {
       detail::DbLock& lock;
       ~Releaser() { lock.Release(); }
     } releaser{lock};
-    return host_->OnJs(std::forward<F>(fn));
+    R result{};
+    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
+      Napi::Value v = Guarded(method, sql, params);
+      if (!v.IsPromise()) {
+        result = convert(v, true);
+        return done->Done();
+      }
+      Napi::Object promise = v.As<Napi::Object>();
+      Napi::Function on_ok = Napi::Function::New(env, [&result, &convert, done](const Napi::CallbackInfo& info) {
+        try {
+          result = convert(info.Length() > 0 ? info[0] : info.Env().Undefined(), true);
+          done->Done();
+        } catch (...) {
+          done->Fail();
+        }
+      });
+      Napi::Function on_error = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
+        done->Done(std::make_exception_ptr(ToDbError(info.Length() > 0 ? info[0] : info.Env().Undefined())));
+      });
+      promise.Get("then").As<Napi::Function>().Call(promise, {on_ok, on_error});
+    });
+    return result;
+  }
+
+  // A JavaScript error from ctx.db as a DbError (message and SQLite-style code).
+  static DbError ToDbError(Napi::Value err) {
+    std::string message = "ctx.db failed", code;
+    if (err.IsObject()) {
+      Napi::Object e = err.As<Napi::Object>();
+      Napi::Value m = e.Get("message"), c = e.Get("code");
+      if (m.IsString()) message = m.As<Napi::String>().Utf8Value();
+      if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
+    }
+    return DbError(message, std::move(code));
   }
 
   Napi::Value Guarded(const detail::HostMethod& method, std::string_view sql, const Params* params) const {
@@ -235,13 +274,7 @@ class Db {
       for (size_t i = 0; i < params->size(); ++i) list.Set(static_cast<uint32_t>(i), (*params)[i].ToNapi(env));
       return host_->Call(method, {text, list});
     } catch (const Napi::Error& e) {
-      std::string code;
-      Napi::Value err = e.Value();
-      if (err.IsObject()) {
-        Napi::Value c = err.As<Napi::Object>().Get("code");
-        if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
-      }
-      throw DbError(e.Message(), std::move(code));
+      throw ToDbError(e.Value());
     }
   }
 

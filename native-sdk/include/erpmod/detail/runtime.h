@@ -66,6 +66,8 @@ class Runtime {
     obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
     // Added with execution: pool (same ABI 1): the host runs routes declared `execution: pool` through it.
     obj.Set("getPoolHandler", Napi::Function::New(env, &Runtime::JsGetPoolHandler, "getPoolHandler", this));
+    // ctx.db may answer with promises (module data on PostgreSQL): pool handlers wait for them.
+    obj.Set("asyncDb", true);
     obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
     if (inst_->info.has_health) {
       obj.Set("health", Napi::Function::New(env, &Runtime::JsHealth, "health", this));
