@@ -4,10 +4,12 @@ import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
 import { createLogger } from '../logger';
 import { startHost } from '../start-host';
+import { handleStopSignals } from './handle-stop-signals';
 import { parseOptions } from './run-cli';
 
 /**
- * `erpmod serve`: start, then stop gracefully on SIGTERM / SIGINT (exit 0), or exit 1 when boot fails.
+ * `erpmod serve`: start, then stop gracefully on SIGTERM / SIGINT (exit 0), or exit 1 when boot fails
+ * (handle-stop-signals.ts has the details, run-primary.ts the cluster's side).
  * With more than one worker this process becomes the cluster primary and each worker runs this again.
  */
 export async function serveCommand(argv: readonly string[]): Promise<number | undefined> {
@@ -38,40 +40,22 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
 
   const logger = createLogger(config.logLevel);
   if (config.workers > 1 && cluster.isPrimary) {
-    return runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });
+    const code = await runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });
+    // The workers are gone: exit now rather than wait for a stray timer.
+    process.exit(code);
   }
+  const signals = handleStopSignals({ logger, shutdownTimeoutMs: config.shutdownTimeoutMs, worker: cluster.isWorker });
   let host;
   try {
     host = await startHost(config, { logger, rereadConfig: () => loadConfig(configOptions) });
   } catch (error) {
     logger.fatal({ code: error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL', err: messageOf(error) }, `boot failed: ${messageOf(error)}`);
     logger.flush?.();
-    return 1;
+    // Now, not when the event loop empties: a cluster worker's channel to the primary would keep it
+    // alive until the primary's boot timeout.
+    process.exit(1);
   }
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting without waiting');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'signal received');
-    host.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: messageOf(error) }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  if (cluster.isWorker) {
-    // Rolling restarts are the primary's business: a SIGHUP sent to the whole group must not end a worker.
-    process.on('SIGHUP', () => {});
-    process.send?.(READY_MESSAGE);
-  }
+  if (signals.booted(host) && cluster.isWorker) process.send?.(READY_MESSAGE);
   return undefined;
 }
 

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { EXIT_GRACE_MS } from '../cli/handle-stop-signals';
 import { messageOf } from '../errors';
 import type { Logger } from '../logger';
 import { isMessage, type AppliedMessage, type OperateMessage, type WorkerResult } from './operator-messages';
@@ -19,28 +20,44 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** A worker that ran this long resets the crash backoff. */
 const STABLE_AFTER_MS = 30_000;
+/**
+ * How long after shutdown_timeout_ms a draining worker is killed: a little past the worker's own bound
+ * (EXIT_GRACE_MS), which it may not be able to keep — Node waits for native work on the thread pool
+ * before a process can exit.
+ */
+const KILL_AFTER_GRACE_MS = EXIT_GRACE_MS + 1000;
 
 /**
  * The primary of `erpmod serve --workers N`: keeps N workers serving one port. SIGHUP rolls them one at
  * a time (a new worker boots and reports ready before an old one drains and exits), a crashed worker is
- * replaced with exponential backoff, SIGTERM/SIGINT drain them all. Resolves with the exit code.
+ * replaced with exponential backoff. SIGTERM/SIGINT, at any moment (during boot, a roll, a reload),
+ * drain every worker alive, booting ones included, and nothing new is started after it; a worker still
+ * running shutdown_timeout_ms plus a grace later is killed, and a second signal kills them all at once.
+ * Resolves with the exit code once every worker has exited: 0, or 1 when one had to be killed or the
+ * first boot failed.
  */
 export function runPrimary(options: PrimaryOptions): Promise<number> {
   const { logger } = options;
+  /** Every forked worker that has not exited yet, whatever it is doing. */
+  const alive = new Set<Worker>();
   const serving = new Set<Worker>();
   const retiring = new Set<Worker>();
   let stopping = false;
   let rolling = false;
   let backoffMs = BACKOFF_MIN_MS;
+  let replacement: NodeJS.Timeout | undefined;
+  let onAllExited: (() => void) | undefined;
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((resolve) => {
     resolveExit = resolve;
   });
 
-  /** Forks a worker and resolves once it reports ready; rejects when it exits or times out first. */
+  /** Forks a worker and resolves once it reports ready; rejects when it exits or times out first, or the cluster is stopping. */
   const startWorker = (): Promise<Worker> =>
     new Promise((resolve, reject) => {
+      if (stopping) return reject(new Error('the cluster is stopping'));
       const worker = cluster.fork();
+      alive.add(worker);
       const bornAt = Date.now();
       const timer = setTimeout(() => {
         worker.process.kill('SIGKILL');
@@ -56,6 +73,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       });
       worker.once('exit', (code, signal) => {
         clearTimeout(timer);
+        alive.delete(worker);
+        if (alive.size === 0) onAllExited?.();
         const wasServing = serving.delete(worker);
         if (retiring.delete(worker)) return;
         if (!wasServing) return reject(new Error(`worker ${worker.process.pid} exited with ${signal ?? code} before it was ready`));
@@ -64,7 +83,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         if (Date.now() - bornAt > STABLE_AFTER_MS) backoffMs = BACKOFF_MIN_MS;
         const delay = backoffMs;
         backoffMs = Math.min(backoffMs * 2, BACKOFF_MAX_MS);
-        setTimeout(() => {
+        replacement = setTimeout(() => {
           if (!stopping) startWorker().catch((error: unknown) => logger.error({ err: messageOf(error) }, 'replacement worker failed to start'));
         }, delay);
       });
@@ -75,32 +94,49 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const fanOut = async (origin: Worker, message: OperateMessage): Promise<void> => {
     const targets = serving.has(origin) ? [...serving] : [...serving, origin];
     const results: WorkerResult[] = [];
+    const gone = new Map<Worker, () => void>();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, options.bootTimeoutMs);
-      applied.set(message.id, (outcome) => {
+      const add = (outcome: WorkerResult): void => {
         results.push(outcome);
         if (results.length === targets.length) {
           clearTimeout(timer);
           resolve();
         }
-      });
-      for (const worker of targets) worker.send({ t: 'erpmod:apply', id: message.id, action: message.action, code: message.code });
+      };
+      applied.set(message.id, add);
+      for (const worker of targets) {
+        // A worker that exits (a stop, a crash) will not answer: count it as failed rather than wait.
+        const onExit = (): void => add({ pid: worker.process.pid ?? 0, ok: false, code: 'ERPMOD_INTERNAL', message: `worker ${worker.process.pid} exited before applying ${message.action}` });
+        gone.set(worker, onExit);
+        worker.once('exit', onExit);
+        worker.send({ t: 'erpmod:apply', id: message.id, action: message.action, code: message.code });
+      }
     });
     applied.delete(message.id);
+    for (const [worker, onExit] of gone) worker.off('exit', onExit);
     logger.info({ action: message.action, module: message.code, workers: targets.length, failed: results.filter((r) => !r.ok).length }, `${message.action} of ${message.code} applied by the workers`);
     if (!origin.isDead()) origin.send({ t: 'erpmod:operated', id: message.id, results });
+  };
+
+  /**
+   * Asks a worker to drain and exit, with SIGTERM: a worker only ever drains on it (see
+   * handle-stop-signals.ts), so the same signal from the process group as well does no harm.
+   */
+  const askToDrain = (worker: Worker): void => {
+    if (!worker.isDead()) worker.process.kill('SIGTERM');
   };
 
   const retire = (worker: Worker): Promise<void> =>
     new Promise((resolve) => {
       serving.delete(worker);
       retiring.add(worker);
-      const timer = setTimeout(() => worker.process.kill('SIGKILL'), options.drainTimeoutMs + 5000);
+      const timer = setTimeout(() => worker.process.kill('SIGKILL'), options.drainTimeoutMs + KILL_AFTER_GRACE_MS);
       worker.once('exit', () => {
         clearTimeout(timer);
         resolve();
       });
-      worker.process.kill('SIGTERM');
+      askToDrain(worker);
     });
 
   const roll = async (): Promise<void> => {
@@ -111,29 +147,51 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     try {
       for (const worker of old) {
         const fresh = await startWorker();
+        if (stopping) return;
         logger.info({ started: fresh.process.pid, retiring: worker.process.pid }, 'new worker ready; draining an old one');
         await retire(worker);
       }
-      logger.info({ workers: serving.size }, 'rolling restart complete');
+      if (!stopping) logger.info({ workers: serving.size }, 'rolling restart complete');
     } catch (error) {
-      logger.error({ err: messageOf(error) }, 'rolling restart stopped: a new worker did not become ready; the remaining old workers keep serving');
+      if (stopping) logger.info('rolling restart abandoned: the cluster is stopping');
+      else logger.error({ err: messageOf(error) }, 'rolling restart stopped: a new worker did not become ready; the remaining old workers keep serving');
     } finally {
       rolling = false;
     }
   };
 
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return;
+  /** Drains every worker alive, kills what outlives the bound, resolves the exit once none is left. */
+  let killed = false;
+  const killAll = (): void => {
+    killed = true;
+    for (const worker of alive) worker.process.kill('SIGKILL');
+  };
+  const stop = (reason: string, code: number): void => {
+    if (stopping) {
+      if (killed) return;
+      logger.warn({ signal: reason, workers: [...alive].map((worker) => worker.process.pid) }, 'second signal: killing every worker');
+      return killAll();
+    }
     stopping = true;
-    logger.info({ signal, workers: serving.size }, 'stopping: draining every worker');
-    await Promise.all([...serving, ...retiring].map((worker) => retire(worker)));
-    logger.info('all workers stopped');
-    resolveExit(0);
+    clearTimeout(replacement);
+    const boundMs = options.drainTimeoutMs + KILL_AFTER_GRACE_MS;
+    logger.info({ signal: reason, workers: alive.size }, 'stopping: draining every worker');
+    const killTimer = setTimeout(() => {
+      logger.error({ workers: [...alive].map((worker) => worker.process.pid), boundMs }, `workers still running ${boundMs} ms after the stop; killing them`);
+      killAll();
+    }, boundMs);
+    onAllExited = () => {
+      clearTimeout(killTimer);
+      logger.info({ killed }, killed ? 'all workers stopped (some were killed)' : 'all workers stopped');
+      resolveExit(killed ? 1 : code);
+    };
+    if (alive.size === 0) return onAllExited();
+    for (const worker of alive) askToDrain(worker);
   };
 
   process.on('SIGHUP', () => void roll());
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM', 0));
+  process.on('SIGINT', () => stop('SIGINT', 0));
 
   void (async () => {
     try {
@@ -141,10 +199,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       for (let i = 0; i < options.workers; i++) await startWorker();
       logger.info({ workers: serving.size, pids: [...serving].map((worker) => worker.process.pid) }, `erpmod primary: ${serving.size} workers listening`);
     } catch (error) {
+      if (stopping) return;
       logger.fatal({ err: messageOf(error) }, 'a worker failed to boot; stopping');
-      stopping = true;
-      for (const worker of serving) worker.process.kill('SIGTERM');
-      resolveExit(1);
+      stop('boot failed', 1);
     }
   })();
   return exited;

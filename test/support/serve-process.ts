@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { makeTempDir } from './host-process';
+import { CLI } from './paths';
+
+/**
+ * `erpmod serve` in its own process group, watched from outside: every JSON log line, every process it
+ * starts (found in /proc while it runs, so workers forked during a roll are counted too), and its exit.
+ * For tests that signal it at awkward moments (during boot, a roll, a reload) and then check that
+ * nothing of it is left.
+ */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly logs: Record<string, unknown>[];
+  /** Every descendant process seen so far (workers, isolated module runners). */
+  readonly descendants: ReadonlySet<number>;
+  /** Resolves with the exit code, or the signal name when it was killed. */
+  readonly exited: Promise<number | string>;
+  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+  /** The port its first worker reported listening on. */
+  port(): Promise<number>;
+  /** Signals the process group, as systemd's default KillMode and a terminal's Ctrl-C do. */
+  signalGroup(signal: NodeJS.Signals): void;
+}
+
+const started: { pid: number; descendants: Set<number> }[] = [];
+// A test that fails half-way must not leave a cluster behind.
+process.once('exit', () => {
+  for (const found of started.flatMap(({ pid, descendants }) => [pid, ...descendants])) {
+    try {
+      process.kill(found, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+export function spawnServe(options: { modulesDir: string; env?: Record<string, string>; args?: readonly string[] }): ServeProcess {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(options.args ?? [])], {
+    env: {
+      ...process.env,
+      ERPMOD_MODULES_DIR: options.modulesDir,
+      ERPMOD_DATA_DIR: makeTempDir('data'),
+      ERPMOD_HOST: '127.0.0.1',
+      ERPMOD_LOG_LEVEL: 'info',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const pid = child.pid!;
+  const logs: Record<string, unknown>[] = [];
+  const descendants = new Set<number>();
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let newline;
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Not a log line.
+      }
+    }
+  });
+  const watch = setInterval(() => {
+    for (const found of descendantsOf(pid)) descendants.add(found);
+  }, 20);
+  void exited.then(() => clearInterval(watch));
+  started.push({ pid, descendants });
+
+  const waitForLog = async (predicate: (entry: Record<string, unknown>) => boolean, ms = 30_000): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = logs.find(predicate);
+      if (found !== undefined) return found;
+      if (Date.now() > deadline) assert.fail(`the expected log line did not appear within ${ms} ms; logs:\n${logs.map((entry) => entry.msg).join('\n')}\n${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  return {
+    child,
+    pid,
+    logs,
+    descendants,
+    exited,
+    waitForLog,
+    port: async () => (await waitForLog((entry) => typeof entry.port === 'number' && String(entry.msg).includes('listening'), 60_000)).port as number,
+    signalGroup: (signal) => process.kill(-pid, signal),
+  };
+}
+
+/** Asserts that the process and everything it started are gone, and that nothing listens on the port. */
+export async function assertNothingLeft(serve: ServeProcess, port?: number): Promise<void> {
+  for (const found of descendantsOf(serve.pid)) (serve.descendants as Set<number>).add(found);
+  const alive = [serve.pid, ...serve.descendants].filter(isAlive);
+  assert.deepEqual(alive, [], `processes still alive after the host exited: ${alive.join(', ')}`);
+  if (port !== undefined) assert.ok(await portIsFree(port), `something still listens on port ${port}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+  // An exited child nobody has reaped yet is gone for every purpose but its process-table entry.
+  return !/\) Z /.test(readStat(pid));
+}
+
+function readStat(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return ') Z ';
+  }
+}
+
+function descendantsOf(root: number): number[] {
+  const parents = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+    const stat = readStat(Number(name));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    parents.set(Number(name), Number(fields[1]));
+  }
+  const found: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    for (const [pid, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(pid);
+        queue.push(pid);
+      }
+    }
+  }
+  return found;
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
