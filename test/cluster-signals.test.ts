@@ -15,12 +15,12 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
   for (const delay of [0, 100, 300, 800]) {
     it(`during a SIGHUP roll (SIGTERM ${delay} ms after SIGHUP): exits 0 within the bound, nothing left`, LIMIT, async (t) => {
       const serve = spawnServe({ modulesDir: modulesWith(), args: ['--workers', '2'], env: ENV });
-      const port = await serve.port();
+      const { port, adminPort } = await serve.listening();
       await serve.waitForLog(workersListening);
       const { code, ms } = await stopAndMeasure(t, serve, `SIGHUP, ${delay} ms, SIGTERM`, () => {
         serve.child.kill('SIGHUP');
         setTimeout(() => serve.child.kill('SIGTERM'), delay);
-      }, port);
+      }, [port, adminPort]);
       assert.equal(code, 0);
       assert.ok(ms - delay < STOP_BOUND_MS, `stopping took ${ms - delay} ms`);
       assert.ok(!serve.logs.some((entry) => entry.msg === 'rolling restart complete' && serve.logs.indexOf(entry) > serve.logs.findIndex((e) => String(e.msg).startsWith('stopping'))), 'the roll did not carry on after the stop');
@@ -29,9 +29,11 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
 
   it('while the workers boot (modules still initialising): exits 0 within the bound, nothing left', LIMIT, async (t) => {
     const serve = spawnServe({ modulesDir: modulesWith({ slowInitMs: 1500 }), args: ['--workers', '2'], env: ENV });
-    const port = await serve.port();
-    // The second worker is booting now: the primary starts them one at a time.
-    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during cluster boot', () => serve.child.kill('SIGTERM'), port);
+    const { port, adminPort } = await serve.listening();
+    const first = serve.logs.find((entry) => String(entry.msg).startsWith('erpmod listening'))!.pid;
+    // The primary starts workers one at a time: the second is now initialising its modules (1.5 s).
+    await serve.waitForLog((entry) => entry.msg === 'module alpha loaded' && entry.pid !== first);
+    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during cluster boot', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 0);
     assert.ok(ms < STOP_BOUND_MS, `stopping took ${ms} ms`);
     assert.ok(!serve.logs.some(workersListening), 'the primary did not finish booting after the stop');
@@ -40,13 +42,13 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
   it('while a reload is in flight in every worker: exits 0 within the bound, nothing left', LIMIT, async (t) => {
     const modulesDir = modulesWith();
     const serve = spawnServe({ modulesDir, args: ['--workers', '2'], env: ENV });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
     // A module dropped in after boot whose initialise takes 3 s: the reload that loads it stays in flight.
     fs.cpSync(path.join(modulesWith({ slowInitMs: 3000 }), 'init-hangs'), path.join(modulesDir, 'init-hangs'), { recursive: true });
-    const reload = fetch(`http://127.0.0.1:${port}/plugins/init-hangs/reload`, { method: 'POST' }).then((reply) => reply.status, (error: Error) => error.message);
+    const reload = serve.adminPost('/plugins/init-hangs/reload');
     await serve.waitForLog((entry) => entry.msg === 'module init-hangs discovered by a reload');
-    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during a reload', () => serve.child.kill('SIGTERM'), port);
+    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during a reload', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 0);
     assert.ok(ms < STOP_BOUND_MS, `stopping took ${ms} ms`);
     t.diagnostic(`the reload request ended with: ${await reload}`);
@@ -54,11 +56,11 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
 
   it('sent to the whole process group under keep-alive load: drains with no failed request, nothing left', LIMIT, async (t) => {
     const serve = spawnServe({ modulesDir: makeModulesDir(['example:inventory', 'example:sales']), args: ['--workers', '2'], env: ENV });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
     const load = runPoliteLoad(`http://127.0.0.1:${port}/api/v1/sales/summary`, 6);
     await sleep(700);
-    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM to the process group', () => serve.signalGroup('SIGTERM'), port);
+    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM to the process group', () => serve.signalGroup('SIGTERM'), [port, adminPort]);
     const result = await load;
     t.diagnostic(`load: ${result.replies} replies, failures ${JSON.stringify(result.failures)}, ${result.toldToLeave} clients told to leave`);
     assert.deepEqual(result.failures, {}, 'every request sent got a reply');
@@ -69,7 +71,7 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
 
   it('escalates on a second signal: exits 1 at once with every worker killed', LIMIT, async (t) => {
     const serve = spawnServe({ modulesDir: modulesWith({ requestMs: 60_000 }), args: ['--workers', '2'], env: { ERPMOD_SHUTDOWN_TIMEOUT_MS: '60000' } });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
     // A request that never finishes holds the first, graceful stop open for a minute.
     const hanging = fetch(`http://127.0.0.1:${port}/api/v1/alpha/hang`).catch((error: Error) => error);
@@ -77,7 +79,7 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
     serve.child.kill('SIGTERM');
     await serve.waitForLog((entry) => String(entry.msg).startsWith('stopping'));
     await sleep(300);
-    const { code, ms } = await stopAndMeasure(t, serve, 'second SIGTERM', () => serve.child.kill('SIGTERM'), port);
+    const { code, ms } = await stopAndMeasure(t, serve, 'second SIGTERM', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 1);
     assert.ok(ms < 3000, `the second signal took ${ms} ms to end the cluster`);
     assert.ok((await hanging) instanceof Error, 'the hanging request was cut off');
@@ -85,12 +87,12 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
 
   it('kills a worker that does not exit within the bound (a native job outlasting the drain)', LIMIT, async (t) => {
     const serve = spawnServe({ modulesDir: modulesWith({ requestMs: 60_000 }), args: ['--workers', '2'], env: { ERPMOD_SHUTDOWN_TIMEOUT_MS: '1000' } });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
     // Thread-pool work Node waits for before the worker can exit: 40 s, far past the bound.
     const slow = fetch(`http://127.0.0.1:${port}/api/v1/alpha/slow?ms=40000`).catch((error: Error) => error);
     await sleep(300);
-    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM with a 40 s native job in flight', () => serve.child.kill('SIGTERM'), port);
+    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM with a 40 s native job in flight', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 1, 'a worker had to be killed');
     assert.ok(ms < 1000 + 5000 + 4000, `stopping took ${ms} ms`);
     assert.ok((await slow) instanceof Error);
@@ -111,14 +113,14 @@ describe('a cluster leaves nothing behind when it cannot go on', () => {
 
   it('SIGKILL to the primary: its workers exit on their own', LIMIT, async (t) => {
     const serve = spawnServe({ modulesDir: modulesWith(), args: ['--workers', '2'], env: ENV });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
     serve.child.kill('SIGKILL');
     await serve.exited;
     const started = Date.now();
     for (;;) {
       try {
-        await assertNothingLeft(serve, port);
+        await assertNothingLeft(serve, [port, adminPort]);
         break;
       } catch (error) {
         if (Date.now() - started > 5000) throw error;

@@ -36,11 +36,11 @@ describe('a single-process host (--workers 1) stops on SIGTERM whatever it is do
   it('while a reload is in flight: exits 0 within the bound, nothing left', LIMIT, async (t) => {
     const modulesDir = modulesWith();
     const serve = spawnServe({ modulesDir, env: ENV });
-    const port = await serve.port();
+    const { port, adminPort } = await serve.listening();
     fs.cpSync(path.join(modulesWith({ slowInitMs: 20_000 }), 'init-hangs'), path.join(modulesDir, 'init-hangs'), { recursive: true });
-    const reload = fetch(`http://127.0.0.1:${port}/plugins/init-hangs/reload`, { method: 'POST' }).then((reply) => reply.status, (error: Error) => error.message);
+    const reload = serve.adminPost('/plugins/init-hangs/reload');
     await serve.waitForLog((entry) => entry.msg === 'module init-hangs discovered by a reload');
-    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during a reload (one process)', () => serve.child.kill('SIGTERM'), port);
+    const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during a reload (one process)', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 0);
     assert.ok(ms < STOP_BOUND_MS, `stopping took ${ms} ms`);
     t.diagnostic(`the reload request ended with: ${await reload}`);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { makeTempDir } from './host-process';
+import { isRunning, processInfo } from './linux-processes';
 import { CLI } from './paths';
 
 /**
@@ -20,12 +21,15 @@ export interface ServeProcess {
   /** Resolves with the exit code, or the signal name when it was killed. */
   readonly exited: Promise<number | string>;
   waitForLog(predicate: (entry: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
-  /** The port its first worker reported listening on. */
-  port(): Promise<number>;
+  /** The public and admin ports its first worker reported listening on. */
+  listening(): Promise<{ port: number; adminPort: number }>;
+  /** A POST to the admin listener (operator routes) with the admin token; resolves with the status or the error. */
+  adminPost(route: string): Promise<number | string>;
   /** Signals the process group, as systemd's default KillMode and a terminal's Ctrl-C do. */
   signalGroup(signal: NodeJS.Signals): void;
 }
 
+const ADMIN_TOKEN = 'signals-test-admin-token';
 const started: { pid: number; descendants: Set<number> }[] = [];
 // A test that fails half-way must not leave a cluster behind.
 process.once('exit', () => {
@@ -39,13 +43,14 @@ process.once('exit', () => {
 });
 
 export function spawnServe(options: { modulesDir: string; env?: Record<string, string>; args?: readonly string[] }): ServeProcess {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0', ...(options.args ?? [])], {
     env: {
       ...process.env,
       ERPMOD_MODULES_DIR: options.modulesDir,
       ERPMOD_DATA_DIR: makeTempDir('data'),
       ERPMOD_HOST: '127.0.0.1',
       ERPMOD_LOG_LEVEL: 'info',
+      ERPMOD_ADMIN_TOKEN: ADMIN_TOKEN,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,6 +93,10 @@ export function spawnServe(options: { modulesDir: string; env?: Record<string, s
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
+  const listening = async (): Promise<{ port: number; adminPort: number }> => {
+    const entry = await waitForLog((line) => typeof line.port === 'number' && typeof line.adminPort === 'number', 60_000);
+    return { port: entry.port as number, adminPort: entry.adminPort as number };
+  };
   return {
     child,
     pid,
@@ -95,46 +104,31 @@ export function spawnServe(options: { modulesDir: string; env?: Record<string, s
     descendants,
     exited,
     waitForLog,
-    port: async () => (await waitForLog((entry) => typeof entry.port === 'number' && String(entry.msg).includes('listening'), 60_000)).port as number,
+    listening,
+    adminPost: async (route) => {
+      const { adminPort } = await listening();
+      return fetch(`http://127.0.0.1:${adminPort}${route}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then(
+        (reply) => reply.status,
+        (error: Error) => error.message,
+      );
+    },
     signalGroup: (signal) => process.kill(-pid, signal),
   };
 }
 
-/** Asserts that the process and everything it started are gone, and that nothing listens on the port. */
-export async function assertNothingLeft(serve: ServeProcess, port?: number): Promise<void> {
+/** Asserts that the process and everything it started are gone, and that nothing listens on the ports. */
+export async function assertNothingLeft(serve: ServeProcess, ports: readonly number[] = []): Promise<void> {
   for (const found of descendantsOf(serve.pid)) (serve.descendants as Set<number>).add(found);
-  const alive = [serve.pid, ...serve.descendants].filter(isAlive);
+  const alive = [serve.pid, ...serve.descendants].filter(isRunning);
   assert.deepEqual(alive, [], `processes still alive after the host exited: ${alive.join(', ')}`);
-  if (port !== undefined) assert.ok(await portIsFree(port), `something still listens on port ${port}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-  // An exited child nobody has reaped yet is gone for every purpose but its process-table entry.
-  return !/\) Z /.test(readStat(pid));
-}
-
-function readStat(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return ') Z ';
-  }
+  for (const port of ports) assert.ok(await portIsFree(port), `something still listens on port ${port}`);
 }
 
 function descendantsOf(root: number): number[] {
   const parents = new Map<number, number>();
   for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-    const stat = readStat(Number(name));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    parents.set(Number(name), Number(fields[1]));
+    const info = /^\d+$/.test(name) ? processInfo(Number(name)) : undefined;
+    if (info !== undefined) parents.set(info.pid, info.ppid);
   }
   const found: number[] = [];
   const queue = [root];

@@ -32,12 +32,12 @@ function rewriteTimeout(moduleDir: string, key: string, ms: number): void {
 }
 
 /** Sends the signal(s), waits for the exit, and checks that nothing of the host is left. */
-export async function stopAndMeasure(t: TestContext, serve: ServeProcess, label: string, send: () => void, port?: number): Promise<{ code: number | string; ms: number }> {
+export async function stopAndMeasure(t: TestContext, serve: ServeProcess, label: string, send: () => void, ports: readonly number[] = []): Promise<{ code: number | string; ms: number }> {
   const started = Date.now();
   send();
   const code = await serve.exited;
   const ms = Date.now() - started;
-  await assertNothingLeft(serve, port);
+  await assertNothingLeft(serve, ports);
   t.diagnostic(`${label}: exit ${code} after ${ms} ms, ${serve.descendants.size} child processes, all gone`);
   return { code, ms };
 }
