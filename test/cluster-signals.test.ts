@@ -64,9 +64,30 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
     const result = await load;
     t.diagnostic(`load: ${result.replies} replies, failures ${JSON.stringify(result.failures)}, ${result.toldToLeave} clients told to leave`);
     assert.deepEqual(result.failures, {}, 'every request sent got a reply');
+    const workers = serve.logs.filter((entry) => String(entry.msg).startsWith('erpmod listening')).map((entry) => entry.pid);
+    const drained = serve.logs.filter((entry) => entry.msg === 'shutdown complete').map((entry) => entry.pid);
+    assert.deepEqual(drained.sort(), workers.sort(), 'every worker drained and cleaned its modules up rather than exiting at once');
     assert.ok(result.replies > 50, `only ${result.replies} replies`);
     assert.equal(code, 0);
     assert.ok(ms < STOP_BOUND_MS, `stopping took ${ms} ms`);
+  });
+
+  it('a signal reaching the workers before the primary (as a group signal can) still drains every worker', LIMIT, async (t) => {
+    const serve = spawnServe({ modulesDir: modulesWith(), args: ['--workers', '2'], env: ENV });
+    const { port, adminPort } = await serve.listening();
+    await serve.waitForLog(workersListening);
+    const workers = serve.logs.filter((entry) => String(entry.msg).startsWith('erpmod listening')).map((entry) => entry.pid as number);
+    // New connections are dealt to the workers in turn: each worker has requests in flight to finish.
+    const inFlight = Array.from({ length: 4 }, () => fetch(`http://127.0.0.1:${port}/api/v1/alpha/slow?ms=1000`).then((reply) => reply.status, (error: Error) => error.message));
+    await sleep(300);
+    const { code } = await stopAndMeasure(t, serve, 'SIGTERM to each worker, then the primary', () => {
+      for (const pid of workers) process.kill(pid, 'SIGTERM');
+      setTimeout(() => serve.child.kill('SIGTERM'), 30);
+    }, [port, adminPort]);
+    assert.equal(code, 0);
+    const drained = serve.logs.filter((entry) => entry.msg === 'shutdown complete').map((entry) => entry.pid as number);
+    assert.deepEqual(await Promise.all(inFlight), [200, 200, 200, 200], 'every request in flight was answered');
+    assert.deepEqual(drained.sort(), workers.sort(), 'the primary asking too did not make a worker exit without draining');
   });
 
   it('escalates on a second signal: exits 1 at once with every worker killed', LIMIT, async (t) => {

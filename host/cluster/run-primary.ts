@@ -26,6 +26,7 @@ const STABLE_AFTER_MS = 30_000;
  * before a process can exit.
  */
 const KILL_AFTER_GRACE_MS = EXIT_GRACE_MS + 1000;
+const KILLED_EXIT_WAIT_MS = 2000;
 
 /**
  * The primary of `erpmod serve --workers N`: keeps N workers serving one port. SIGHUP rolls them one at
@@ -93,30 +94,35 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const applied = new Map<string, (outcome: WorkerResult) => void>();
   const fanOut = async (origin: Worker, message: OperateMessage): Promise<void> => {
     const targets = serving.has(origin) ? [...serving] : [...serving, origin];
-    const results: WorkerResult[] = [];
-    const gone = new Map<Worker, () => void>();
+    const results = new Map<Worker, WorkerResult>();
+    const exitListeners = new Map<Worker, () => void>();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, options.bootTimeoutMs);
-      const add = (outcome: WorkerResult): void => {
-        results.push(outcome);
-        if (results.length === targets.length) {
+      const record = (worker: Worker, outcome: WorkerResult): void => {
+        if (results.has(worker)) return;
+        results.set(worker, outcome);
+        if (results.size === targets.length) {
           clearTimeout(timer);
           resolve();
         }
       };
-      applied.set(message.id, add);
+      applied.set(message.id, (outcome) => {
+        const worker = targets.find((target) => target.process.pid === outcome.pid);
+        if (worker !== undefined) record(worker, outcome);
+      });
       for (const worker of targets) {
-        // A worker that exits (a stop, a crash) will not answer: count it as failed rather than wait.
-        const onExit = (): void => add({ pid: worker.process.pid ?? 0, ok: false, code: 'ERPMOD_INTERNAL', message: `worker ${worker.process.pid} exited before applying ${message.action}` });
-        gone.set(worker, onExit);
+        // A worker that exits first (a stop, a crash) will never answer: count it as failed rather than wait.
+        const onExit = (): void => record(worker, { pid: worker.process.pid ?? 0, ok: false, code: 'ERPMOD_INTERNAL', message: `worker ${worker.process.pid} exited before applying ${message.action}` });
+        exitListeners.set(worker, onExit);
         worker.once('exit', onExit);
         worker.send({ t: 'erpmod:apply', id: message.id, action: message.action, code: message.code });
       }
     });
     applied.delete(message.id);
-    for (const [worker, onExit] of gone) worker.off('exit', onExit);
-    logger.info({ action: message.action, module: message.code, workers: targets.length, failed: results.filter((r) => !r.ok).length }, `${message.action} of ${message.code} applied by the workers`);
-    if (!origin.isDead()) origin.send({ t: 'erpmod:operated', id: message.id, results });
+    for (const [worker, onExit] of exitListeners) worker.off('exit', onExit);
+    const answers = [...results.values()];
+    logger.info({ action: message.action, module: message.code, workers: targets.length, failed: answers.filter((r) => !r.ok).length }, `${message.action} of ${message.code} applied by the workers`);
+    if (!origin.isDead()) origin.send({ t: 'erpmod:operated', id: message.id, results: answers });
   };
 
   /**
@@ -165,6 +171,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const killAll = (): void => {
     killed = true;
     for (const worker of alive) worker.process.kill('SIGKILL');
+    // A killed process is gone within milliseconds; should its exit never be reported, exit anyway.
+    setTimeout(() => resolveExit(1), KILLED_EXIT_WAIT_MS);
   };
   const stop = (reason: string, code: number): void => {
     if (stopping) {
