@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { makeModulesDir } from './support/modules-dir';
 import { runPoliteLoad } from './support/polite-load';
 import { assertNothingLeft, spawnServe } from './support/serve-process';
-import { LIMIT, SHUTDOWN_ENV as ENV, STOP_BOUND_MS, modulesWith, stopAndMeasure } from './support/stop-scenarios';
+import { LIMIT, SHUTDOWN_ENV as ENV, STOP_BOUND_MS, modulesWith, startSlowReload, stopAndMeasure } from './support/stop-scenarios';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -44,14 +42,12 @@ describe('a cluster stops on SIGTERM whatever it is doing', () => {
     const serve = spawnServe({ modulesDir, args: ['--workers', '2'], env: ENV });
     const { port, adminPort } = await serve.listening();
     await serve.waitForLog(workersListening);
-    // A module dropped in after boot whose initialise takes 3 s: the reload that loads it stays in flight.
-    fs.cpSync(path.join(modulesWith({ slowInitMs: 3000 }), 'init-hangs'), path.join(modulesDir, 'init-hangs'), { recursive: true });
-    const reload = serve.adminPost('/plugins/init-hangs/reload');
-    await serve.waitForLog((entry) => entry.msg === 'module init-hangs discovered by a reload');
+    // The reload loads a module dropped in after boot, whose initialise takes 3000 ms: it stays in flight.
+    const reload = await startSlowReload(serve, modulesDir, 3000);
     const { code, ms } = await stopAndMeasure(t, serve, 'SIGTERM during a reload', () => serve.child.kill('SIGTERM'), [port, adminPort]);
     assert.equal(code, 0);
     assert.ok(ms < STOP_BOUND_MS, `stopping took ${ms} ms`);
-    t.diagnostic(`the reload request ended with: ${await reload}`);
+    t.diagnostic(`the reload request ended with: ${await reload.outcome}`);
   });
 
   it('sent to the whole process group under keep-alive load: drains with no failed request, nothing left', LIMIT, async (t) => {

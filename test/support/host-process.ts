@@ -65,44 +65,32 @@ export function startHostProcess(options: StartHostProcessOptions): Promise<Host
       child.kill('SIGKILL');
       reject(new Error(`host did not start within ${options.timeoutMs ?? 20_000} ms; logs:\n${formatLogs(logs)}\n${stderr}`));
     }, options.timeoutMs ?? 20_000);
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let newline;
-      while ((newline = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>;
-          logs.push(entry);
-          if (typeof entry.port === 'number' && typeof entry.adminPort === 'number' && String(entry.msg).includes('listening')) {
-            clearTimeout(timer);
-            const port = entry.port;
-            const adminPort = entry.adminPort;
-            const adminUrl = `http://127.0.0.1:${adminPort}`;
-            const adminToken = options.env?.ERPMOD_ADMIN_TOKEN ?? fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
-            resolve({
-              child,
-              url: `http://127.0.0.1:${port}`,
-              port,
-              adminUrl,
-              adminPort,
-              adminToken,
-              dataDir,
-              logs,
-              stderr: () => stderr,
-              admin(route, method = 'GET', body, headers = {}) {
-                return call(`${adminUrl}${route}`, method, body, { authorization: `Bearer ${adminToken}`, ...headers });
-              },
-              stop(signal: NodeJS.Signals = 'SIGTERM') {
-                if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-                return exited;
-              },
-            });
-          }
-        } catch {
-          // Not a log line: ignore.
-        }
+    onLogLines(child.stdout!, (entry) => {
+      logs.push(entry);
+      if (typeof entry.port === 'number' && typeof entry.adminPort === 'number' && String(entry.msg).includes('listening')) {
+        clearTimeout(timer);
+        const port = entry.port;
+        const adminPort = entry.adminPort;
+        const adminUrl = `http://127.0.0.1:${adminPort}`;
+        const adminToken = options.env?.ERPMOD_ADMIN_TOKEN ?? fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+        resolve({
+          child,
+          url: `http://127.0.0.1:${port}`,
+          port,
+          adminUrl,
+          adminPort,
+          adminToken,
+          dataDir,
+          logs,
+          stderr: () => stderr,
+          admin(route, method = 'GET', body, headers = {}) {
+            return call(`${adminUrl}${route}`, method, body, { authorization: `Bearer ${adminToken}`, ...headers });
+          },
+          stop(signal: NodeJS.Signals = 'SIGTERM') {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
       }
     });
     child.stderr!.on('data', (chunk: Buffer) => {
@@ -112,6 +100,26 @@ export function startHostProcess(options: StartHostProcessOptions): Promise<Host
       clearTimeout(timer);
       reject(Object.assign(new Error(`host exited with ${code} before listening; logs:\n${formatLogs(logs)}\n${stderr}`), { exitCode: code, logs }));
     });
+  });
+}
+
+/** Calls `onEntry` with every JSON line the stream writes (a pino log); other lines are ignored. */
+export function onLogLines(stream: NodeJS.ReadableStream, onEntry: (entry: Record<string, unknown>) => void): void {
+  let buffered = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let newline;
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      let entry: Record<string, unknown>;
+      try {
+        entry = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      onEntry(entry);
+    }
   });
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import { makeTempDir } from './host-process';
+import { makeTempDir, onLogLines } from './host-process';
 import { isRunning, processInfo } from './linux-processes';
 import { CLI } from './paths';
 
@@ -64,20 +64,7 @@ export function spawnServe(options: { modulesDir: string; env?: Record<string, s
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
   });
-  let buffered = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString('utf8');
-    let newline;
-    while ((newline = buffered.indexOf('\n')) !== -1) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // Not a log line.
-      }
-    }
-  });
+  onLogLines(child.stdout!, (entry) => logs.push(entry));
   const watch = setInterval(() => {
     for (const found of descendantsOf(pid)) descendants.add(found);
   }, 20);

@@ -41,3 +41,15 @@ export async function stopAndMeasure(t: TestContext, serve: ServeProcess, label:
   t.diagnostic(`${label}: exit ${code} after ${ms} ms, ${serve.descendants.size} child processes, all gone`);
   return { code, ms };
 }
+
+/**
+ * Drops a module whose initialise takes `initMs` into the modules directory of a running host and asks
+ * for a reload of it (which loads it): returns once the host is working on it, with the reload's
+ * eventual status (or error) to await.
+ */
+export async function startSlowReload(serve: ServeProcess, modulesDir: string, initMs: number): Promise<{ outcome: Promise<number | string> }> {
+  fs.cpSync(path.join(modulesWith({ slowInitMs: initMs }), 'init-hangs'), path.join(modulesDir, 'init-hangs'), { recursive: true });
+  const outcome = serve.adminPost('/plugins/init-hangs/reload');
+  await serve.waitForLog((entry) => entry.msg === 'module init-hangs discovered by a reload');
+  return { outcome };
+}
