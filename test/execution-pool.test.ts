@@ -156,6 +156,15 @@ describe('execution: pool limits', () => {
       assert.equal(refused.headers.get('retry-after'), '1');
       assert.deepEqual((await Promise.all([...running, queued])).map((reply) => reply.status), [200, 200, 200]);
 
+      // A handler that returns after its 504: counted as lost meanwhile, then as a late result, discarded.
+      assert.equal((await call(`${host.url}${LAB}/sleep?ms=1300`)).status, 504);
+      assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.lost, 1);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.deepEqual(
+        (({ lost, late }) => ({ lost, late }))((await host.admin('/plugins/pool-lab')).json.runtime.execution),
+        { lost: 0, late: 1 },
+      );
+
       // Handlers that never return: each is answered 504 and its thread replaced, up to 4 (twice the cap);
       // then the module has no thread to give.
       const hung = [];
@@ -170,6 +179,12 @@ describe('execution: pool limits', () => {
       assert.equal(lab.status, 'degraded');
       assert.equal(lab.details.execution.lost, 4);
       assert.match(lab.details.reason, /isolation: process/);
+      const metrics = (await host.admin('/metrics')).text;
+      assert.match(metrics, /^erpmod_pool_threads_lost\{module="pool-lab"\} 4$/m);
+      assert.match(metrics, /^erpmod_pool_timeouts_total\{module="pool-lab"\} 5$/m);
+      assert.match(metrics, /^erpmod_pool_late_results_total\{module="pool-lab"\} 1$/m);
+      assert.match(metrics, /^erpmod_pool_rejected_total\{module="pool-lab"\} [1-9]/m);
+      assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.lost, 4);
       assert.equal(await host.stop(), 0, 'the host shuts down cleanly although four threads never returned');
     } finally {
       await host.stop();

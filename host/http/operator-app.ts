@@ -114,5 +114,6 @@ function runtimeOf(table: ModuleTable, code: string): Record<string, unknown> | 
     loadMs: generation.loadMs,
     inFlight: generation.inFlight,
     residentImages: slot.residentImages.size,
+    ...(generation.lane === undefined ? {} : { execution: generation.lane.stats() }),
   };
 }

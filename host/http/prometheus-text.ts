@@ -35,5 +35,16 @@ export function renderPrometheus(table: ModuleTable): string {
     samples.push(`erpmod_request_duration_seconds_count{module="${code}"} ${metrics.requests}`);
     return samples;
   });
+  // execution: pool, for modules with pool routes (per loaded generation: they start at 0 after a reload).
+  const lane = (name: string, type: string, help: string, value: (stats: Record<string, number>) => number): void =>
+    family(name, type, help, (code, slot) => {
+      const stats = slot.generation?.lane?.stats();
+      return stats === undefined ? [] : [`${name}{module="${code}"} ${value(stats)}`];
+    });
+  lane('erpmod_pool_handlers_running', 'gauge', 'Pool handlers (execution: pool) running now.', (s) => s.running!);
+  lane('erpmod_pool_threads_lost', 'gauge', 'Pool handlers answered 504 that have not returned yet (their threads are lost until they do).', (s) => s.lost!);
+  lane('erpmod_pool_timeouts_total', 'counter', 'Pool requests answered 504 at timeouts.request_ms (queued or running).', (s) => s.timedOut!);
+  lane('erpmod_pool_late_results_total', 'counter', 'Results of pool handlers that returned after their request was answered 504 (discarded).', (s) => s.late!);
+  lane('erpmod_pool_rejected_total', 'counter', 'Pool requests refused with 503 ERPMOD_BUSY (queue full, or too many threads lost).', (s) => s.rejectedBusy!);
   return `${lines.join('\n')}\n`;
 }
