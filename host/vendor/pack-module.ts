@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { MIGRATION_ENGINES } from '../compliance/manifest/list-migration-files';
 import YAML, { Scalar } from 'yaml';
 import { validateManifest } from '../compliance/manifest/manifest-schema';
 import { readManifest } from '../compliance/manifest/read-manifest';
@@ -77,11 +78,14 @@ export function packModule(moduleDir: string, options: PackOptions = {}): PackRe
   if (fs.existsSync(readme) && fs.statSync(readme).isFile()) entries.push({ path: `${code}/README.md`, data: fs.readFileSync(readme) });
   for (const binary of binaries) entries.push({ path: `${code}/${binary.path}`, data: binary.data, mode: 0o755 });
   if (manifest.migrations !== undefined) {
-    const migrationsDir = path.join(dir, manifest.migrations);
-    if (fs.existsSync(migrationsDir)) {
+    // The portable files and each engine's replacements (migrations/postgres/, migrations/sqlite/).
+    for (const sub of ['', ...MIGRATION_ENGINES]) {
+      const migrationsDir = path.join(dir, manifest.migrations, sub);
+      if (!fs.existsSync(migrationsDir) || !fs.statSync(migrationsDir).isDirectory()) continue;
+      const prefix = `${code}/${manifest.migrations.replace(/\/+$/, '')}${sub === '' ? '' : `/${sub}`}`;
       for (const entry of fs.readdirSync(migrationsDir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
         if (!entry.isFile() || entry.name.startsWith('.')) continue;
-        entries.push({ path: `${code}/${manifest.migrations.replace(/\/+$/, '')}/${entry.name}`, data: fs.readFileSync(path.join(migrationsDir, entry.name)) });
+        entries.push({ path: `${prefix}/${entry.name}`, data: fs.readFileSync(path.join(migrationsDir, entry.name)) });
       }
     }
   }

@@ -118,9 +118,9 @@ erpmod::Response Inventory::CreateItem(erpmod::Request& req) {
   if (!errors.empty()) return erpmod::Response::ValidationError(errors, "the item is invalid");
 
   try {
-    context().db().Run(std::string("INSERT INTO items (sku, name, stock, reserved, created_at, updated_at) ") +
-                           "VALUES (?, ?, ?, 0, " + kNowSql + ", " + kNowSql + ")",
-                       {*sku, *name, *stock});
+    std::string now = erpmod::UtcTimestamp();
+    context().db().Run("INSERT INTO items (sku, name, stock, reserved, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)",
+                       {*sku, *name, *stock, now, now});
   } catch (const erpmod::DbError& e) {
     if (!e.IsConstraint()) throw;
     return erpmod::Response::Error(409, "INVENTORY_SKU_EXISTS", "an item with sku \"" + *sku + "\" already exists");
@@ -159,7 +159,7 @@ erpmod::Response Inventory::SetStock(erpmod::Request& req) {
     errors.Add("stock", "must be at least the reserved quantity (" + std::to_string(reserved) + ")");
     return erpmod::Response::ValidationError(errors, "the stock level is below what open orders reserved");
   }
-  db.Run(std::string("UPDATE items SET stock = ?, updated_at = ") + kNowSql + " WHERE sku = ?", {*stock, sku});
+  db.Run("UPDATE items SET stock = ?, updated_at = ? WHERE sku = ?", {*stock, erpmod::UtcTimestamp(), sku});
   tx.Commit();
   return erpmod::Response::Json(200, *ItemJson(sku));
 }

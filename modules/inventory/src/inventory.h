@@ -10,8 +10,8 @@
 
 namespace inventory {
 
-// Current time as stored in *_at columns (UTC, ISO 8601 with milliseconds), computed by SQLite.
-inline constexpr const char* kNowSql = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+// *_at columns hold erpmod::UtcTimestamp() (UTC, ISO 8601 with milliseconds), bound as a parameter so the
+// SQL runs unchanged on SQLite and PostgreSQL.
 
 // Every column of `items`, in the order WriteItem reads them.
 inline constexpr const char* kItemColumns = "sku, name, stock, reserved, created_at, updated_at";

@@ -84,12 +84,10 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
       topic = "stock.insufficient";
       // Nothing was written: the transaction rolls back when tx goes out of scope.
     } else {
+      std::string now = erpmod::UtcTimestamp();
       for (const auto& [sku, quantity] : wanted) {
-        db.Run(std::string("UPDATE items SET reserved = reserved + ?, updated_at = ") + kNowSql + " WHERE sku = ?",
-               {quantity, sku});
-        db.Run(std::string("INSERT INTO reservations (order_id, sku, quantity, created_at) VALUES (?, ?, ?, ") +
-                   kNowSql + ")",
-               {order_id, sku, quantity});
+        db.Run("UPDATE items SET reserved = reserved + ?, updated_at = ? WHERE sku = ?", {quantity, now, sku});
+        db.Run("INSERT INTO reservations (order_id, sku, quantity, created_at) VALUES (?, ?, ?, ?)", {order_id, sku, quantity, now});
       }
       tx.Commit();
       event = erpmod::JsonWriter();
@@ -113,9 +111,9 @@ void Inventory::OnOrderCancelled(const erpmod::JsonValue& payload) {
       released[row.String("sku")] = row.Int64("quantity");
     }
     if (released.empty()) return;  // A backordered order held nothing.
+    std::string now = erpmod::UtcTimestamp();
     for (const auto& [sku, quantity] : released) {
-      db.Run(std::string("UPDATE items SET reserved = reserved - ?, updated_at = ") + kNowSql + " WHERE sku = ?",
-             {quantity, sku});
+      db.Run("UPDATE items SET reserved = reserved - ?, updated_at = ? WHERE sku = ?", {quantity, now, sku});
     }
     db.Run("DELETE FROM reservations WHERE order_id = ?", {order_id});
     tx.Commit();

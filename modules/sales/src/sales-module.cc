@@ -19,7 +19,6 @@
 namespace sales {
 namespace {
 
-constexpr const char* kNowSql = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 constexpr const char* kOrderColumns =
     "id, status, customer, currency, subtotal, discount, tax, total, created_at, updated_at";
 constexpr std::array<const char*, 4> kStatuses = {"pending", "confirmed", "backordered", "cancelled"};
@@ -158,9 +157,10 @@ class Sales : public erpmod::Module {
     int64_t id = 0;
     {
       erpmod::Transaction tx(db);
-      id = db.Run(std::string("INSERT INTO orders (customer, status, currency, subtotal, discount, tax, total, ") +
-                      "created_at, updated_at) VALUES (?, 'pending', ?, ?, ?, ?, ?, " + kNowSql + ", " + kNowSql + ")",
-                  {input->customer, input->currency, priced->subtotal, priced->discount, priced->tax, priced->total})
+      std::string now = erpmod::UtcTimestamp();
+      id = db.Run("INSERT INTO orders (customer, status, currency, subtotal, discount, tax, total, created_at, updated_at) "
+                  "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",
+                  {input->customer, input->currency, priced->subtotal, priced->discount, priced->tax, priced->total, now, now})
                .last_insert_rowid;
       int64_t line_no = 0;
       for (const PricedLine& line : priced->lines) {
@@ -204,7 +204,7 @@ class Sales : public erpmod::Module {
       if (row->String("status") == "cancelled") {
         return erpmod::Response::Error(409, "SALES_ORDER_ALREADY_CANCELLED", "order " + text + " is already cancelled");
       }
-      db.Run(std::string("UPDATE orders SET status = 'cancelled', updated_at = ") + kNowSql + " WHERE id = ?", {*id});
+      db.Run("UPDATE orders SET status = 'cancelled', updated_at = ? WHERE id = ?", {erpmod::UtcTimestamp(), *id});
       tx.Commit();
     }
     ctx.events().Publish("order.cancelled", erpmod::JsonWriter().BeginObject().Field("order_id", *id).EndObject());
@@ -352,9 +352,8 @@ class Sales : public erpmod::Module {
   void SetStatusFromEvent(const erpmod::JsonValue& payload, const char* status, const char* from) {
     auto id = payload.Get("order_id").AsInt64();
     if (!id) throw std::invalid_argument("stock event without an integer order_id");
-    auto result = context().db().Run(std::string("UPDATE orders SET status = ?, updated_at = ") + kNowSql +
-                                          " WHERE id = ? AND " + from,
-                                      {status, *id});
+    auto result = context().db().Run(std::string("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND ") + from,
+                                      {status, erpmod::UtcTimestamp(), *id});
     if (result.changes == 0) {
       context().logger().Warn("stock event for an order not awaiting stock; ignored",
                               erpmod::JsonWriter().BeginObject().Field("order_id", *id).Field("status", status).EndObject());

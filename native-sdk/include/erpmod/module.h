@@ -28,6 +28,7 @@
 #include "erpmod/json-writer.h"
 #include "erpmod/request.h"
 #include "erpmod/response.h"
+#include "erpmod/timestamp.h"
 
 #include <functional>
 #include <map>
