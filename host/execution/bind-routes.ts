@@ -11,6 +11,14 @@ export interface BoundRoutes {
   readonly lane: ModuleLane | undefined;
 }
 
+export interface BindRoutesOptions {
+  /**
+   * Run every route on the pool, whatever its `execution` says: the module's ctx.db answers with promises
+   * (module data on PostgreSQL), which only a pool thread can wait for (docs/decisions.md).
+   */
+  readonly everyRouteOnPool?: boolean;
+}
+
 /**
  * The execution model's seam: resolves every declared route to the function the dispatcher calls. A
  * `main` route is the module's own native function, called on the JavaScript thread exactly as before
@@ -18,13 +26,14 @@ export interface BoundRoutes {
  * admission: it returns a promise, its handler runs on a native thread, and the request is answered 504
  * at timeouts.request_ms whatever the handler does.
  */
-export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool: ExecutionPool = hostExecutionPool): BoundRoutes {
+export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool: ExecutionPool = hostExecutionPool, options: BindRoutesOptions = {}): BoundRoutes {
   const { manifest } = loaded;
   const routes = new Map<string, RouteFunction>();
-  const usesPool = manifest.routes.some((route) => route.execution === 'pool');
+  const onPool = (route: { execution?: string }): boolean => options.everyRouteOnPool === true || route.execution === 'pool';
+  const usesPool = manifest.routes.some(onPool);
   const lane = usesPool ? pool.lane(manifest.code, manifest.maxConcurrency) : undefined;
   if (usesPool && typeof handler.getPoolHandler !== 'function') {
-    const first = manifest.routes.find((route) => route.execution === 'pool')!;
+    const first = manifest.routes.find(onPool)!;
     throw new ErpmodError(
       'ERPMOD_ROUTE_UNRESOLVED',
       `module "${manifest.code}": ${first.method} ${first.path} has execution: pool, but the library's handler object has no getPoolHandler ` +
@@ -33,7 +42,7 @@ export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool:
     );
   }
   for (const route of manifest.routes) {
-    const pooled = route.execution === 'pool';
+    const pooled = onPool(route);
     const resolver = pooled ? 'getPoolHandler' : 'getHandler';
     let fn: unknown;
     try {

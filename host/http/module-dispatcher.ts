@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay from 'find-my-way';
 import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../errors';
+import { databaseUnavailable } from '../store/database-unavailable';
 import type { Logger } from '../logger';
 import { isThenable, withTimeout } from '../loader/with-timeout';
 import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
@@ -229,6 +230,7 @@ export class ModuleDispatcher {
   private fail(res: ServerResponse, error: unknown, requestId: string, generation: ModuleGeneration): number {
     if (error instanceof ClientAborted) return this.aborted(generation, requestId);
     const module = generation.loaded.manifest.code;
+    error = databaseUnavailable(module, error) ?? error;
     if (error instanceof ErpmodError) {
       // A body left unread cannot be skipped on a keep-alive connection: close it after the reply.
       if (!res.req.complete) res.setHeader('connection', 'close');

@@ -16,7 +16,8 @@ export interface ModuleContext {
   readonly logger: { readonly debug: LogFn; readonly info: LogFn; readonly warn: LogFn; readonly error: LogFn };
   readonly db: ContextDb;
   readonly events: {
-    readonly publish: (topic: string, payload: unknown) => void;
+    /** A promise when a subscriber runs on a pool thread (module data on PostgreSQL): the SDK waits for it there. */
+    readonly publish: (topic: string, payload: unknown) => void | Promise<void>;
     readonly subscribe: (topic: string, listener: EventListener) => void;
   };
   readonly dataDir: string;
@@ -52,7 +53,7 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
     events: Object.freeze({
       publish(topic: string, payload: unknown) {
         if (!publishes.has(topic)) throw undeclaredTopic(manifest, 'publish', topic, [...publishes]);
-        bus.publish(manifest.code, topic, payload);
+        return bus.publish(manifest.code, topic, payload);
       },
       subscribe(topic: string, listener: EventListener) {
         if (!subscribes.has(topic)) throw undeclaredTopic(manifest, 'subscribe to', topic, [...subscribes]);

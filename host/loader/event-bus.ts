@@ -1,5 +1,6 @@
 import type { Logger } from '../logger';
 import { messageOf } from '../errors';
+import { isThenable } from './with-timeout';
 
 export type EventListener = (payload: unknown, topic: string) => unknown;
 
@@ -25,6 +26,10 @@ const MAX_DELIVERY_DEPTH = 16;
  * In-process event bus. Delivery is synchronous and in subscription order, inside publish(), so a reply
  * written after publish() already reflects what subscribers did. A subscriber that throws is logged;
  * the publisher never sees the error. Which topics a module may use is checked by its context.
+ *
+ * A subscriber may return a promise (a module whose ctx.db waits for PostgreSQL runs its subscribers on
+ * its pool threads): the next subscriber then runs once it settled, and publish() returns a promise of
+ * the whole delivery, which a publisher on a pool thread waits for, keeping the guarantee above.
  */
 export class EventBus {
   private readonly subscriptions = new Map<string, Subscription[]>();
@@ -48,26 +53,45 @@ export class EventBus {
     }
   }
 
-  publish(publisher: string, topic: string, payload: unknown): void {
+  publish(publisher: string, topic: string, payload: unknown): void | Promise<void> {
     const list = this.subscriptions.get(topic);
     if (list === undefined) return;
     if (this.depth >= MAX_DELIVERY_DEPTH) {
       this.logger.error({ publisher, topic, depth: this.depth }, 'event dropped: nested publish too deep');
       return;
     }
+    // A snapshot, so a subscriber that (un)subscribes during delivery does not disturb this loop.
+    return this.deliverFrom(publisher, topic, payload, [...list], 0);
+  }
+
+  private deliverFrom(publisher: string, topic: string, payload: unknown, list: readonly Subscription[], from: number): void | Promise<void> {
     this.depth++;
     try {
-      // A snapshot, so a subscriber that (un)subscribes during delivery does not disturb this loop.
-      for (const subscription of [...list]) {
+      for (let i = from; i < list.length; i++) {
+        const subscription = list[i]!;
         if (!subscription.owner.live) continue;
         try {
-          subscription.listener(payload, topic);
+          const result = subscription.listener(payload, topic);
+          if (isThenable(result)) {
+            return Promise.resolve(result).then(
+              () => this.deliverFrom(publisher, topic, payload, list, i + 1),
+              (error: unknown) => {
+                this.failed(publisher, topic, subscription, error);
+                return this.deliverFrom(publisher, topic, payload, list, i + 1);
+              },
+            );
+          }
         } catch (error) {
-          this.logger.error({ publisher, topic, subscriber: subscription.owner.code, err: messageOf(error) }, 'event subscriber failed');
+          this.failed(publisher, topic, subscription, error);
         }
       }
     } finally {
       this.depth--;
     }
   }
+
+  private failed(publisher: string, topic: string, subscription: Subscription, error: unknown): void {
+    this.logger.error({ publisher, topic, subscriber: subscription.owner.code, err: messageOf(error) }, 'event subscriber failed');
+  }
 }
+

@@ -42,12 +42,13 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
   const store = input.store ?? createSqliteModuleStore(input.dataDir);
   store.checkModule(manifest, handler);
   const db = await store.openModule(manifest.code, input.migrations);
+  if (db.applied.length > 0) input.logger.info({ module: manifest.code, migrations: db.applied }, `module ${manifest.code}: applied ${db.applied.length} migration(s)`);
   const subscriptions = new SubscriptionOwner(manifest.code);
   let initialized = false;
   try {
     await initializeModule(input, handler, db, subscriptions);
     initialized = true;
-    const { routes, lane } = bindRoutes(input.loaded, handler);
+    const { routes, lane } = bindRoutes(input.loaded, handler, undefined, { everyRouteOnPool: store.asyncDb });
     return newGeneration(input, { handler, routes, lane, subscriptions, closeDatabase: () => void db.close(), isolation: 'in-process', started });
   } catch (error) {
     if (initialized) await cleanupQuietly(handler, input.logger);

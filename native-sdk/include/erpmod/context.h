@@ -160,6 +160,7 @@ class Events {
 
   // `payload_json` must be a JSON object; it is parsed once and handed to the host.
   void Publish(std::string_view topic, std::string_view payload_json) const {
+    if (host_->db_async() && !host_->OnJsThread()) return PublishAndWait(topic, payload_json);
     host_->OnJs([&](Napi::Env env) {
       Napi::Value payload = host_->ParseJson(payload_json);
       host_->Call(host_->publish, {Napi::String::New(env, topic.data(), topic.size()), payload});
@@ -174,14 +175,39 @@ class Events {
   }
 
  private:
+  // With module data on PostgreSQL, subscribers run on the module's worker threads (where ctx.db can
+  // wait) and the host's publish answers with a promise of the whole delivery: this pool thread waits
+  // for it, so what subscribers did is done when Publish returns, as on SQLite.
+  void PublishAndWait(std::string_view topic, std::string_view payload_json) const {
+    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
+      Napi::Value payload = host_->ParseJson(payload_json);
+      Napi::Value delivered = host_->Call(host_->publish, {Napi::String::New(env, topic.data(), topic.size()), payload});
+      if (!delivered.IsPromise()) return done->Done();
+      Napi::Object promise = delivered.As<Napi::Object>();
+      // A subscriber's failure is the host's to log; the publisher goes on either way.
+      Napi::Function settled = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
+        done->Done();
+        return info.Env().Undefined();
+      });
+      promise.Get("then").As<Napi::Function>().Call(promise, {settled, settled});
+    });
+  }
+
   void SubscribeOnJs(Napi::Env env, std::string_view topic, Handler handler) const {
     std::string name = "erpmod:" + host_->code() + ":" + std::string(topic);
+    detail::HostApi* host = host_;
     Napi::Function fn = Napi::Function::New(
         env,
-        [handler = std::move(handler)](const Napi::CallbackInfo& info) -> Napi::Value {
+        [handler = std::move(handler), host](const Napi::CallbackInfo& info) -> Napi::Value {
           Napi::Env cb_env = info.Env();
           try {
             std::string topic_arg = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+            if (host->db_async()) {
+              JsonValue payload = JsonValue::Detach(info.Length() > 0 ? info[0] : cb_env.Undefined());
+              return host->OnPool<bool>(
+                  cb_env, [handler, payload, topic_arg]() { handler(payload, topic_arg); return true; },
+                  [](Napi::Env e, bool&) -> napi_value { return e.Undefined(); });
+            }
             handler(JsonValue(info.Length() > 0 ? info[0] : cb_env.Undefined()), topic_arg);
           } catch (const Napi::Error& e) {
             e.ThrowAsJavaScriptException();

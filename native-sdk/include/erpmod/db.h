@@ -1,4 +1,6 @@
-// erpmod/db.h: the module's own SQLite database through `ctx.db` (better-sqlite3 in the host).
+// erpmod/db.h: the module's own database through `ctx.db`: a SQLite file (better-sqlite3 in the
+// host), or its own schema on PostgreSQL when the host has a database_url. The same calls and SQL
+// (the portable subset in native-sdk/README.md) work on both.
 //
 //   ctx.db().Exec("DELETE FROM drafts");
 //   erpmod::RunResult r = ctx.db().Run("INSERT INTO items (sku, stock) VALUES (?, ?)", {sku, stock});
@@ -6,7 +8,7 @@
 //   for (const erpmod::Row& row : ctx.db().All("SELECT * FROM items")) ...
 //
 // Parameters bind to `?` placeholders in order. A failing statement throws erpmod::DbError with
-// SQLite's message and code (e.g. "SQLITE_CONSTRAINT_PRIMARYKEY"). Rows are views: valid during
+// the engine's message and SQLite's code (e.g. "SQLITE_CONSTRAINT_PRIMARYKEY"), on PostgreSQL too. Rows are views: valid during
 // the current call, like JsonValue; on a pool thread they are detached copies.
 //
 // From pool threads (`execution: pool`) every statement runs on the JavaScript thread, where the
@@ -17,7 +19,8 @@
 //
 // On a host that keeps module data on PostgreSQL, ctx.db answers with promises: a pool thread waits for
 // them; on the JavaScript thread a statement fails with code "SQLITE_MISUSE" (waiting there
-// would stall the host).
+// would stall the host). The host therefore runs such a module's routes on the pool, and the SDK its
+// Initialize, event subscribers and Health on the module's worker threads.
 #ifndef ERPMOD_DB_H_
 #define ERPMOD_DB_H_
 
@@ -89,6 +92,12 @@ class DbError : public std::runtime_error {
   const std::string& code() const { return code_; }
   // True for any SQLITE_CONSTRAINT_* failure (unique, primary key, check, foreign key, not null).
   bool IsConstraint() const { return code_.rfind("SQLITE_CONSTRAINT", 0) == 0; }
+  // A duplicate key: a UNIQUE or PRIMARY KEY constraint.
+  bool IsUnique() const { return code_ == "SQLITE_CONSTRAINT_UNIQUE" || code_ == "SQLITE_CONSTRAINT_PRIMARYKEY"; }
+  // A reference to a row that does not exist (or a row still referenced).
+  bool IsForeignKey() const { return code_ == "SQLITE_CONSTRAINT_FOREIGNKEY"; }
+  // PostgreSQL (database_url) could not be reached; the host answers the request 503 if it fails.
+  bool IsUnavailable() const { return code_ == "ERPMOD_DATABASE_UNAVAILABLE"; }
 
  private:
   std::string code_;

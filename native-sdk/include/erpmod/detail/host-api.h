@@ -6,6 +6,7 @@
 #include "erpmod/detail/execution.h"
 #include "erpmod/detail/napi-config.h"
 
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
@@ -58,6 +59,11 @@ class HostApi {
     db_run.Bind(db, "ctx.db.run", "run");
     db_get.Bind(db, "ctx.db.get", "get");
     db_all.Bind(db, "ctx.db.all", "all");
+    // PostgreSQL: every ctx.db call answers with a promise, which only a pool thread can wait for.
+    if (db.IsObject()) {
+      Napi::Value promises = db.As<Napi::Object>().Get("promises");
+      db_async_ = promises.IsBoolean() && promises.As<Napi::Boolean>().Value();
+    }
     Napi::Value logger = ctx.Get("logger");
     static constexpr const char* kLevels[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; ++i) log[i].Bind(logger, std::string("ctx.logger.") + kLevels[i], kLevels[i]);
@@ -81,6 +87,51 @@ class HostApi {
   bool OnJsThread() const { return bridge_ == nullptr || bridge_->OnJsThread(); }
   const std::shared_ptr<Bridge>& bridge() const { return bridge_; }
   DbLock& db_lock() const { return *db_lock_; }
+  bool db_async() const { return db_async_; }
+
+  // Runs `job` on one of the module's worker threads and returns a promise, settled on the
+  // JavaScript thread with `to_js(result)` or rejected with the job's exception. For what the host
+  // calls on the JavaScript thread but must be able to wait for PostgreSQL (db_async()).
+  template <typename R>
+  Napi::Value OnPool(Napi::Env env, std::function<R()> job, std::function<napi_value(Napi::Env, R&)> to_js) const {
+    napi_deferred deferred = nullptr;
+    napi_value promise = nullptr;
+    NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+    std::shared_ptr<Bridge> bridge = bridge_;
+    bridge->Ref(env);
+    try {
+      workers_->Submit([job = std::move(job), to_js = std::move(to_js), deferred, bridge]() {
+        auto out = std::make_shared<R>();
+        std::string error;
+        bool failed = false;
+        try {
+          *out = job();
+        } catch (const std::exception& e) {
+          failed = true;
+          error = e.what();
+        } catch (...) {
+          failed = true;
+          error = "unknown native exception";
+        }
+        bridge->Post([bridge, out, failed, error = std::move(error), deferred, to_js](napi_env raw) {
+          if (raw == nullptr) return;
+          bridge->Unref(raw);
+          Napi::Env js(raw);
+          Napi::HandleScope scope(js);
+          try {
+            if (failed) napi_reject_deferred(raw, deferred, Napi::Error::New(js, error).Value());
+            else napi_resolve_deferred(raw, deferred, to_js(js, *out));
+          } catch (const Napi::Error& e) {
+            napi_reject_deferred(raw, deferred, e.Value());
+          }
+        });
+      });
+    } catch (...) {
+      bridge->Unref(env);
+      throw;
+    }
+    return Napi::Value(env, promise);
+  }
 
   Napi::Env env() const { return env_; }
   const std::string& code() const { return code_; }
@@ -104,6 +155,7 @@ class HostApi {
   // Drops every reference to the host's objects (after cleanup) so they can be collected.
   void Release() {
     released_ = true;
+    workers_->Stop();
     if (bridge_) bridge_->Close();
     for (HostMethod* m : {&db_exec, &db_run, &db_get, &db_all, &log[0], &log[1], &log[2], &log[3], &publish, &subscribe, &http_request}) {
       m->Reset();
@@ -132,6 +184,9 @@ class HostApi {
   bool released_ = false;
   std::shared_ptr<Bridge> bridge_;
   std::unique_ptr<DbLock> db_lock_ = std::make_unique<DbLock>();
+  bool db_async_ = false;
+  // Threads for Initialize, subscribers and Health when db_async(); none start until used.
+  std::shared_ptr<WorkerPool> workers_ = WorkerPool::Create();
 };
 
 }  // namespace detail

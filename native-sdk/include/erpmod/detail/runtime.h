@@ -11,6 +11,7 @@
 #include "erpmod/detail/napi-config.h"
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -66,7 +67,8 @@ class Runtime {
     obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
     // Added with execution: pool (same ABI 1): the host runs routes declared `execution: pool` through it.
     obj.Set("getPoolHandler", Napi::Function::New(env, &Runtime::JsGetPoolHandler, "getPoolHandler", this));
-    // ctx.db may answer with promises (module data on PostgreSQL): pool handlers wait for them.
+    // ctx.db may answer with promises (module data on PostgreSQL): pool handlers wait for them, and
+    // Initialize, event subscribers and Health then run on worker threads and answer with promises.
     obj.Set("asyncDb", true);
     obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
     if (inst_->info.has_health) {
@@ -100,6 +102,7 @@ class Runtime {
       self->host_ = std::make_unique<HostApi>(info[0].As<Napi::Object>(), self->inst_->json_parse.Value());
       self->context_ = std::make_unique<Context>(self->host_.get());
       self->module_->ctx_ = self->context_.get();
+      if (self->host_->db_async()) return self->InitializeOnPool(env);
       try {
         self->module_->Initialize(*self->context_);
       } catch (...) {
@@ -110,6 +113,31 @@ class Runtime {
       self->state_ = State::kInitialized;
       return env.Undefined();
     });
+  }
+
+  // Initialize on a worker thread, where ctx.db may wait for PostgreSQL; the host awaits the promise.
+  Napi::Value InitializeOnPool(Napi::Env env) {
+    return host_->OnPool<std::optional<std::string>>(
+        env,
+        [this]() -> std::optional<std::string> {
+          try {
+            module_->Initialize(*context_);
+            return std::nullopt;
+          } catch (const std::exception& e) {
+            return std::string(e.what());
+          } catch (...) {
+            return std::string("unknown native exception");
+          }
+        },
+        [this](Napi::Env js, std::optional<std::string>& failure) -> napi_value {
+          if (!failure) {
+            state_ = State::kInitialized;
+            return js.Undefined();
+          }
+          module_->ctx_ = nullptr;
+          host_->Release();
+          throw Napi::Error::New(js, *failure);
+        });
   }
 
   static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, false); }
@@ -165,17 +193,24 @@ class Runtime {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       Runtime* self = Self(info);
-      HealthReport report = self->module_->Health();
-      Napi::Object obj = Napi::Object::New(env);
-      const char* status = report.status == HealthReport::Status::kHealthy    ? "healthy"
-                           : report.status == HealthReport::Status::kDegraded ? "degraded"
-                                                                               : "unhealthy";
-      obj.Set("status", status);
-      if (!report.details_json.empty()) {
-        obj.Set("details", self->inst_->json_parse.Call(env.Undefined(), {Napi::String::New(env, report.details_json)}));
+      if (self->host_ && self->host_->db_async() && self->state_ == State::kInitialized) {
+        return self->host_->OnPool<HealthReport>(
+            env, [self]() { return self->module_->Health(); }, [self](Napi::Env js, HealthReport& report) -> napi_value { return self->HealthToJs(js, report); });
       }
-      return obj;
+      return self->HealthToJs(env, self->module_->Health());
     });
+  }
+
+  Napi::Value HealthToJs(Napi::Env env, const HealthReport& report) {
+    Napi::Object obj = Napi::Object::New(env);
+    const char* status = report.status == HealthReport::Status::kHealthy    ? "healthy"
+                         : report.status == HealthReport::Status::kDegraded ? "degraded"
+                                                                             : "unhealthy";
+    obj.Set("status", status);
+    if (!report.details_json.empty()) {
+      obj.Set("details", inst_->json_parse.Call(env.Undefined(), {Napi::String::New(env, report.details_json)}));
+    }
+    return obj;
   }
 
   Napi::Value Serve(const Napi::CallbackInfo& call, const HandlerFn& fn) {
@@ -208,7 +243,7 @@ class Runtime {
       bridge->Ref(env);
       auto job = [this, fn, copy = std::move(copy), deferred, bridge]() mutable {
         auto res = std::make_shared<Response>();
-        std::string error;
+        std::string error, code;
         bool failed = false;
         try {
           Request req(std::move(copy));
@@ -217,6 +252,11 @@ class Runtime {
           } catch (const HttpError& e) {
             *res = e.ToResponse();
           }
+        } catch (const DbError& e) {
+          // The code travels with the rejection: the host answers ERPMOD_DATABASE_UNAVAILABLE with 503.
+          failed = true;
+          error = e.what();
+          code = e.code();
         } catch (const std::exception& e) {
           failed = true;
           error = e.what();
@@ -226,14 +266,16 @@ class Runtime {
         }
         // The reply is built on the JavaScript thread; if the module is gone by then, the promise
         // is never settled (the host already answered that request).
-        bridge->Post([this, bridge, res, failed, error = std::move(error), deferred](napi_env raw) {
+        bridge->Post([this, bridge, res, failed, error = std::move(error), code = std::move(code), deferred](napi_env raw) {
           if (raw == nullptr) return;
           bridge->Unref(raw);
           Napi::Env js(raw);
           Napi::HandleScope scope(js);
           try {
             if (failed) {
-              napi_reject_deferred(raw, deferred, Napi::Error::New(js, error).Value());
+              Napi::Error rejection = Napi::Error::New(js, error);
+              if (!code.empty()) rejection.Set("code", Napi::String::New(js, code));
+              napi_reject_deferred(raw, deferred, rejection.Value());
             } else {
               napi_resolve_deferred(raw, deferred, ToJs(js, *res));
             }
