@@ -274,15 +274,13 @@ describe('execution: pool with module data on PostgreSQL', () => {
   let server: PostgresServer | undefined;
   after(() => server?.stop());
 
-  it('waits for ctx.db promises on pool threads, keeps transactions whole, and refuses ctx.db on the JavaScript thread', async () => {
+  it('waits for ctx.db promises on pool threads, keeps transactions whole, and runs main routes on the pool too', async () => {
     server = await startPostgres();
     const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab') } });
     try {
       assert.deepEqual((await call(`${host.url}${LAB}/db3-pool`)).json, { a: 'a', b: 'b', n: 3 });
-      const main = await call(`${host.url}${LAB}/db3`);
-      assert.equal(main.status, 500);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.ok(host.logs.some((line) => /returned a promise .*execution: pool/.test(String(line.err ?? ''))));
+      // Declared `main`, it runs on the pool too: on PostgreSQL the host puts every route where ctx.db may wait.
+      assert.deepEqual((await call(`${host.url}${LAB}/db3`)).json, { a: 'a', b: 'b', n: 3 });
       const replies = await Promise.all(['p1', 'p2', 'p3'].map((id, i) => call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1 })));
       assert.deepEqual(replies.map((reply) => reply.status), [201, 500, 201]);
       assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { p1: 2, p3: 2 } });

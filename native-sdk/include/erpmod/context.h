@@ -150,8 +150,9 @@ class Logger {
 
 // The host's event bus. Delivery is synchronous: Publish returns after every subscriber ran
 // (a subscriber's exception is logged by the host, not thrown here). Topics must be declared in
-// module.yml `events`. Subscribers always run on the JavaScript thread; Publish from a pool thread
-// waits there until they all ran, so a handler's reply reflects what its events caused.
+// module.yml `events`. Subscribers run on the JavaScript thread (with module data on PostgreSQL, on
+// the module's worker threads, where ctx.db may wait); Publish from a pool thread waits until they
+// all ran, so a handler's reply reflects what its events caused.
 class Events {
  public:
   using Handler = std::function<void(const JsonValue& payload, const std::string& topic)>;
