@@ -269,3 +269,34 @@ describe('module data on PostgreSQL: schemas, roles and migrations', () => {
     }
   });
 });
+
+describe('module data on PostgreSQL over TLS', () => {
+  let tlsServer: PostgresServer;
+  before(async () => {
+    tlsServer = await startPostgres({ tls: true });
+  });
+  after(() => tlsServer?.stop());
+
+  async function encrypted(settings: { url: string; sslMode?: 'require' | 'verify-full'; sslCaFile?: string }): Promise<number> {
+    const s = createPostgresModuleStore({ url: settings.url, sslMode: settings.sslMode, sslCaFile: settings.sslCaFile, poolSize: 1, connectTimeoutMs: 2000 }, silent);
+    try {
+      const db = awaited(await s.openModule('tls', []));
+      return (await db.get('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).ssl;
+    } finally {
+      await s.close();
+    }
+  }
+
+  it('encrypts with database_ssl_mode require or the URL\'s sslmode, and checks the certificate with verify-full', async () => {
+    const url = tlsServer.createDatabase('tls');
+    assert.equal(await encrypted({ url, sslMode: 'require' }), 1);
+    assert.equal(await encrypted({ url: `${url}?sslmode=require` }), 1);
+    assert.equal(await encrypted({ url, sslMode: 'verify-full', sslCaFile: tlsServer.caFile }), 1);
+    await assert.rejects(encrypted({ url, sslMode: 'verify-full' }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'ERPMOD_DATABASE_UNAVAILABLE');
+      assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${tlsServer.port}/tls.*certificate`, 'i'));
+      assert.doesNotMatch(error.message, /erpmod-test-secret/);
+      return true;
+    });
+  });
+});

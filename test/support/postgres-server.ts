@@ -22,6 +22,13 @@ export interface PostgresServer {
   start(): void;
   stop(): void;
   readonly dataDir: string;
+  /** With `tls: true`: the PEM of the CA that signed the server's certificate (for 127.0.0.1). */
+  readonly caFile: string | undefined;
+}
+
+export interface StartPostgresOptions {
+  /** Serve TLS too, with a certificate for 127.0.0.1 signed by a throwaway CA. */
+  readonly tls?: boolean;
 }
 
 export const POSTGRES_PASSWORD = 'erpmod-test-secret';
@@ -37,7 +44,7 @@ export function postgresBinDir(): string | undefined {
   return majors.length === 0 ? undefined : path.join(root, majors[0]!, 'bin');
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   if (bin === undefined) throw new Error('PostgreSQL is not installed: expected /usr/lib/postgresql/<major>/bin/initdb (Debian package postgresql)');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'erpmod-pg-'));
@@ -72,6 +79,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       '',
     ].join('\n'),
   );
+  const caFile = options.tls === true ? writeCertificates(root, dataDir, asRoot) : undefined;
   const logFile = path.join(root, 'server.log');
   const start = (): void => run('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start']);
   const pause = (): void => run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
@@ -82,6 +90,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     port,
     dataDir,
+    caFile,
     url,
     createDatabase(name) {
       run('psql', ['-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-c', `CREATE DATABASE "${name}"`]);
@@ -100,4 +109,23 @@ export async function startPostgres(): Promise<PostgresServer> {
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** A CA and a server certificate for 127.0.0.1 (subjectAltName IP), wired into postgresql.conf. */
+function writeCertificates(root: string, dataDir: string, asRoot: boolean): string {
+  const ssl = (args: string[]): void => {
+    execFileSync('openssl', args, { cwd: root, stdio: 'ignore' });
+  };
+  ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=erpmod test CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
+  ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr']);
+  fs.writeFileSync(path.join(root, 'san.ext'), 'subjectAltName = IP:127.0.0.1\n');
+  ssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.pem']);
+  const key = path.join(dataDir, 'server.key');
+  const cert = path.join(dataDir, 'server.pem');
+  fs.copyFileSync(path.join(root, 'server.key'), key);
+  fs.copyFileSync(path.join(root, 'server.pem'), cert);
+  fs.chmodSync(key, 0o600);
+  if (asRoot) execFileSync('chown', ['postgres:postgres', key, cert]);
+  fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `ssl = on\nssl_cert_file = '${cert}'\nssl_key_file = '${key}'\n`);
+  return path.join(root, 'ca.pem');
 }
