@@ -62,6 +62,8 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_FOREIGN_ORIGIN: { status: 403, summary: 'a state-changing operator request came from a web page of another origin' },
   ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'a state-changing operator request carried a content type other than JSON' },
   ERPMOD_OPERATOR_ROUTE_MOVED: { status: 404, summary: 'operator routes are served by the admin listener, not the public one' },
+  ERPMOD_CSRF_REJECTED: { status: 403, summary: 'a state-changing request authenticated by the console session cookie lacked the session\'s x-erpmod-csrf token' },
+  ERPMOD_TOO_MANY_ATTEMPTS: { status: 429, summary: 'too many failed console logins from one client address; wait, then try again' },
   ERPMOD_RELOAD_FAILED: { status: 422, summary: 'the new build could not be loaded; the old generation keeps serving' },
   ERPMOD_OPERATION_CONFLICT: { status: 409, summary: 'the operation conflicts with the state of the module or of its dependencies' },
   ERPMOD_INTERNAL: { status: 500, summary: 'an unexpected error inside the host' },

@@ -123,7 +123,8 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   // In a cluster worker, operator actions are applied by every worker, through the primary.
   const actions = cluster.isWorker ? new FanOutOperator(operator, registry) : operator;
   const isReady = (): boolean => ready;
-  const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady });
+  const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady,
+    modulesDir: config.modulesDir, dataDir: config.dataDir, trustPolicy });
   const admin = createHttpServer(undefined, adminApp, config);
   let publicServer: ReturnType<typeof createHttpServer> | undefined;
   let adminPort: number;

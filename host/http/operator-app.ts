@@ -1,10 +1,12 @@
 import express from 'express';
+import { mountConsole } from '../console/mount-console';
 import { ErpmodError } from '../errors';
 import type { Logger } from '../logger';
 import type { OperatorActions } from '../cluster/fan-out-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { HealthReporter } from '../runtime/module-health';
 import type { ModuleTable } from '../runtime/module-slot';
+import type { TrustPolicy } from '../vendor/trust-policy';
 import { createAdminGuard } from './admin-guard';
 import { finishWithErrors } from './app-error-handler';
 import { refuseNonJson } from './content-type-guard';
@@ -25,6 +27,10 @@ export interface OperatorAppOptions {
   readonly listenHost: string;
   /** True once boot finished; /readyz answers 503 before. */
   readonly isReady: () => boolean;
+  /** Where the console installs uploaded packs, keeps uploads, and what it judges signatures by. */
+  readonly modulesDir: string;
+  readonly dataDir: string;
+  readonly trustPolicy: () => TrustPolicy;
 }
 
 /**
@@ -41,7 +47,8 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
   mountHealthRoutes(app, options.isReady);
   const hostGuard = createHostHeaderGuard(options.listenHost);
   if (hostGuard !== undefined) app.use(hostGuard);
-  app.use(createAdminGuard(options.adminToken));
+  const acceptConsoleSession = mountConsole(app, options);
+  app.use(createAdminGuard(options.adminToken, acceptConsoleSession));
   app.use(refuseForeignOrigin);
   app.use(refuseNonJson);
 

@@ -64,6 +64,23 @@ export interface PluginEventRecord {
   readonly at: string;
 }
 
+/** An audit-trail entry with the module it is about. */
+export interface ModuleEventRecord extends PluginEventRecord {
+  readonly code: string;
+}
+
+interface EventRow {
+  id: number;
+  code: string;
+  kind: string;
+  detail: string;
+  at: string;
+}
+
+function toModuleEvent(row: EventRow): ModuleEventRecord {
+  return { id: row.id, code: row.code, kind: row.kind, detail: JSON.parse(row.detail) as unknown, at: row.at };
+}
+
 interface PluginRow {
   id: number;
   code: string;
@@ -120,6 +137,14 @@ export class PluginRepository {
       one: db.prepare('SELECT * FROM plugins WHERE code = ?'),
       endpointsOf: db.prepare('SELECT method, path, type FROM plugin_endpoints WHERE plugin_id = ? ORDER BY path, method'),
       eventsOf: db.prepare('SELECT id, kind, detail, at FROM plugin_events WHERE plugin_id = ? ORDER BY id DESC LIMIT ?'),
+      eventsAfter: db.prepare(
+        `SELECT e.id, p.code, e.kind, e.detail, e.at FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
+         WHERE e.id > ? ORDER BY e.id LIMIT ?`,
+      ),
+      latestEvents: db.prepare(
+        `SELECT e.id, p.code, e.kind, e.detail, e.at FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
+         ORDER BY e.id DESC LIMIT ?`,
+      ),
     };
   }
 
@@ -194,6 +219,16 @@ export class PluginRepository {
     if (id === undefined) return [];
     const rows = this.statements.eventsOf.all(id, limit) as { id: number; kind: string; detail: string; at: string }[];
     return rows.map((row) => ({ id: row.id, kind: row.kind, detail: JSON.parse(row.detail) as unknown, at: row.at }));
+  }
+
+  /** Every module's events with an id above `afterId`, oldest first: the audit trail as it grows. */
+  eventsAfter(afterId: number, limit = 200): ModuleEventRecord[] {
+    return (this.statements.eventsAfter.all(afterId, limit) as EventRow[]).map(toModuleEvent);
+  }
+
+  /** The newest `limit` events of every module, newest first. */
+  latestEvents(limit = 100): ModuleEventRecord[] {
+    return (this.statements.latestEvents.all(limit) as EventRow[]).map(toModuleEvent);
   }
 
   private requireId(code: string): number {

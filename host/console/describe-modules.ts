@@ -1,0 +1,112 @@
+import { readManifest } from '../compliance/manifest/read-manifest';
+import type { ModuleManifest } from '../compliance/types';
+import type { PluginRecord, PluginRepository } from '../registry/plugin-repository';
+import type { ModuleTable } from '../runtime/module-slot';
+import type { TrustPolicy } from '../vendor/trust-policy';
+import { maskConfig } from './mask-config';
+import { signatureStateOf, type SignatureState } from './signature-state';
+
+export interface ModuleView {
+  readonly code: string;
+  readonly name: string;
+  readonly version: string;
+  readonly status: string;
+  readonly enabled: boolean;
+  readonly lastError: string | null;
+  /** Served in the host process or in a runner child; the manifest's wish when the module is not loaded. */
+  readonly isolation: string | null;
+  /** Where native calls run, when the manifest says (absent: the event loop's thread). */
+  readonly execution: string | null;
+  readonly health: 'serving' | 'disabled' | 'not-serving';
+  readonly binarySha256: string | null;
+  readonly signature: SignatureState;
+  readonly loadedAt: string | null;
+  readonly loadMs: number | null;
+  readonly generation: number | null;
+  readonly routes: readonly { readonly method: string; readonly path: string }[];
+  readonly dependencies: readonly string[];
+  readonly dependents: readonly string[];
+}
+
+export interface ModuleDetail extends ModuleView {
+  readonly description: string | null;
+  readonly vendor: string | null;
+  readonly moduleDir: string;
+  /** module.yml's `config:` with secret-looking keys masked. */
+  readonly config: unknown;
+  readonly metrics: unknown;
+  readonly events: readonly unknown[];
+  readonly crashes: readonly unknown[];
+}
+
+export interface ModuleSources {
+  readonly registry: PluginRepository;
+  readonly table: ModuleTable;
+  readonly trustPolicy: () => TrustPolicy;
+}
+
+/** Every known module as the console's table shows it. */
+export function listModuleViews(sources: ModuleSources): ModuleView[] {
+  const records = sources.registry.list();
+  const manifests = new Map(records.map((record) => [record.code, manifestOf(sources.table, record)]));
+  const trust = sources.trustPolicy();
+  return records.map((record) => viewOf(sources.table, record, manifests, trust));
+}
+
+/** One module's page; undefined when no module has this code. */
+export function describeModule(sources: ModuleSources, code: string): ModuleDetail | undefined {
+  const record = sources.registry.find(code);
+  if (record === undefined) return undefined;
+  const records = sources.registry.list();
+  const manifests = new Map(records.map((r) => [r.code, manifestOf(sources.table, r)]));
+  const view = viewOf(sources.table, record, manifests, sources.trustPolicy());
+  const events = sources.registry.events(code);
+  return {
+    ...view,
+    description: record.description,
+    vendor: record.vendor,
+    moduleDir: record.moduleDir,
+    config: maskConfig(manifests.get(code)?.config ?? {}),
+    metrics: sources.table.slots.get(code)?.metrics.snapshot() ?? null,
+    events,
+    crashes: events.filter((event) => event.kind === 'crashed'),
+  };
+}
+
+function viewOf(table: ModuleTable, record: PluginRecord, manifests: ReadonlyMap<string, ModuleManifest | undefined>, trust: TrustPolicy): ModuleView {
+  const slot = table.slots.get(record.code);
+  const generation = slot?.generation;
+  const manifest = manifests.get(record.code);
+  const execution = (manifest as { execution?: unknown } | undefined)?.execution;
+  const dependents = [...manifests].filter(([, other]) => other?.dependencies.includes(record.code)).map(([code]) => code);
+  return {
+    code: record.code,
+    name: record.name,
+    version: generation?.loaded.manifest.version ?? record.version,
+    status: record.status,
+    enabled: record.enabled,
+    lastError: record.lastError,
+    isolation: generation?.isolation ?? manifest?.isolation ?? null,
+    execution: typeof execution === 'string' ? execution : null,
+    health: generation === undefined ? 'not-serving' : slot?.state === 'disabled' ? 'disabled' : 'serving',
+    binarySha256: generation?.sha256 ?? record.binarySha256,
+    signature: signatureStateOf(record.moduleDir, trust),
+    loadedAt: generation?.loadedAt ?? record.loadedAt,
+    loadMs: generation?.loadMs ?? null,
+    generation: generation?.number ?? null,
+    routes: record.endpoints.map(({ method, path }) => ({ method, path })),
+    dependencies: manifest?.dependencies ?? [],
+    dependents,
+  };
+}
+
+/** The manifest the module runs with, or the one on disk when it is not loaded (undefined when unreadable). */
+function manifestOf(table: ModuleTable, record: PluginRecord): ModuleManifest | undefined {
+  const loaded = table.slots.get(record.code)?.generation?.loaded.manifest;
+  if (loaded !== undefined) return loaded;
+  try {
+    return readManifest(record.moduleDir).manifest;
+  } catch {
+    return undefined;
+  }
+}
