@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import path from 'node:path';
 import express, { type Request, type Response } from 'express';
 import type { OperatorActions } from '../cluster/fan-out-operator';
 import { formatText } from '../compliance/report/format-text';
@@ -87,8 +88,9 @@ export function mountConsole(app: express.Express, options: ConsoleOptions): Ses
   });
   api.get('/modules/:code/compliance', async (req, res) => {
     const code = knownCode(options.registry, req);
-    const report = await runCheck([options.registry.find(code)!.moduleDir], { staticOnly: true });
-    res.json({ text: formatText(report), report });
+    const moduleDir = options.registry.find(code)!.moduleDir;
+    const report = await runCheck([moduleDir], { staticOnly: true });
+    res.json({ text: formatText(report, { cwd: path.dirname(moduleDir) }), report });
   });
   api.get('/live', (req, res) => live.open(req, res));
   const upload = express.json({ limit: Math.ceil((MAX_UPLOAD_BYTES * 4) / 3) + 1024 });

@@ -67,7 +67,7 @@ export class PackUploads {
       const result = await installPack(file, { modulesDir: scratch, trust: this.options.trustPolicy() });
       return {
         ok: true, uploadId, code: result.code, version: result.version, replaces: this.options.registry.find(result.code)?.version ?? null,
-        signedBy: result.signedBy ?? null, findings: result.findings, check: result.check, checkText: formatText(result.check), error: null,
+        signedBy: result.signedBy ?? null, findings: result.findings, check: result.check, checkText: textOf(result.check), error: null,
       };
     } catch (error) {
       fs.rmSync(file, { force: true });
@@ -75,7 +75,7 @@ export class PackUploads {
       const check = (error.details?.check as CheckReport | undefined) ?? null;
       return {
         ok: false, uploadId: null, code: null, version: null, replaces: null, signedBy: null,
-        findings: (error.details?.findings as Finding[] | undefined) ?? [], check, checkText: check === null ? null : formatText(check),
+        findings: (error.details?.findings as Finding[] | undefined) ?? [], check, checkText: check === null ? null : textOf(check),
         error: { code: error.code, message: error.message.replaceAll(file, 'the uploaded pack') },
       };
     } finally {
@@ -126,4 +126,10 @@ export class PackUploads {
       }
     }
   }
+}
+
+/** The CLI's text report, paths relative to the unpacked module's parent: `sales/lib/...`, not the scratch directory. */
+function textOf(check: CheckReport): string {
+  const dir = check.modules[0]?.dir;
+  return formatText(check, dir === undefined ? {} : { cwd: path.dirname(dir) });
 }
