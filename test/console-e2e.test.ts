@@ -74,8 +74,8 @@ describe('the operator console in Chromium', { skip: !fs.existsSync(CHROMIUM) &&
     await host?.stop();
   });
 
-  const shot = async (name: string): Promise<void> => {
-    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = async (name: string, fullPage = true): Promise<void> => {
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage });
   };
 
   it('refuses a wrong token with the reason, and lets the right one in to see both modules', async (t) => {
@@ -129,7 +129,7 @@ describe('the operator console in Chromium', { skip: !fs.existsSync(CHROMIUM) &&
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     assert.equal(await page.evaluate(activeText), 'Cancel', 'focus starts on Cancel');
-    await shot('04-confirm-disable');
+    await shot('04-confirm-disable', false);
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.getByRole('status').filter({ hasText: 'disable done' }).waitFor();

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Request } from 'express';
 import { ErpmodError } from '../errors';
+import { digest } from '../http/admin-guard';
 import { isReadOnly } from '../http/origin-guard';
 import { ConsoleSessions, cookieValue, CSRF_HEADER, SESSION_COOKIE, type ConsoleSession } from './console-session';
 
@@ -24,6 +25,5 @@ export function createSessionAcceptor(sessions: ConsoleSessions): SessionAccepto
 }
 
 function sameText(a: string, b: string): boolean {
-  const left = crypto.createHash('sha256').update(a).digest();
-  return crypto.timingSafeEqual(left, crypto.createHash('sha256').update(b).digest());
+  return crypto.timingSafeEqual(digest(a), digest(b));
 }

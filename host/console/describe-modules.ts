@@ -3,41 +3,9 @@ import type { ModuleManifest } from '../compliance/types';
 import type { PluginRecord, PluginRepository } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../vendor/trust-policy';
+import type { ModuleDetail, ModuleView } from './console-shapes';
 import { maskConfig } from './mask-config';
-import { signatureStateOf, type SignatureState } from './signature-state';
-
-export interface ModuleView {
-  readonly code: string;
-  readonly name: string;
-  readonly version: string;
-  readonly status: string;
-  readonly enabled: boolean;
-  readonly lastError: string | null;
-  /** Served in the host process or in a runner child; the manifest's wish when the module is not loaded. */
-  readonly isolation: string | null;
-  /** Where native calls run, when the manifest says (absent: the event loop's thread). */
-  readonly execution: string | null;
-  readonly health: 'serving' | 'disabled' | 'not-serving';
-  readonly binarySha256: string | null;
-  readonly signature: SignatureState;
-  readonly loadedAt: string | null;
-  readonly loadMs: number | null;
-  readonly generation: number | null;
-  readonly routes: readonly { readonly method: string; readonly path: string }[];
-  readonly dependencies: readonly string[];
-  readonly dependents: readonly string[];
-}
-
-export interface ModuleDetail extends ModuleView {
-  readonly description: string | null;
-  readonly vendor: string | null;
-  readonly moduleDir: string;
-  /** module.yml's `config:` with secret-looking keys masked. */
-  readonly config: unknown;
-  readonly metrics: unknown;
-  readonly events: readonly unknown[];
-  readonly crashes: readonly unknown[];
-}
+import { signatureStateOf } from './signature-state';
 
 export interface ModuleSources {
   readonly registry: PluginRepository;

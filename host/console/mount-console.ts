@@ -5,7 +5,7 @@ import type { OperatorActions } from '../cluster/fan-out-operator';
 import { formatText } from '../compliance/report/format-text';
 import { runCheck } from '../compliance/run-check';
 import { ErpmodError } from '../errors';
-import { createAdminGuard } from '../http/admin-guard';
+import { createAdminGuard, digest } from '../http/admin-guard';
 import { refuseNonJson } from '../http/content-type-guard';
 import { refuseForeignOrigin } from '../http/origin-guard';
 import type { PluginRepository } from '../registry/plugin-repository';
@@ -120,8 +120,4 @@ function knownCode(registry: PluginRepository, req: Request): string {
 function setSessionCookie(req: Request, res: Response, value: string, maxAgeS: number): void {
   const secure = req.secure || req.headers['x-forwarded-proto'] === 'https';
   res.setHeader('set-cookie', `${SESSION_COOKIE}=${value}; Max-Age=${maxAgeS}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`);
-}
-
-function digest(value: string): Buffer {
-  return crypto.createHash('sha256').update(value).digest();
 }

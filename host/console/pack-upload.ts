@@ -9,6 +9,7 @@ import type { PluginRepository } from '../registry/plugin-repository';
 import { installPack } from '../vendor/install-pack';
 import type { TrustPolicy } from '../vendor/trust-policy';
 import type { Finding } from '../vendor/verify-module-dir';
+import type { PackPreviewShape } from './console-shapes';
 
 /** The largest pack the console takes (base64 in JSON makes the request a third larger). */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
@@ -23,19 +24,8 @@ export interface PackUploadOptions {
   readonly operator: OperatorActions;
 }
 
-export interface PackPreview {
-  readonly ok: boolean;
-  /** Present when ok: what "apply" takes. */
-  readonly uploadId: string | null;
-  readonly code: string | null;
-  readonly version: string | null;
-  /** The version the host knows under this code now. */
-  readonly replaces: string | null;
-  readonly signedBy: string | null;
-  readonly findings: readonly Finding[];
-  readonly checkText: string | null;
+export interface PackPreview extends PackPreviewShape {
   readonly check: CheckReport | null;
-  readonly error: { readonly code: string; readonly message: string } | null;
 }
 
 /**

@@ -2,13 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describeVerdict, judgeSignature, SIGNATURE_FILE } from '../vendor/module-signature';
 import type { TrustPolicy } from '../vendor/trust-policy';
-
-export interface SignatureState {
-  /** `valid` (by a trusted key, or intact when no keys are configured), `untrusted`, `unsigned`, `tampered`, `malformed`, `unreadable`. */
-  readonly state: string;
-  readonly keyId: string | null;
-  readonly summary: string;
-}
+import type { SignatureState } from './console-shapes';
 
 /** The signature verdict for the module.yml in `moduleDir` now, under the host's current trust policy. */
 export function signatureStateOf(moduleDir: string, trust: TrustPolicy): SignatureState {

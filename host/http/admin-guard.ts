@@ -29,6 +29,7 @@ export function createAdminGuard(adminToken: string, acceptSession?: SessionAcce
   };
 }
 
-function digest(value: string): Buffer {
+/** SHA-256 of a token: equal-length inputs for crypto.timingSafeEqual, so neither content nor length leaks. */
+export function digest(value: string): Buffer {
   return crypto.createHash('sha256').update(value).digest();
 }
