@@ -94,7 +94,7 @@ describe('the operator console in Chromium', { skip: !fs.existsSync(CHROMIUM) &&
     const cookie = (await page.context().cookies()).find((c) => c.name === 'erpmod_console');
     assert.ok(cookie !== undefined && cookie.httpOnly && cookie.sameSite === 'Strict', JSON.stringify(cookie));
     const sales = page.locator('tr[data-code="sales"]');
-    assert.match(await sales.innerText(), /1\.4\.0[\s\S]*active[\s\S]*serving[\s\S]*in-process/);
+    assert.match(await sales.innerText(), /1\.4\.0[\s\S]*active[\s\S]*serving[\s\S]*in-process[\s\S]*main/);
     assert.match(await page.locator('tr[data-code="inventory"]').innerText(), /sales/, 'inventory lists sales as a dependent');
     await page.getByPlaceholder(/Filter/).fill('inventory');
     await sales.waitFor({ state: 'detached' });

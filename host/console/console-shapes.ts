@@ -19,7 +19,7 @@ export interface ModuleView {
   readonly lastError: string | null;
   /** Served in the host process or in a runner child; the manifest's wish when the module is not loaded. */
   readonly isolation: string | null;
-  /** Where native calls run, when the manifest says (absent: the event loop's thread). */
+  /** module.yml's `execution`: `main` (the event loop's thread) or `pool` (worker threads). */
   readonly execution: string | null;
   readonly health: 'serving' | 'disabled' | 'not-serving';
   readonly binarySha256: string | null;
@@ -27,7 +27,8 @@ export interface ModuleView {
   readonly loadedAt: string | null;
   readonly loadMs: number | null;
   readonly generation: number | null;
-  readonly routes: readonly { readonly method: string; readonly path: string }[];
+  /** `execution` is the route's effective one. */
+  readonly routes: readonly { readonly method: string; readonly path: string; readonly execution: string | null }[];
   readonly dependencies: readonly string[];
   readonly dependents: readonly string[];
 }

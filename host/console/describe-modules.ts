@@ -45,7 +45,7 @@ function viewOf(table: ModuleTable, record: PluginRecord, manifests: ReadonlyMap
   const slot = table.slots.get(record.code);
   const generation = slot?.generation;
   const manifest = manifests.get(record.code);
-  const execution = (manifest as { execution?: unknown } | undefined)?.execution;
+  const executionOf = new Map(manifest?.routes.map((route) => [`${route.method} ${route.path}`, route.execution]));
   const dependents = [...manifests].filter(([, other]) => other?.dependencies.includes(record.code)).map(([code]) => code);
   return {
     code: record.code,
@@ -55,14 +55,14 @@ function viewOf(table: ModuleTable, record: PluginRecord, manifests: ReadonlyMap
     enabled: record.enabled,
     lastError: record.lastError,
     isolation: generation?.isolation ?? manifest?.isolation ?? null,
-    execution: typeof execution === 'string' ? execution : null,
+    execution: manifest?.execution ?? null,
     health: generation === undefined ? 'not-serving' : slot?.state === 'disabled' ? 'disabled' : 'serving',
     binarySha256: generation?.sha256 ?? record.binarySha256,
     signature: signatureStateOf(record.moduleDir, trust),
     loadedAt: generation?.loadedAt ?? record.loadedAt,
     loadMs: generation?.loadMs ?? null,
     generation: generation?.number ?? null,
-    routes: record.endpoints.map(({ method, path }) => ({ method, path })),
+    routes: record.endpoints.map(({ method, path }) => ({ method, path, execution: executionOf.get(`${method} ${path}`) ?? null })),
     dependencies: manifest?.dependencies ?? [],
     dependents,
   };

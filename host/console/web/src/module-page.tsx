@@ -6,6 +6,7 @@ import { ms, percent, perSecond, time } from './format';
 import { useJson, useLive } from './hooks';
 import { ModuleActions } from './module-actions';
 import { Sparkline } from './sparkline';
+import { RouteList } from './route-list';
 import type { ModuleDetail } from './types';
 
 function LiveMetrics(props: { readonly code: string; readonly fallback: ModuleDetail['metrics'] }) {
@@ -82,7 +83,7 @@ export function ModulePage(props: { readonly code: string }) {
           <dl class="facts">
             <dt>Health</dt><dd><Badge value={module.health} /></dd>
             <dt>Isolation</dt><dd>{module.isolation ?? '—'}</dd>
-            <dt>Execution</dt><dd>{module.execution ?? 'event loop'}</dd>
+            <dt>Execution</dt><dd>{module.execution ?? '—'}</dd>
             <dt>Signature</dt><dd><SignatureBadge signature={module.signature} /> <span class="small">{module.signature.summary}</span></dd>
             <dt>Binary SHA-256</dt><dd><code class="wrap">{module.binarySha256 ?? '—'}</code></dd>
             <dt>Loaded</dt><dd>{time(module.loadedAt)} in {ms(module.loadMs)}{module.generation !== null && ` (generation ${module.generation})`}</dd>
@@ -94,7 +95,7 @@ export function ModulePage(props: { readonly code: string }) {
         </section>
         <section class="card" aria-labelledby="routes-title">
           <h2 id="routes-title">Routes</h2>
-          <ul class="routes">{module.routes.map((route) => <li key={`${route.method} ${route.path}`}><code>{route.method} {route.path}</code></li>)}</ul>
+          <RouteList module={module} />
         </section>
         <section class="card" aria-labelledby="config-title">
           <h2 id="config-title">Configuration</h2>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Badge, SignatureBadge, StatusBadges } from './badges';
 import { ms, shortHash, time } from './format';
 import { useJson, useLive } from './hooks';
+import { RouteList } from './route-list';
 import type { ModuleView } from './types';
 
 function matches(module: ModuleView, filter: string): boolean {
@@ -56,14 +57,14 @@ export function ModulesPage() {
                     {rate !== undefined && <div class="muted small">{rate.snapshot.requests} requests</div>}
                   </div></td>
                   <td data-label="Isolation"><div class="cell">{module.isolation ?? '—'}</div></td>
-                  <td data-label="Execution"><div class="cell">{module.execution ?? 'event loop'}</div></td>
+                  <td data-label="Execution"><div class="cell">{module.execution ?? '—'}</div></td>
                   <td data-label="SHA-256"><div class="cell"><code title={module.binarySha256 ?? ''}>{shortHash(module.binarySha256)}</code></div></td>
                   <td data-label="Signature"><div class="cell"><SignatureBadge signature={module.signature} /></div></td>
                   <td data-label="Loaded"><div class="cell">{time(module.loadedAt)}<div class="muted small">{ms(module.loadMs)}</div></div></td>
                   <td data-label="Routes"><div class="cell">
                     <details>
                       <summary>{module.routes.length} routes</summary>
-                      <ul class="routes">{module.routes.map((route) => <li key={`${route.method} ${route.path}`}><code>{route.method} {route.path}</code></li>)}</ul>
+                      <RouteList module={module} />
                     </details>
                   </div></td>
                   <td data-label="Dependents"><div class="cell">{module.dependents.length === 0 ? '—' : module.dependents.join(', ')}</div></td>
