@@ -179,6 +179,20 @@ describe('the console session', () => {
   });
 });
 
+describe('an open console and shutdown', () => {
+  it('ends its live stream when the host stops, so the drain does not wait out shutdown_timeout_ms', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']), env: { ERPMOD_ADMIN_TOKEN: TOKEN, ERPMOD_SHUTDOWN_TIMEOUT_MS: '30000' } });
+    const response = await fetch(`${host.adminUrl}/console/api/live`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(response.status, 200);
+    const ended = response.text();
+    const started = Date.now();
+    assert.equal(await host.stop(), 0);
+    await ended;
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs < 15_000, `the host took ${tookMs} ms to stop with a console stream open`);
+  });
+});
+
 describe('console sessions and configuration masking', () => {
   it('expire after their lifetime and do not survive a new admin token', () => {
     let now = 1_000_000;
