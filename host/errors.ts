@@ -36,6 +36,11 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_INIT_TIMEOUT: { status: 500, summary: 'the module\'s initialize() did not finish within timeouts.init_ms' },
   ERPMOD_CRITICAL_MODULE_FAILED: { status: 500, summary: 'a critical module failed, so the host did not start' },
   ERPMOD_EVENT_NOT_DECLARED: { status: 500, summary: 'a module published or subscribed to a topic its manifest does not declare' },
+  ERPMOD_MODULE_DATA_MISSING: { status: 500, summary: 'a module\'s database is missing, empty, replaced or another module\'s, though the registry records it' },
+
+  // Data files (registry, module databases, shadow copies)
+  ERPMOD_STORAGE_FULL: { status: 507, summary: 'the disk holding the data directory is full; nothing was changed' },
+  ERPMOD_STORAGE_UNAVAILABLE: { status: 503, summary: 'a data file cannot be opened, read or written (read-only, I/O error, not a database)' },
 
   // HTTP edge
   ERPMOD_NOT_FOUND: { status: 404, summary: 'no route matches the request' },

@@ -36,6 +36,8 @@ export interface StartHostOptions {
   readonly rereadConfig?: () => HostConfig;
   /** Where the one-time notice of a newly created admin token goes; stderr by default (not the log). */
   readonly announce?: (text: string) => void;
+  /** Modules whose recorded database the operator lets go for this boot (`erpmod serve --accept-new-data`). */
+  readonly acceptNewData?: ReadonlySet<string>;
 }
 
 export interface RunningHost {
@@ -95,7 +97,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
 
   let outcomes: ModuleOutcome[];
   try {
-    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy });
+    outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy, acceptNewData: options.acceptNewData });
   } catch (error) {
     await unloadModules(table, logger);
     await store.close();

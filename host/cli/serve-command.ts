@@ -21,6 +21,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
     workers: { type: 'string' },
     'admin-port': { type: 'string' },
     'admin-host': { type: 'string' },
+    'accept-new-data': { type: 'string' },
   });
   const overrides: Record<string, unknown> = {};
   if (values.port !== undefined) overrides.port = portOption('--port', values.port);
@@ -47,7 +48,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   const signals = handleStopSignals({ logger, shutdownTimeoutMs: config.shutdownTimeoutMs, worker: cluster.isWorker });
   let host;
   try {
-    host = await startHost(config, { logger, rereadConfig: () => loadConfig(configOptions) });
+    host = await startHost(config, { logger, rereadConfig: () => loadConfig(configOptions), acceptNewData: codesOf(values['accept-new-data']) });
   } catch (error) {
     logger.fatal({ code: error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL', err: messageOf(error) }, `boot failed: ${messageOf(error)}`);
     logger.flush?.();
@@ -65,4 +66,12 @@ function portOption(flag: string, raw: unknown): number {
     throw new ErpmodError('ERPMOD_USAGE', `${flag}: expected an integer from 0 to 65535, got "${String(raw)}"`);
   }
   return port;
+}
+
+/** `--accept-new-data inventory,sales`: the modules whose recorded database the operator lets go for this boot. */
+function codesOf(value: string | boolean | undefined): ReadonlySet<string> {
+  if (typeof value !== 'string') return new Set();
+  const codes = value.split(',').map((code) => code.trim()).filter((code) => code !== '');
+  if (codes.length === 0) throw new ErpmodError('ERPMOD_USAGE', `--accept-new-data: expected one or more module codes separated by commas, got "${value}"`);
+  return new Set(codes);
 }

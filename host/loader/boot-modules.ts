@@ -7,6 +7,7 @@ import type { ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../vendor/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
+import { guardModuleData } from './guard-module-data';
 import type { EventBus } from './event-bus';
 import { loadGeneration, type GenerationSettings } from './load-generation';
 import { orderModules } from './order-modules';
@@ -22,6 +23,8 @@ export interface BootModulesInput {
   readonly generations: GenerationSettings;
   /** The signature policy (trusted_keys, require_signature), read afresh for each check. */
   readonly trustPolicy: () => TrustPolicy;
+  /** Modules whose recorded database the operator lets go (`erpmod serve --accept-new-data`). */
+  readonly acceptNewData?: ReadonlySet<string>;
 }
 
 export interface ModuleOutcome {
@@ -67,6 +70,10 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     }
   });
 
+  for (const code of input.acceptNewData ?? []) {
+    if (!valid.has(code)) logger.warn({ module: code }, `--accept-new-data names "${code}", which no valid module in ${input.modulesDir} declares; ignored`);
+  }
+
   // Every valid module gets a slot, loaded or not, so its URL prefix answers 503 rather than 404.
   for (const code of valid.keys()) input.table.slot(code);
 
@@ -101,11 +108,13 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       continue;
     }
     try {
+      guardModuleData({ registry, dataDir: input.dataDir, code, logger, store: input.generations.store, acceptNewData: input.acceptNewData?.has(code) ?? false });
+      const migrations = migrationFiles(loaded, input.generations.store?.engine);
       const generation = await loadGeneration({
         loaded,
         shadowPath: checked.shadowPath,
         sha256: checked.sha256,
-        migrations: migrationFiles(loaded, input.generations.store?.engine),
+        migrations,
         dataDir: input.dataDir,
         logger: logger.child({ module: code, version: manifest.version }),
         bus: input.bus,
@@ -119,6 +128,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       registry.batch(() => {
         registry.recordBinary(code, checked.binary);
         registry.replaceEndpoints(code, manifest.routes);
+        registry.recordModuleMigrations(code, migrations.map((migration) => migration.name));
         settle(code, 'active', undefined, critical, generation.loadMs);
         registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: generation.loadMs });
       });

@@ -4,17 +4,33 @@ import Database from 'better-sqlite3';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../errors';
 import { alreadyApplied, readMigration } from '../store/migration-checksum';
+import { storageErrorOf, withStorage } from '../registry/storage-error';
 
-/** Each module's own database: `<dataDir>/modules/<code>.sqlite`, so no module can reach the registry or another module's tables. */
+/** Where a module's own database lives: `<dataDir>/modules/<code>.sqlite`. */
+export function moduleDatabasePath(dataDir: string, code: string): string {
+  return path.join(dataDir, 'modules', `${code}.sqlite`);
+}
+
+/**
+ * Each module's own database, so no module can reach the registry or another module's tables. A file
+ * that cannot be created, opened or written comes out as ERPMOD_STORAGE_FULL / _UNAVAILABLE naming it.
+ */
 export function openModuleDatabase(dataDir: string, code: string): Database.Database {
-  const dir = path.join(dataDir, 'modules');
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new Database(path.join(dir, `${code}.sqlite`));
-  // WAL is a property of the file: switching costs a write lock and a sync, so only a new file pays it.
-  if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  return db;
+  const file = moduleDatabasePath(dataDir, code);
+  return withStorage(`module "${code}": database ${file}`, () => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Database(file);
+    try {
+      // WAL is a property of the file: switching costs a write lock and a sync, so only a new file pays it.
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return db;
+  });
 }
 
 /**
@@ -22,8 +38,10 @@ export function openModuleDatabase(dataDir: string, code: string): Database.Data
  * content changed after it was applied is an error, never a silent re-run. Returns the names applied now.
  */
 export function applyModuleMigrations(db: Database.Database, code: string, migrations: readonly MigrationFile[]): string[] {
-  db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
-             name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  withStorage(`module "${code}": database ${db.name}`, () =>
+    db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
+               name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`),
+  );
   const recorded = new Map(
     (db.prepare('SELECT name, checksum FROM _erpmod_migrations').all() as { name: string; checksum: string }[]).map((row) => [
       row.name,
@@ -41,6 +59,8 @@ export function applyModuleMigrations(db: Database.Database, code: string, migra
         record.run(migration.name, checksum, new Date().toISOString());
       })();
     } catch (error) {
+      const storage = storageErrorOf(error, `module "${code}": database ${db.name} (migration ${migration.name})`);
+      if (storage !== undefined) throw storage;
       throw new ErpmodError('ERPMOD_MIGRATION_FAILED', `module "${code}": migration ${migration.name} failed: ${messageOf(error)}`, {
         cause: error,
         details: { migration: migration.name },

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { withStorage } from '../registry/storage-error';
 
 export interface ShadowCopy {
   /** Absolute path of the content-addressed copy that gets dlopened. */
@@ -22,10 +23,18 @@ export function writeShadowCopy(dataDir: string, code: string, sourcePath: strin
   const dir = path.join(dataDir, 'shadow', code);
   const target = path.join(dir, `${sha256}${path.extname(sourcePath)}`);
   if (!isSameContent(target, bytes.length)) {
-    fs.mkdirSync(dir, { recursive: true });
     const temporary = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    fs.writeFileSync(temporary, bytes, { mode: 0o555 });
-    fs.renameSync(temporary, target);
+    withStorage(`shadow copy ${target}`, () => {
+      fs.mkdirSync(dir, { recursive: true });
+      try {
+        fs.writeFileSync(temporary, bytes, { mode: 0o555 });
+        fs.renameSync(temporary, target);
+      } catch (error) {
+        // A full disk leaves a partial temporary file behind; it would only take more of the space.
+        fs.rmSync(temporary, { force: true });
+        throw error;
+      }
+    });
   }
   return { path: target, sha256, bytes };
 }

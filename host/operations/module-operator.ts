@@ -6,11 +6,13 @@ import { ErpmodError, messageOf } from '../errors';
 import type { ModuleDispatcher } from '../http/module-dispatcher';
 import { checkModuleBinary } from '../loader/check-module-binary';
 import { discoverModules } from '../loader/discover-modules';
+import { guardModuleData } from '../loader/guard-module-data';
 import type { EventBus } from '../loader/event-bus';
 import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
 import { cleanupQuietly } from '../loader/load-module';
 import type { Logger } from '../logger';
-import type { PluginRepository } from '../registry/plugin-repository';
+import type { PluginBinary, PluginRepository } from '../registry/plugin-repository';
+import { storageErrorOf } from '../registry/storage-error';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../vendor/trust-policy';
@@ -53,47 +55,63 @@ export class ModuleOperator {
 
   /**
    * Re-reads module.yml, re-runs the static checks, loads the binary from its (new) shadow path,
-   * initialises the new generation, swaps it in with one assignment, then lets the old generation finish
-   * its requests and cleans it up. On any failure the old generation keeps serving.
+   * initialises the new generation, records it in the registry (one transaction), and only then swaps it in
+   * with one assignment, lets the old generation finish its requests and cleans it up. On any failure,
+   * including a registry that cannot be written, the new generation is discarded and the old one keeps serving.
    */
   reload(code: string): Promise<ReloadResult> {
     return this.exclusive(code, async () => {
       const { registry, logger } = this.options;
       const { slot, moduleDir } = this.slotToReload(code);
       const previous = slot.generation;
-      let next: ModuleGeneration;
+      const keeps = previous === undefined ? 'nothing was serving' : 'the previous generation keeps serving';
+      let next: LoadedGeneration;
       try {
         next = await this.loadGeneration(slot, moduleDir, (previous?.number ?? 0) + 1);
       } catch (error) {
         const reason = messageOf(error);
-        registry.recordEvent(code, 'failed', { operation: 'reload', reason, stillServing: previous?.loaded.manifest.version ?? null });
-        if (previous === undefined) registry.setStatus(code, 'failed', reason);
-        logger.error({ module: code, reason }, `reload of ${code} failed; ${previous === undefined ? 'nothing was serving' : 'the previous generation keeps serving'}`);
-        throw new ErpmodError('ERPMOD_RELOAD_FAILED', `reload of module "${code}" failed: ${reason}`, { cause: error });
+        this.recordQuietly(code, () => {
+          registry.batch(() => {
+            registry.recordEvent(code, 'failed', { operation: 'reload', reason, stillServing: previous?.loaded.manifest.version ?? null });
+            if (previous === undefined) registry.setStatus(code, 'failed', reason);
+          });
+        });
+        logger.error({ module: code, reason }, `reload of ${code} failed; ${keeps}`);
+        throw this.storageFailure(error, `reload of module "${code}" failed; ${keeps}`) ??
+          new ErpmodError('ERPMOD_RELOAD_FAILED', `reload of module "${code}" failed: ${reason}`, { cause: error });
       }
-      this.swapIn(slot, next);
-      registry.recordEvent(code, 'reloaded', {
-        generation: next.number,
-        from: previous?.loaded.manifest.version ?? null,
-        to: next.loaded.manifest.version,
-        sha256: next.sha256,
-        loadMs: next.loadMs,
+      const { generation } = next;
+      await this.commitOrDiscard(generation, `reload of module "${code}" failed; ${keeps}`, () => {
+        this.recordLoaded(next, moduleDir);
+        registry.setStatus(code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
+        registry.recordEvent(code, 'reloaded', {
+          generation: generation.number,
+          from: previous?.loaded.manifest.version ?? null,
+          to: generation.loaded.manifest.version,
+          sha256: generation.sha256,
+          loadMs: generation.loadMs,
+        });
       });
-      logger.info({ module: code, generation: next.number, version: next.loaded.manifest.version, loadMs: next.loadMs }, `module ${code} reloaded`);
+      this.swapIn(slot, generation);
+      logger.info({ module: code, generation: generation.number, version: generation.loaded.manifest.version, loadMs: generation.loadMs }, `module ${code} reloaded`);
       if (previous !== undefined) void this.retire(previous);
       return {
         code,
-        generation: next.number,
-        version: next.loaded.manifest.version,
+        generation: generation.number,
+        version: generation.loaded.manifest.version,
         previousVersion: previous?.loaded.manifest.version ?? null,
-        sha256: next.sha256,
-        loadMs: next.loadMs,
+        sha256: generation.sha256,
+        loadMs: generation.loadMs,
         residentImages: slot.residentImages.size,
       };
     });
   }
 
-  /** Disables a module: its routes answer 503 and it hears no events. Refused while active modules depend on it. */
+  /**
+   * Disables a module: its routes answer 503 and it hears no events. Refused while active modules depend on
+   * it. The registry is written first (one transaction); the running module is switched only once that
+   * committed, so a write that fails (a full disk) leaves the module as it was.
+   */
   disable(code: string): Promise<{ code: string; enabled: false }> {
     return this.exclusive(code, async () => {
       const slot = this.knownSlot(code);
@@ -105,36 +123,51 @@ export class ModuleOperator {
           { details: { dependents } },
         );
       }
+      const { registry } = this.options;
+      this.commit(`module "${code}" was not disabled; it keeps serving`, () => {
+        registry.setEnabled(code, false);
+        registry.setStatus(code, 'inactive', 'disabled by an operator');
+        registry.recordEvent(code, 'toggled', { enabled: false });
+      });
       slot.state = 'disabled';
       if (slot.generation !== undefined) slot.generation.subscriptions.live = false;
-      this.options.registry.setEnabled(code, false);
-      this.options.registry.setStatus(code, 'inactive', 'disabled by an operator');
-      this.options.registry.recordEvent(code, 'toggled', { enabled: false });
       this.options.logger.info({ module: code }, `module ${code} disabled`);
       return { code, enabled: false as const };
     });
   }
 
-  /** Enables a module, loading it first when it was never loaded in this process. */
+  /**
+   * Enables a module, loading it first when it was never loaded in this process. The load comes first, then
+   * the registry write (one transaction), then the switch; when the load or the write fails nothing changes:
+   * the module stays disabled and a generation loaded for it is discarded.
+   */
   enable(code: string): Promise<{ code: string; enabled: true }> {
     return this.exclusive(code, async () => {
       const { registry } = this.options;
       const slot = this.knownSlot(code);
       const record = registry.find(code)!;
-      registry.setEnabled(code, true);
+      let loaded: LoadedGeneration | undefined;
       if (slot.generation === undefined) {
         try {
-          this.swapIn(slot, await this.loadGeneration(slot, record.moduleDir, 1));
+          loaded = await this.loadGeneration(slot, record.moduleDir, 1);
         } catch (error) {
-          registry.setStatus(code, 'failed', messageOf(error));
-          registry.recordEvent(code, 'toggled', { enabled: true, loaded: false, reason: messageOf(error) });
-          throw new ErpmodError('ERPMOD_RELOAD_FAILED', `module "${code}" is enabled but could not be loaded: ${messageOf(error)}`, { cause: error });
+          const reason = messageOf(error);
+          this.recordQuietly(code, () => registry.recordEvent(code, 'toggled', { enabled: true, loaded: false, reason }));
+          throw this.storageFailure(error, `module "${code}" was not enabled`) ??
+            new ErpmodError('ERPMOD_RELOAD_FAILED', `module "${code}" was not enabled: it could not be loaded: ${reason}`, { cause: error });
         }
       }
+      const change = (): void => {
+        if (loaded !== undefined) this.recordLoaded(loaded, record.moduleDir);
+        registry.setEnabled(code, true);
+        registry.setStatus(code, 'active');
+        registry.recordEvent(code, 'toggled', { enabled: true });
+      };
+      if (loaded === undefined) this.commit(`module "${code}" was not enabled; it stays disabled`, change);
+      else await this.commitOrDiscard(loaded.generation, `module "${code}" was not enabled; it stays disabled`, change);
       slot.state = 'active';
+      if (loaded !== undefined) this.swapIn(slot, loaded.generation);
       slot.generation!.subscriptions.live = true;
-      registry.setStatus(code, 'active');
-      registry.recordEvent(code, 'toggled', { enabled: true });
       this.options.logger.info({ module: code }, `module ${code} enabled`);
       return { code, enabled: true as const };
     });
@@ -145,7 +178,11 @@ export class ModuleOperator {
     return this.options.registry.isEnabled(code) ? this.disable(code) : this.enable(code);
   }
 
-  private async loadGeneration(slot: ModuleSlot, moduleDir: string, number: number): Promise<ModuleGeneration> {
+  /**
+   * Loads a new generation without touching the registry's module records (the caller commits them with
+   * recordLoaded, then swaps the generation in): a registry write that fails then changes nothing.
+   */
+  private async loadGeneration(slot: ModuleSlot, moduleDir: string, number: number): Promise<LoadedGeneration> {
     const { registry, dataDir, logger, bus, env } = this.options;
     const loaded = readManifest(moduleDir);
     const { manifest } = loaded;
@@ -158,24 +195,78 @@ export class ModuleOperator {
     }
     const checked = checkModuleBinary(loaded, dataDir, this.options.trustPolicy());
     if (!checked.ok) throw new ErpmodError('ERPMOD_RELOAD_FAILED', `the new build is not compliant: ${checked.reason}`, { details: { violations: checked.report.violations } });
+    guardModuleData({ registry, dataDir, code: slot.code, logger, store: this.options.generations.store });
+    const migrations = migrationFiles(loaded, this.options.generations.store?.engine);
     const generation = await loadGeneration({
       loaded,
       shadowPath: checked.shadowPath,
       sha256: checked.sha256,
-      migrations: migrationFiles(loaded, this.options.generations.store?.engine),
+      migrations,
       dataDir,
       logger: logger.child({ module: slot.code, version: manifest.version }),
       bus,
       env,
       generationNumber: number,
     }, this.options.generations);
-    registry.recordIdentity({ ...manifest, moduleDir });
-    registry.recordBinary(slot.code, checked.binary);
-    registry.replaceEndpoints(slot.code, manifest.routes);
-    return generation;
+    return { generation, binary: checked.binary, migrations: migrations.map((migration) => migration.name) };
   }
 
-  /** The swap: one assignment for requests, one flag each for events; the router is rebuilt only when routes changed. */
+  /** The registry rows of a freshly loaded generation; called inside the operation's one transaction. */
+  private recordLoaded(loaded: LoadedGeneration, moduleDir: string): void {
+    const { registry } = this.options;
+    const { manifest } = loaded.generation.loaded;
+    registry.recordIdentity({ ...manifest, moduleDir });
+    registry.recordBinary(manifest.code, loaded.binary);
+    registry.replaceEndpoints(manifest.code, manifest.routes);
+    registry.recordModuleMigrations(manifest.code, loaded.migrations);
+  }
+
+  /** Writes the operation's registry rows as one transaction; a storage failure names the cause and what did not happen. */
+  private commit(unchanged: string, write: () => void): void {
+    try {
+      this.options.registry.batch(write);
+    } catch (error) {
+      throw this.storageFailure(error, unchanged) ?? error;
+    }
+  }
+
+  /** commit, and when it fails, unloads the generation loaded for it so nothing is left half switched. */
+  private async commitOrDiscard(generation: ModuleGeneration, unchanged: string, write: () => void): Promise<void> {
+    try {
+      this.commit(unchanged, write);
+    } catch (error) {
+      await this.discard(generation);
+      throw error;
+    }
+  }
+
+  /** A storage failure (full disk, read-only, I/O) as its stable code, saying what was left unchanged. */
+  private storageFailure(error: unknown, unchanged: string): ErpmodError | undefined {
+    const storage = storageErrorOf(error, this.options.dataDir);
+    if (storage === undefined) return undefined;
+    return new ErpmodError(storage.code, `${unchanged}: ${storage.message}`, { cause: error, details: storage.details });
+  }
+
+  /**
+   * Records a failure when the registry can take it; a registry that cannot be written (the failure being
+   * reported may be that) must not hide the original error.
+   */
+  private recordQuietly(code: string, write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      this.options.logger.error({ module: code, err: messageOf(error) }, `could not record the failure of module ${code} in the registry`);
+    }
+  }
+
+  /** A generation that was loaded but never swapped in: stop it and close its database. */
+  private async discard(generation: ModuleGeneration): Promise<void> {
+    this.options.bus.unsubscribe(generation.subscriptions);
+    await cleanupQuietly(generation.handler, this.options.logger.child({ module: generation.loaded.manifest.code, generation: generation.number }));
+    generation.closeDatabase();
+  }
+
+  /** The swap (runtime only; the registry was written before): one assignment for requests, one flag each for events; the router is rebuilt only when routes changed. */
   private swapIn(slot: ModuleSlot, next: ModuleGeneration): void {
     const previous = slot.generation;
     const routesChanged = previous === undefined || routeSignature(previous) !== routeSignature(next);
@@ -184,7 +275,6 @@ export class ModuleOperator {
     next.subscriptions.live = slot.state === 'active';
     if (previous !== undefined) previous.subscriptions.live = false;
     slot.residentImages.add(next.shadowPath);
-    this.options.registry.setStatus(slot.code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
   }
 
   /** Waits for the old generation's requests (bounded), then cleans it up and closes its database. */
@@ -194,7 +284,8 @@ export class ModuleOperator {
     this.options.bus.unsubscribe(old.subscriptions);
     await cleanupQuietly(old.handler, this.options.logger.child({ module: old.loaded.manifest.code, generation: old.number }));
     old.closeDatabase();
-    this.options.registry.recordEvent(old.loaded.manifest.code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight });
+    const code = old.loaded.manifest.code;
+    this.recordQuietly(code, () => this.options.registry.recordEvent(code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight }));
   }
 
   /**
@@ -258,6 +349,13 @@ export class ModuleOperator {
   }
 }
 
+
+/** A generation loaded by an operation, with what its registry rows need. */
+interface LoadedGeneration {
+  readonly generation: ModuleGeneration;
+  readonly binary: PluginBinary;
+  readonly migrations: readonly string[];
+}
 
 function routeSignature(generation: ModuleGeneration): string {
   return [...generation.routes.keys()].sort().join('\n');

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { withStorage } from './storage-error';
 
 export type PluginStatus = 'active' | 'inactive' | 'failed' | 'rejected' | 'blocked';
 
@@ -12,7 +13,8 @@ export type PluginEventKind =
   | 'reloaded'
   | 'toggled'
   | 'unloaded'
-  | 'crashed';
+  | 'crashed'
+  | 'data-accepted';
 
 export interface PluginIdentity {
   readonly code: string;
@@ -64,6 +66,15 @@ export interface PluginEventRecord {
   readonly at: string;
 }
 
+/** The registry's record of a module's database: which file, which identity, which migrations it has seen. */
+export interface ModuleDatabaseRecord {
+  readonly code: string;
+  readonly databaseId: string;
+  readonly file: string;
+  readonly migrations: readonly string[];
+  readonly recordedAt: string;
+}
+
 /** An audit-trail entry with the module it is about. */
 export interface ModuleEventRecord extends PluginEventRecord {
   readonly code: string;
@@ -103,8 +114,10 @@ interface PluginRow {
 }
 
 /**
- * The only place that issues SQL against the registry (plugins, plugin_endpoints, plugin_events).
- * A PostgreSQL implementation would offer the same methods.
+ * The only place that issues SQL against the registry (plugins, plugin_endpoints, plugin_events,
+ * module_databases). A PostgreSQL implementation would offer the same methods. Every method translates a
+ * storage failure (full disk, read-only, I/O error) into ERPMOD_STORAGE_FULL / ERPMOD_STORAGE_UNAVAILABLE
+ * naming the registry file; a failed write changes nothing (each method, and each batch, is one transaction).
  */
 export class PluginRepository {
   private readonly statements;
@@ -145,96 +158,152 @@ export class PluginRepository {
         `SELECT e.id, p.code, e.kind, e.detail, e.at FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
          ORDER BY e.id DESC LIMIT ?`,
       ),
+      databaseOf: db.prepare('SELECT code, database_id, file, migrations, recorded_at FROM module_databases WHERE code = ?'),
+      claimDatabase: db.prepare(
+        `INSERT INTO module_databases (code, database_id, file, recorded_at, updated_at) VALUES (@code, @databaseId, @file, @now, @now)
+         ON CONFLICT (code) DO NOTHING`,
+      ),
+      setDatabaseMigrations: db.prepare('UPDATE module_databases SET migrations = @migrations, updated_at = @now WHERE code = @code'),
+      forgetDatabase: db.prepare('DELETE FROM module_databases WHERE code = ?'),
     };
+  }
+
+  /** The registry's file, for messages. */
+  get file(): string {
+    return this.db.name;
   }
 
   /** Runs `work` as one transaction: a boot's many small writes cost one commit instead of one each. */
   batch<T>(work: () => T): T {
-    return this.db.transaction(work)();
+    return this.guarded(() => this.db.transaction(work)());
   }
 
   /** Creates or refreshes a module's identity; status and the operator's toggle are kept. */
   recordIdentity(identity: PluginIdentity): void {
-    this.statements.upsert.run({
-      code: identity.code,
-      name: identity.name,
-      description: identity.description ?? null,
-      version: identity.version,
-      vendor: identity.vendor ?? null,
-      moduleDir: identity.moduleDir,
-      now: now(),
-    });
+    this.guarded(() =>
+      this.statements.upsert.run({
+        code: identity.code,
+        name: identity.name,
+        description: identity.description ?? null,
+        version: identity.version,
+        vendor: identity.vendor ?? null,
+        moduleDir: identity.moduleDir,
+        now: now(),
+      }),
+    );
   }
 
   recordBinary(code: string, binary: PluginBinary): void {
-    this.statements.setBinary.run({
-      code,
-      binaryPath: binary.binaryPath ?? null,
-      binarySha256: binary.binarySha256 ?? null,
-      napiVersion: binary.napiVersion ?? null,
-      erpmodAbi: binary.erpmodAbi ?? null,
-      now: now(),
-    });
+    this.guarded(() =>
+      this.statements.setBinary.run({
+        code,
+        binaryPath: binary.binaryPath ?? null,
+        binarySha256: binary.binarySha256 ?? null,
+        napiVersion: binary.napiVersion ?? null,
+        erpmodAbi: binary.erpmodAbi ?? null,
+        now: now(),
+      }),
+    );
   }
 
   setStatus(code: string, status: PluginStatus, lastError: string | null = null): void {
-    this.statements.setStatus.run({ code, status, lastError, now: now() });
+    this.guarded(() => this.statements.setStatus.run({ code, status, lastError, now: now() }));
   }
 
   /** The operator's on/off switch; remembered across restarts. Unknown modules default to enabled. */
   isEnabled(code: string): boolean {
-    const row = this.statements.one.get(code) as PluginRow | undefined;
+    const row = this.guarded(() => this.statements.one.get(code) as PluginRow | undefined);
     return row === undefined || row.enabled === 1;
   }
 
   setEnabled(code: string, enabled: boolean): void {
-    this.statements.setEnabled.run({ code, enabled: enabled ? 1 : 0, now: now() });
+    this.guarded(() => this.statements.setEnabled.run({ code, enabled: enabled ? 1 : 0, now: now() }));
   }
 
   replaceEndpoints(code: string, endpoints: readonly { method: string; path: string }[]): void {
     const id = this.requireId(code);
-    this.db.transaction(() => {
-      this.statements.deleteEndpoints.run(id);
-      const at = now();
-      for (const endpoint of endpoints) this.statements.insertEndpoint.run(id, endpoint.method, endpoint.path, at);
-    })();
+    this.guarded(() =>
+      this.db.transaction(() => {
+        this.statements.deleteEndpoints.run(id);
+        const at = now();
+        for (const endpoint of endpoints) this.statements.insertEndpoint.run(id, endpoint.method, endpoint.path, at);
+      })(),
+    );
   }
 
   recordEvent(code: string, kind: PluginEventKind, detail: Record<string, unknown> = {}): void {
-    this.statements.insertEvent.run(this.requireId(code), kind, JSON.stringify(detail), now());
+    const id = this.requireId(code);
+    this.guarded(() => this.statements.insertEvent.run(id, kind, JSON.stringify(detail), now()));
   }
 
   list(): PluginRecord[] {
-    return (this.statements.all.all() as PluginRow[]).map((row) => this.toRecord(row));
+    return this.guarded(() => (this.statements.all.all() as PluginRow[]).map((row) => this.toRecord(row)));
   }
 
   find(code: string): PluginRecord | undefined {
-    const row = this.statements.one.get(code) as PluginRow | undefined;
-    return row === undefined ? undefined : this.toRecord(row);
+    return this.guarded(() => {
+      const row = this.statements.one.get(code) as PluginRow | undefined;
+      return row === undefined ? undefined : this.toRecord(row);
+    });
   }
 
   /** Newest first. */
   events(code: string, limit = 100): PluginEventRecord[] {
-    const id = this.statements.idOf.get(code) as number | undefined;
-    if (id === undefined) return [];
-    const rows = this.statements.eventsOf.all(id, limit) as { id: number; kind: string; detail: string; at: string }[];
-    return rows.map((row) => ({ id: row.id, kind: row.kind, detail: JSON.parse(row.detail) as unknown, at: row.at }));
+    return this.guarded(() => {
+      const id = this.statements.idOf.get(code) as number | undefined;
+      if (id === undefined) return [];
+      const rows = this.statements.eventsOf.all(id, limit) as { id: number; kind: string; detail: string; at: string }[];
+      return rows.map((row) => ({ id: row.id, kind: row.kind, detail: JSON.parse(row.detail) as unknown, at: row.at }));
+    });
+  }
+
+  /** The registry's record of a module's database, or undefined when the registry has never seen it. */
+  moduleDatabase(code: string): ModuleDatabaseRecord | undefined {
+    return this.guarded(() => {
+      const row = this.statements.databaseOf.get(code) as
+        | { code: string; database_id: string; file: string; migrations: string; recorded_at: string }
+        | undefined;
+      if (row === undefined) return undefined;
+      return { code: row.code, databaseId: row.database_id, file: row.file, migrations: JSON.parse(row.migrations) as string[], recordedAt: row.recorded_at };
+    });
+  }
+
+  /**
+   * Records `databaseId` as the module's database unless one is already recorded, and returns what the
+   * registry holds now: hosts booting side by side (cluster workers) agree on the first one written.
+   */
+  claimModuleDatabase(code: string, databaseId: string, file: string): ModuleDatabaseRecord {
+    this.guarded(() => this.statements.claimDatabase.run({ code, databaseId, file, now: now() }));
+    return this.moduleDatabase(code)!;
+  }
+
+  recordModuleMigrations(code: string, migrations: readonly string[]): void {
+    this.guarded(() => this.statements.setDatabaseMigrations.run({ code, migrations: JSON.stringify(migrations), now: now() }));
+  }
+
+  /** Forgets the module's database: its next load takes whatever file is there (an operator's explicit choice). */
+  forgetModuleDatabase(code: string): void {
+    this.guarded(() => this.statements.forgetDatabase.run(code));
   }
 
   /** Every module's events with an id above `afterId`, oldest first: the audit trail as it grows. */
   eventsAfter(afterId: number, limit = 200): ModuleEventRecord[] {
-    return (this.statements.eventsAfter.all(afterId, limit) as EventRow[]).map(toModuleEvent);
+    return this.guarded(() => (this.statements.eventsAfter.all(afterId, limit) as EventRow[]).map(toModuleEvent));
   }
 
   /** The newest `limit` events of every module, newest first. */
   latestEvents(limit = 100): ModuleEventRecord[] {
-    return (this.statements.latestEvents.all(limit) as EventRow[]).map(toModuleEvent);
+    return this.guarded(() => (this.statements.latestEvents.all(limit) as EventRow[]).map(toModuleEvent));
   }
 
   private requireId(code: string): number {
-    const id = this.statements.idOf.get(code) as number | undefined;
+    const id = this.guarded(() => this.statements.idOf.get(code) as number | undefined);
     if (id === undefined) throw new Error(`registry has no module "${code}"; recordIdentity must come first`);
     return id;
+  }
+
+  private guarded<T>(work: () => T): T {
+    return withStorage(`registry ${this.db.name}`, work);
   }
 
   private toRecord(row: PluginRow): PluginRecord {

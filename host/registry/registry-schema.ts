@@ -40,4 +40,15 @@ export const REGISTRY_MIGRATIONS: readonly string[] = [
      at        TEXT    NOT NULL
    );
    CREATE INDEX plugin_events_by_plugin ON plugin_events (plugin_id, id);`,
+  // Which database each module's data lives in: the random id also written into the module database's
+  // _erpmod_identity table, and the migrations applied to it. A missing, empty, foreign or replaced file
+  // is then refused instead of silently becoming a fresh database.
+  `CREATE TABLE module_databases (
+     code        TEXT PRIMARY KEY,
+     database_id TEXT NOT NULL,
+     file        TEXT NOT NULL,
+     migrations  TEXT NOT NULL DEFAULT '[]',
+     recorded_at TEXT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );`,
 ];

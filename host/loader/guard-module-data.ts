@@ -1,0 +1,125 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+import { ErpmodError } from '../errors';
+import type { Logger } from '../logger';
+import type { ModuleDatabaseRecord, PluginRepository } from '../registry/plugin-repository';
+import type { ModuleStore } from '../store/module-store';
+import { withStorage } from '../registry/storage-error';
+import { moduleDatabasePath, openModuleDatabase } from './open-module-database';
+
+export interface GuardModuleDataInput {
+  readonly registry: PluginRepository;
+  readonly dataDir: string;
+  readonly code: string;
+  readonly logger: Logger;
+  /** Where module data lives; the guard covers SQLite files (absent store: SQLite). */
+  readonly store?: ModuleStore;
+  /** The operator said (`--accept-new-data`) to take whatever database is there now. */
+  readonly acceptNewData?: boolean;
+}
+
+interface Identity {
+  readonly moduleCode: string;
+  readonly databaseId: string;
+}
+
+const ACCEPT_FLAG = '--accept-new-data';
+
+/**
+ * Runs before a module's database is opened for loading. The registry remembers each module's database by
+ * a random id that is also written into the database itself (`_erpmod_identity`); a file that is missing,
+ * empty, another module's or another database than the one recorded is refused with
+ * ERPMOD_MODULE_DATA_MISSING naming the file, so a lost database never becomes a silent fresh start.
+ * A module seen for the first time gets a new identity, or adopts the database already there.
+ */
+export function guardModuleData(input: GuardModuleDataInput): void {
+  const { registry, dataDir, code, logger } = input;
+  // A PostgreSQL schema lives on the database server, which has its own backups and roles; not guarded here.
+  if (input.store !== undefined && input.store.engine !== 'sqlite') return;
+  const file = moduleDatabasePath(dataDir, code);
+  let record = registry.moduleDatabase(code);
+  if (record !== undefined && input.acceptNewData === true) {
+    registry.forgetModuleDatabase(code);
+    registry.recordEvent(code, 'data-accepted', { file, forgottenDatabaseId: record.databaseId });
+    logger.warn({ module: code, file, forgottenDatabaseId: record.databaseId }, `module ${code}: ${ACCEPT_FLAG} given: the registry forgot its database and takes ${file} as it is now`);
+    record = undefined;
+  }
+
+  const size = sizeOf(file);
+  if (record !== undefined && size === undefined) refuse(code, file, record, registry.file, 'no file is there');
+  if (record !== undefined && size === 0) refuse(code, file, record, registry.file, 'the file is empty (0 bytes)');
+
+  const db = openModuleDatabase(dataDir, code);
+  let identity: Identity;
+  try {
+    const found = readIdentity(db);
+    if (found !== undefined && found.moduleCode !== code) {
+      throw new ErpmodError(
+        'ERPMOD_MODULE_DATA_MISSING',
+        `module "${code}": expected its own database in ${file}, found the database of module "${found.moduleCode}" (database id ${found.databaseId}); put ${code}'s file back (from a backup) and move this one to ${moduleDatabasePath(dataDir, found.moduleCode)} if it belongs there`,
+        { details: { file, expected: code, found: found.moduleCode } },
+      );
+    }
+    if (record !== undefined) {
+      if (found === undefined) refuse(code, file, record, registry.file, 'the file there has no erpmod identity (it is not the database erpmod created)');
+      if (found.databaseId !== record.databaseId) refuse(code, file, record, registry.file, `the file there is another database (id ${found.databaseId}): it was replaced`);
+      return;
+    }
+    identity = found ?? stampIdentity(db, code);
+    if (found === undefined && size !== undefined && size > 0) logger.info({ module: code, file, databaseId: identity.databaseId }, `module ${code}: adopted its existing database ${file}`);
+  } finally {
+    db.close();
+  }
+
+  const claimed = registry.claimModuleDatabase(code, identity.databaseId, file);
+  if (claimed.databaseId !== identity.databaseId) {
+    refuse(code, file, claimed, registry.file, `the file there is another database (id ${identity.databaseId})`);
+  }
+}
+
+function refuse(code: string, file: string, record: ModuleDatabaseRecord, registryFile: string, found: string): never {
+  const seen = record.migrations.length === 0 ? 'no migrations recorded yet' : `${record.migrations.length} migration(s) applied: ${record.migrations.join(', ')}`;
+  throw new ErpmodError(
+    'ERPMOD_MODULE_DATA_MISSING',
+    `module "${code}": expected its database ${file} (database id ${record.databaseId}, created ${record.recordedAt}, ${seen}, as the registry ${registryFile} records), but ${found}. ` +
+      `Refusing to start the module on a fresh database: put the file back from a backup, or, to start it with new data on purpose, restart once with \`erpmod serve ${ACCEPT_FLAG} ${code}\``,
+    { details: { file, expectedDatabaseId: record.databaseId, migrations: record.migrations } },
+  );
+}
+
+function sizeOf(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return withStorage(`module database ${file}`, () => {
+      throw error;
+    });
+  }
+}
+
+function readIdentity(db: Database.Database): Identity | undefined {
+  return withStorage(`module database ${db.name}`, () => {
+    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_erpmod_identity'").get();
+    if (exists === undefined) return undefined;
+    const row = db.prepare('SELECT module_code, database_id FROM _erpmod_identity WHERE id = 1').get() as { module_code: string; database_id: string } | undefined;
+    return row === undefined ? undefined : { moduleCode: row.module_code, databaseId: row.database_id };
+  });
+}
+
+/** Writes the identity once; a host booting alongside that wrote it first wins, and both read the same row back. */
+function stampIdentity(db: Database.Database, code: string): Identity {
+  return withStorage(`module database ${db.name}`, () => {
+    db.transaction(() => {
+      db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_identity (
+                 id INTEGER PRIMARY KEY CHECK (id = 1), module_code TEXT NOT NULL, database_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
+      db.prepare('INSERT OR IGNORE INTO _erpmod_identity (id, module_code, database_id, created_at) VALUES (1, ?, ?, ?)').run(
+        code,
+        crypto.randomUUID(),
+        new Date().toISOString(),
+      );
+    }).immediate();
+    return readIdentity(db)!;
+  });
+}
