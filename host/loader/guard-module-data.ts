@@ -93,14 +93,14 @@ function sizeOf(file: string): number | undefined {
     return fs.statSync(file).size;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return withStorage(`module database ${file}`, () => {
+    return withStorage(file, () => {
       throw error;
     });
   }
 }
 
 function readIdentity(db: Database.Database): Identity | undefined {
-  return withStorage(`module database ${db.name}`, () => {
+  return withStorage(db.name, () => {
     const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_erpmod_identity'").get();
     if (exists === undefined) return undefined;
     const row = db.prepare('SELECT module_code, database_id FROM _erpmod_identity WHERE id = 1').get() as { module_code: string; database_id: string } | undefined;
@@ -110,7 +110,7 @@ function readIdentity(db: Database.Database): Identity | undefined {
 
 /** Writes the identity once; a host booting alongside that wrote it first wins, and both read the same row back. */
 function stampIdentity(db: Database.Database, code: string): Identity {
-  return withStorage(`module database ${db.name}`, () => {
+  return withStorage(db.name, () => {
     db.transaction(() => {
       db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_identity (
                  id INTEGER PRIMARY KEY CHECK (id = 1), module_code TEXT NOT NULL, database_id TEXT NOT NULL, created_at TEXT NOT NULL)`);

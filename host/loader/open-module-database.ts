@@ -17,7 +17,7 @@ export function moduleDatabasePath(dataDir: string, code: string): string {
  */
 export function openModuleDatabase(dataDir: string, code: string): Database.Database {
   const file = moduleDatabasePath(dataDir, code);
-  return withStorage(`module "${code}": database ${file}`, () => {
+  return withStorage(file, () => {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
     try {
@@ -30,7 +30,7 @@ export function openModuleDatabase(dataDir: string, code: string): Database.Data
       throw error;
     }
     return db;
-  });
+  }, `module "${code}": database ${file}`);
 }
 
 /**
@@ -38,7 +38,7 @@ export function openModuleDatabase(dataDir: string, code: string): Database.Data
  * content changed after it was applied is an error, never a silent re-run. Returns the names applied now.
  */
 export function applyModuleMigrations(db: Database.Database, code: string, migrations: readonly MigrationFile[]): string[] {
-  withStorage(`module "${code}": database ${db.name}`, () =>
+  withStorage(db.name, () =>
     db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
                name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`),
   );
@@ -59,7 +59,7 @@ export function applyModuleMigrations(db: Database.Database, code: string, migra
         record.run(migration.name, checksum, new Date().toISOString());
       })();
     } catch (error) {
-      const storage = storageErrorOf(error, `module "${code}": database ${db.name} (migration ${migration.name})`);
+      const storage = storageErrorOf(error, db.name, `module "${code}": database ${db.name} (migration ${migration.name})`);
       if (storage !== undefined) throw storage;
       throw new ErpmodError('ERPMOD_MIGRATION_FAILED', `module "${code}": migration ${migration.name} failed: ${messageOf(error)}`, {
         cause: error,

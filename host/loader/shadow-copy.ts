@@ -24,7 +24,7 @@ export function writeShadowCopy(dataDir: string, code: string, sourcePath: strin
   const target = path.join(dir, `${sha256}${path.extname(sourcePath)}`);
   if (!isSameContent(target, bytes.length)) {
     const temporary = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    withStorage(`shadow copy ${target}`, () => {
+    withStorage(target, () => {
       fs.mkdirSync(dir, { recursive: true });
       try {
         fs.writeFileSync(temporary, bytes, { mode: 0o555 });

@@ -16,11 +16,11 @@ export function openRegistryDatabase(dataDir: string): Database.Database {
   try {
     db = new Database(file);
   } catch (error) {
-    throw storageErrorOf(error, `registry ${file}`) ??
+    throw storageErrorOf(error, file, `registry ${file}`) ??
       new ErpmodError('ERPMOD_CONFIG_INVALID', `registry ${file}: expected a writable SQLite file, got: ${(error as Error).message}`, { cause: error });
   }
   try {
-    withStorage(`registry ${file}`, () => {
+    withStorage(file, () => {
       db.pragma('journal_mode = WAL');
       // The registry records what the host found and did; a power cut may lose its last few rows, never
       // corrupt it (WAL), and the next boot rewrites them. Not syncing each of a boot's hundreds of small
@@ -30,7 +30,7 @@ export function openRegistryDatabase(dataDir: string): Database.Database {
       db.pragma('busy_timeout = 5000');
       checkWhole(db, file);
       applyRegistryMigrations(db);
-    });
+    }, `registry ${file}`);
   } catch (error) {
     db.close();
     throw error;

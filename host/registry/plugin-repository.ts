@@ -303,7 +303,7 @@ export class PluginRepository {
   }
 
   private guarded<T>(work: () => T): T {
-    return withStorage(`registry ${this.db.name}`, work);
+    return withStorage(this.db.name, work, `registry ${this.db.name}`);
   }
 
   private toRecord(row: PluginRow): PluginRecord {

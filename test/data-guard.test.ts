@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { call } from './support/http-client';
+import { formatLogs, makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
+import { makeModulesDir } from './support/modules-dir';
+import { mountSmallDisk, smallDiskUnavailable } from './support/small-disk';
+
+const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
+
+function inventoryFile(dataDir: string): string {
+  return path.join(dataDir, 'modules', 'inventory.sqlite');
+}
+
+/** A data directory where inventory holds one item and sales one order, as a host left it. */
+async function seededDataDir(): Promise<string> {
+  const host = await startHostProcess({ modulesDir, env: { ERPMOD_LOG_LEVEL: 'info' } });
+  assert.equal((await call(`${host.url}/api/v1/inventory/items`, 'POST', { sku: 'W-1', name: 'Widget', stock: 10 })).status, 201);
+  assert.equal((await call(`${host.url}/api/v1/sales/orders`, 'POST', { customer: 'ACME', lines: [{ sku: 'W-1', quantity: 2, unit_price: 500 }] })).status, 201);
+  assert.equal(await host.stop(), 0);
+  return host.dataDir;
+}
+
+/** Starts a host that must refuse to boot; returns its fatal log line. */
+async function refusedBoot(dataDir: string, args: readonly string[] = []): Promise<Record<string, unknown>> {
+  const error = await startHostProcess({ modulesDir, dataDir, args, env: { ERPMOD_LOG_LEVEL: 'info' } }).then(
+    async (host: HostProcess) => {
+      await host.stop();
+      assert.fail(`the host booted; logs:\n${formatLogs(host.logs)}`);
+    },
+    (error: unknown) => error as { exitCode: number | string; logs: Record<string, unknown>[] },
+  );
+  assert.equal(error.exitCode, 1, 'exits non-zero');
+  const fatal = error.logs.find((entry) => entry.level === 60);
+  assert.ok(fatal !== undefined, `a fatal line; logs:\n${formatLogs(error.logs)}`);
+  return fatal;
+}
+
+async function assertInventoryRefused(dataDir: string, found: RegExp): Promise<void> {
+  const fatal = await refusedBoot(dataDir);
+  assert.equal(fatal.code, 'ERPMOD_CRITICAL_MODULE_FAILED', 'inventory is critical: sales depends on it');
+  const message = String(fatal.msg);
+  assert.ok(message.includes(inventoryFile(dataDir)), `names the file: ${message}`);
+  assert.match(message, found);
+  assert.match(message, /--accept-new-data inventory/, 'says the way out');
+}
+
+describe('module data guard', () => {
+  it('gives a first boot with no data new databases, each carrying its identity, recorded by the registry', async () => {
+    const dataDir = await seededDataDir();
+    const registry = new Database(path.join(dataDir, 'erpmod.sqlite'), { readonly: true });
+    const recorded = registry.prepare('SELECT code, database_id, migrations FROM module_databases ORDER BY code').all() as { code: string; database_id: string; migrations: string }[];
+    registry.close();
+    assert.deepEqual(recorded.map((row) => row.code), ['inventory', 'sales']);
+    for (const row of recorded) {
+      assert.ok(JSON.parse(row.migrations).length > 0, `${row.code}: migrations recorded`);
+      const db = new Database(path.join(dataDir, 'modules', `${row.code}.sqlite`), { readonly: true });
+      assert.deepEqual(db.prepare('SELECT module_code, database_id FROM _erpmod_identity').get(), { module_code: row.code, database_id: row.database_id });
+      db.close();
+    }
+  });
+
+  it('refuses an inventory database truncated to zero bytes, or deleted, and the boot stops naming the file', async () => {
+    const dataDir = await seededDataDir();
+    fs.truncateSync(inventoryFile(dataDir), 0);
+    await assertInventoryRefused(dataDir, /file is empty \(0 bytes\)/);
+    assert.equal(fs.statSync(inventoryFile(dataDir)).size, 0, 'the refused file is left as it was');
+
+    fs.rmSync(inventoryFile(dataDir));
+    await assertInventoryRefused(dataDir, /no file is there/);
+    assert.ok(!fs.existsSync(inventoryFile(dataDir)), 'no fresh file was made');
+  });
+
+  it('refuses swapped sales and inventory databases, naming the file and whose it is', async () => {
+    const dataDir = await seededDataDir();
+    const sales = path.join(dataDir, 'modules', 'sales.sqlite');
+    const parked = `${sales}.parked`;
+    fs.renameSync(sales, parked);
+    fs.renameSync(inventoryFile(dataDir), sales);
+    fs.renameSync(parked, inventoryFile(dataDir));
+    const fatal = await refusedBoot(dataDir);
+    assert.equal(fatal.code, 'ERPMOD_CRITICAL_MODULE_FAILED');
+    assert.ok(String(fatal.msg).includes(inventoryFile(dataDir)), String(fatal.msg));
+    assert.match(String(fatal.msg), /found the database of module "sales"/);
+    // Accepting new data does not make another module's file inventory's.
+    assert.match(String((await refusedBoot(dataDir, ['--accept-new-data', 'inventory'])).msg), /found the database of module "sales"/);
+  });
+
+  it('starts a module on a new database only when the operator says so with --accept-new-data, once', async () => {
+    const dataDir = await seededDataDir();
+    fs.rmSync(inventoryFile(dataDir));
+    let host = await startHostProcess({ modulesDir, dataDir, args: ['--accept-new-data', 'inventory'], env: { ERPMOD_LOG_LEVEL: 'info' } });
+    assert.equal((await call(`${host.url}/api/v1/inventory/items`)).json.count, 0);
+    assert.ok(host.logs.some((entry) => entry.level === 40 && String(entry.msg).includes('--accept-new-data')), 'warns');
+    const events = (await call(`${host.url}/plugins/inventory`)).json.events as { kind: string }[];
+    assert.ok(events.some((event) => event.kind === 'data-accepted'), JSON.stringify(events));
+    assert.equal(await host.stop(), 0);
+
+    host = await startHostProcess({ modulesDir, dataDir, env: { ERPMOD_LOG_LEVEL: 'info' } });
+    assert.equal((await call(`${host.url}/api/v1/sales/orders`)).json.total, 1, 'sales kept its data');
+    assert.equal(await host.stop(), 0);
+    fs.truncateSync(inventoryFile(dataDir), 0);
+    await assertInventoryRefused(dataDir, /file is empty/);
+  });
+
+  it('upgrades a registry from before the guard in place and adopts the module databases already there', async () => {
+    const dataDir = await seededDataDir();
+    const registry = new Database(path.join(dataDir, 'erpmod.sqlite'));
+    registry.exec('DROP TABLE module_databases');
+    registry.pragma('user_version = 1');
+    registry.close();
+    for (const code of ['inventory', 'sales']) {
+      const db = new Database(path.join(dataDir, 'modules', `${code}.sqlite`));
+      db.exec('DROP TABLE _erpmod_identity');
+      db.close();
+    }
+    const host = await startHostProcess({ modulesDir, dataDir, env: { ERPMOD_LOG_LEVEL: 'info' } });
+    assert.equal((await call(`${host.url}/api/v1/inventory/items`)).json.count, 1, 'inventory kept its item');
+    assert.equal((await call(`${host.url}/api/v1/sales/orders`)).json.total, 1, 'sales kept its order');
+    assert.ok(host.logs.some((entry) => String(entry.msg).includes('adopted its existing database')));
+    assert.equal(await host.stop(), 0);
+    fs.rmSync(inventoryFile(dataDir));
+    await assertInventoryRefused(dataDir, /no file is there/);
+  });
+
+  it('names an inventory database that is not a database', async () => {
+    const dataDir = await seededDataDir();
+    fs.writeFileSync(inventoryFile(dataDir), Buffer.alloc(8192, 0x41));
+    const fatal = await refusedBoot(dataDir);
+    assert.equal(fatal.code, 'ERPMOD_CRITICAL_MODULE_FAILED');
+    assert.ok(String(fatal.msg).includes(inventoryFile(dataDir)), String(fatal.msg));
+    assert.match(String(fatal.msg), /SQLITE_NOTADB/);
+  });
+});
+
+describe('registry file problems at boot', () => {
+  it('names a half-truncated registry and exits non-zero', async () => {
+    const dataDir = await seededDataDir();
+    const file = path.join(dataDir, 'erpmod.sqlite');
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    const fatal = await refusedBoot(dataDir);
+    assert.equal(fatal.code, 'ERPMOD_STORAGE_UNAVAILABLE');
+    assert.ok(String(fatal.msg).includes(file), String(fatal.msg));
+  });
+
+  it('names a registry on a read-only disk and exits non-zero', { skip: smallDiskUnavailable() }, async () => {
+    const disk = mountSmallDisk(16);
+    try {
+      const dataDir = path.join(disk.dir, 'data');
+      fs.cpSync(await seededDataDir(), dataDir, { recursive: true });
+      disk.readOnly();
+      const fatal = await refusedBoot(dataDir);
+      assert.equal(fatal.code, 'ERPMOD_STORAGE_UNAVAILABLE');
+      assert.ok(String(fatal.msg).includes(path.join(dataDir, 'erpmod.sqlite')), String(fatal.msg));
+    } finally {
+      disk.unmount();
+    }
+  });
+
+  it('names a registry path that cannot be a file', async () => {
+    const dataDir = makeTempDir('data');
+    fs.mkdirSync(path.join(dataDir, 'erpmod.sqlite'));
+    const fatal = await refusedBoot(dataDir);
+    assert.ok(String(fatal.msg).includes(path.join(dataDir, 'erpmod.sqlite')), String(fatal.msg));
+  });
+});
