@@ -94,7 +94,7 @@ describe('module data guard', () => {
     let host = await startHostProcess({ modulesDir, dataDir, args: ['--accept-new-data', 'inventory'], env: { ERPMOD_LOG_LEVEL: 'info' } });
     assert.equal((await call(`${host.url}/api/v1/inventory/items`)).json.count, 0);
     assert.ok(host.logs.some((entry) => entry.level === 40 && String(entry.msg).includes('--accept-new-data')), 'warns');
-    const events = (await call(`${host.url}/plugins/inventory`)).json.events as { kind: string }[];
+    const events = (await host.admin('/plugins/inventory')).json.events as { kind: string }[];
     assert.ok(events.some((event) => event.kind === 'data-accepted'), JSON.stringify(events));
     assert.equal(await host.stop(), 0);
 

@@ -12,7 +12,7 @@ const skip = smallDiskUnavailable();
  * active with routes answering, or disabled with routes answering 503 ERPMOD_MODULE_DISABLED.
  */
 async function assertAgree(host: HostProcess, code: string, route: string, expected: 'active' | 'disabled'): Promise<{ generation: number | undefined }> {
-  const plugin = (await call(`${host.url}/plugins/${code}`)).json;
+  const plugin = (await host.admin(`/plugins/${code}`)).json;
   const served = await call(`${host.url}/api/v1/${code}${route}`);
   if (expected === 'active') {
     assert.equal(plugin.enabled, true, `${code}: registry enabled`);
@@ -30,7 +30,7 @@ async function assertAgree(host: HostProcess, code: string, route: string, expec
 }
 
 async function assertStorageFull(host: HostProcess, code: string, action: string): Promise<void> {
-  const reply = await call(`${host.url}/plugins/${code}/${action}`, 'POST');
+  const reply = await host.admin(`/plugins/${code}/${action}`, 'POST');
   assert.equal(reply.status, 507, `${action} ${code} on a full disk: ${reply.text}`);
   assert.equal(reply.json.error.code, 'ERPMOD_STORAGE_FULL');
   assert.match(reply.json.error.message, /disk is full/);
@@ -61,11 +61,11 @@ describe('operator actions on a full disk', { skip }, () => {
       const now = await assertAgree(host, 'sales', '/orders', 'active');
       assert.equal(now.generation, before.generation, `${action}: the same generation keeps serving`);
     }
-    const reload = await call(`${host.url}/plugins/sales/reload`, 'POST');
+    const reload = await host.admin('/plugins/sales/reload', 'POST');
     assert.match(reload.json.error.message, /previous generation keeps serving/);
 
     disk.free();
-    const disabled = await call(`${host.url}/plugins/sales/disable`, 'POST');
+    const disabled = await host.admin('/plugins/sales/disable', 'POST');
     assert.equal(disabled.status, 200, disabled.text);
     await assertAgree(host, 'sales', '/orders', 'disabled');
 
@@ -76,28 +76,28 @@ describe('operator actions on a full disk', { skip }, () => {
     }
 
     disk.free();
-    const enabled = await call(`${host.url}/plugins/sales/enable`, 'POST');
+    const enabled = await host.admin('/plugins/sales/enable', 'POST');
     assert.equal(enabled.status, 200, enabled.text);
     await assertAgree(host, 'sales', '/orders', 'active');
-    const reloaded = await call(`${host.url}/plugins/sales/reload`, 'POST');
+    const reloaded = await host.admin('/plugins/sales/reload', 'POST');
     assert.equal(reloaded.status, 200, reloaded.text);
     assert.equal(reloaded.json.generation, (before.generation ?? 0) + 1);
     await assertAgree(host, 'sales', '/orders', 'active');
   });
 
   it('discards a module loaded for an enable whose registry write fails, and the module stays disabled', async () => {
-    assert.equal((await call(`${host.url}/plugins/alpha/disable`, 'POST')).status, 200);
+    assert.equal((await host.admin('/plugins/alpha/disable', 'POST')).status, 200);
     assert.equal(await host.stop(), 0);
     host = await startHostProcess({ modulesDir, dataDir: disk.dir, env: { ERPMOD_LOG_LEVEL: 'info' } });
-    assert.equal((await call(`${host.url}/plugins/alpha`)).json.runtime, null, 'disabled at boot: never loaded in this process');
+    assert.equal((await host.admin('/plugins/alpha')).json.runtime, null, 'disabled at boot: never loaded in this process');
 
     disk.fill();
     await assertStorageFull(host, 'alpha', 'enable');
     await assertAgree(host, 'alpha', '/ping', 'disabled');
-    assert.equal((await call(`${host.url}/plugins/alpha`)).json.runtime, null, 'the generation loaded for the enable was discarded');
+    assert.equal((await host.admin('/plugins/alpha')).json.runtime, null, 'the generation loaded for the enable was discarded');
 
     disk.free();
-    const enabled = await call(`${host.url}/plugins/alpha/enable`, 'POST');
+    const enabled = await host.admin('/plugins/alpha/enable', 'POST');
     assert.equal(enabled.status, 200, enabled.text);
     await assertAgree(host, 'alpha', '/ping', 'active');
   });
