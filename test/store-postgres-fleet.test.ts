@@ -99,4 +99,31 @@ describe('host instances sharing one PostgreSQL', () => {
     assert.match(record.lastError, /leave database_url unset/);
     assert.equal((await call(`${host.url}/api/v1/inventory/items`)).status, 200);
   });
+
+  it('runs isolated modules on PostgreSQL: the runner gets only its module role, events still cross', async () => {
+    const database = server.createDatabase('isolated');
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['example:inventory', 'example:sales']), env: { ERPMOD_DATABASE_URL: database, ERPMOD_ISOLATION: 'process' } });
+    hosts.push(host);
+    const api = `${host.url}/api/v1`;
+    assert.ok(host.logs.filter((entry) => String(entry.msg).endsWith(' loaded')).every((entry) => entry.isolation === 'process'));
+    assert.equal((await call(`${api}/inventory/items`, 'POST', { sku: 'I-1', name: 'Isolated widget', stock: 4 })).status, 201);
+    const order = await call(`${api}/sales/orders`, 'POST', { customer: 'ACME', lines: [{ sku: 'I-1', quantity: 1, unit_price: 100 }] });
+    assert.equal(order.status, 201);
+    // Across processes events are delivered asynchronously: the reservation lands a moment later.
+    let reserved = 0;
+    for (let attempt = 0; reserved !== 1 && attempt < 100; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      reserved = (await call(`${api}/inventory/items/I-1`)).json.reserved;
+    }
+    assert.equal(reserved, 1);
+    const client = new pg.Client(server.url('isolated'));
+    await client.connect();
+    try {
+      const sessions = await client.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'isolated' AND usename LIKE 'erpmod_%' ORDER BY 1");
+      assert.deepEqual(sessions.rows.map((row) => row.usename), ['erpmod_inventory', 'erpmod_sales'], 'the runners log in as their modules, not as the host');
+      assert.equal((await client.query('SELECT count(*)::int AS n FROM erpmod_sales.orders')).rows[0].n, 1);
+    } finally {
+      await client.end();
+    }
+  });
 });

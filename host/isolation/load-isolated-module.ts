@@ -36,6 +36,7 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
       env,
       generationNumber: input.generationNumber,
       logLevel: settings.logLevel,
+      store: input.runnerStore,
     },
     memoryMb: settings.memoryMb,
     env,

@@ -10,6 +10,7 @@ import { cleanupQuietly, loadModule } from '../loader/load-module';
 import { isThenable } from '../loader/with-timeout';
 import { createLogger } from '../logger';
 import type { ModuleGeneration } from '../runtime/module-generation';
+import { openRunnerStore } from '../store/open-runner-store';
 import { startParentWatchdog } from './parent-watchdog';
 import { decodeBytes, encodeBytes, type HostToRunner, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 
@@ -49,7 +50,8 @@ async function load(input: RunnerLoadInput): Promise<void> {
   const logger = createLogger(input.logLevel).child({ module: manifest.code, version: manifest.version, isolated: true });
   bus = new ForwardingBus(logger);
   try {
-    generation = await loadModule({ ...input, logger, bus, env: input.env as NodeJS.ProcessEnv });
+    const store = input.store === undefined ? undefined : openRunnerStore(input.store, logger);
+    generation = await loadModule({ ...input, logger, bus, env: input.env as NodeJS.ProcessEnv, store });
     generation.subscriptions.live = true;
     send({ t: 'ready', routes: [...generation.routes.keys()], subscribes: [...bus.topics], hasHealth: typeof generation.handler.health === 'function' });
   } catch (error) {

@@ -1,5 +1,6 @@
 import type { LoadedManifest } from '../compliance/types';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
+import type { RunnerStoreSettings } from '../store/module-store';
 
 /**
  * The messages between the host and an isolated module's runner process, sent over the IPC channel as
@@ -16,6 +17,8 @@ export interface RunnerLoadInput {
   readonly env: Record<string, string | undefined>;
   readonly generationNumber: number;
   readonly logLevel: string;
+  /** The module's own database connection when the host keeps module data on PostgreSQL. */
+  readonly store?: RunnerStoreSettings;
 }
 
 /** A Buffer crossing the channel. */

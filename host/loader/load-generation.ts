@@ -12,11 +12,12 @@ export interface GenerationSettings extends IsolationSettings {
 }
 
 /** Loads a module in-process or in its own process, as its manifest (or the host's override) says. */
-export function loadGeneration(input: LoadModuleInput, settings: GenerationSettings): Promise<ModuleGeneration> {
+export async function loadGeneration(input: LoadModuleInput, settings: GenerationSettings): Promise<ModuleGeneration> {
   const isolation = settings.isolationOverride ?? input.loaded.manifest.isolation;
   if (isolation === 'process') {
-    settings.store?.checkIsolated(input.loaded.manifest);
-    return loadIsolatedModule(input, settings);
+    // The host sets the module's database up; its runner only opens it.
+    const runnerStore = await settings.store?.prepareIsolated(input.loaded.manifest.code, input.migrations);
+    return loadIsolatedModule({ ...input, runnerStore }, settings);
   }
   return loadModule({ ...input, store: settings.store });
 }

@@ -8,7 +8,7 @@ import { createModuleContext } from './create-module-context';
 import { SubscriptionOwner, type EventBus } from './event-bus';
 import { loadNativeLibrary, type ModuleHandler } from './load-native-library';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
-import type { ModuleDatabase, ModuleStore } from '../store/module-store';
+import type { ModuleDatabase, ModuleStore, RunnerStoreSettings } from '../store/module-store';
 import { createSqliteModuleStore } from '../store/sqlite/sqlite-module-store';
 import { withTimeout } from './with-timeout';
 
@@ -23,8 +23,10 @@ export interface LoadModuleInput {
   readonly bus: EventBus;
   readonly env: NodeJS.ProcessEnv;
   readonly generationNumber: number;
-  /** Where the module's data lives; SQLite files under dataDir when not given (an isolated runner). */
+  /** Where the module's data lives; SQLite files under dataDir when not given. */
   readonly store?: ModuleStore;
+  /** For an isolated module: what its runner opens its database with (the host's store prepared it). */
+  readonly runnerStore?: RunnerStoreSettings;
 }
 
 /**

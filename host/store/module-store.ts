@@ -7,6 +7,11 @@ import type { AsyncModuleDbFacade } from './postgres/postgres-db-facade';
 /** `ctx.db` as the engine gives it: results on SQLite, promises of the same results on PostgreSQL. */
 export type ContextDb = ModuleDbFacade | AsyncModuleDbFacade;
 
+/** JSON that crosses to an isolated module's runner: the module's own connection, never the host's credentials. */
+export interface RunnerStoreSettings {
+  readonly engine: StoreEngine;
+}
+
 /** Which engine keeps module data; picked once from the configuration (database_url). */
 export type StoreEngine = 'sqlite' | 'postgres';
 
@@ -33,8 +38,11 @@ export interface ModuleStore {
   readonly asyncDb: boolean;
   /** Refuses (ERPMOD_STORE_UNSUPPORTED) a module that could not use this engine's ctx.db, before its data is touched. */
   checkModule(manifest: ModuleManifest, handler: ModuleHandler): void;
-  /** Refuses (ERPMOD_STORE_UNSUPPORTED) a module that would run in its own process, where this engine does not reach yet. */
-  checkIsolated(manifest: ModuleManifest): void;
+  /**
+   * For a module that runs in its own process: sets up and migrates its database here, in the host, and
+   * returns what its runner needs to open it (openRunnerStore); undefined when the runner opens it alone.
+   */
+  prepareIsolated(code: string, migrations: readonly MigrationFile[]): Promise<RunnerStoreSettings | undefined>;
   openModule(code: string, migrations: readonly MigrationFile[]): Promise<ModuleDatabase>;
   close(): Promise<void>;
 }

@@ -10,8 +10,9 @@ export function createSqliteModuleStore(dataDir: string): ModuleStore {
     checkModule() {
       // Every module since ABI 1 uses a synchronous ctx.db.
     },
-    checkIsolated() {
-      // The runner opens the same file itself.
+    async prepareIsolated() {
+      // The runner opens the same file itself, as before stores had engines.
+      return undefined;
     },
     async openModule(code, migrations): Promise<ModuleDatabase> {
       const db = openModuleDatabase(dataDir, code);
