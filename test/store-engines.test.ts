@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { MigrationFile } from '../host/compliance/manifest/list-migration-files';
-import type { ModuleDbFacade } from '../host/loader/module-db-facade';
+import type { ModuleDbFacade } from '../host/store/sqlite/module-db-facade';
 import type { ModuleDatabase, ModuleStore } from '../host/store/module-store';
 import { createPostgresModuleStore } from '../host/store/postgres/postgres-module-store';
 import { createSqliteModuleStore } from '../host/store/sqlite/sqlite-module-store';

@@ -49,7 +49,7 @@ export function openNativeRoutes(dataDir: string, pingModuleDir?: string): Nativ
       publishes: manifest.events?.publishes ?? [],
       subscribes: manifest.events?.subscribes ?? [],
     });
-    // The host's pragmas (host/loader/open-module-database.ts), so both sides pay the same for a write.
+    // The host's pragmas (host/store/sqlite/open-module-database.ts), so both sides pay the same for a write.
     fake.db.pragma('journal_mode = WAL');
     fake.db.pragma('foreign_keys = ON');
     fake.db.pragma('busy_timeout = 5000');

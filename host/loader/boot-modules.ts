@@ -7,7 +7,7 @@ import type { ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../vendor/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
-import { guardModuleData } from './guard-module-data';
+import { guardModuleData } from '../store/sqlite/guard-module-data';
 import type { EventBus } from './event-bus';
 import { loadGeneration, type GenerationSettings } from './load-generation';
 import { orderModules } from './order-modules';

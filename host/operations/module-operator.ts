@@ -6,7 +6,7 @@ import { ErpmodError, messageOf } from '../errors';
 import type { ModuleDispatcher } from '../http/module-dispatcher';
 import { checkModuleBinary } from '../loader/check-module-binary';
 import { discoverModules } from '../loader/discover-modules';
-import { guardModuleData } from '../loader/guard-module-data';
+import { guardModuleData } from '../store/sqlite/guard-module-data';
 import type { EventBus } from '../loader/event-bus';
 import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
 import { cleanupQuietly } from '../loader/load-module';

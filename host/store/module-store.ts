@@ -1,7 +1,7 @@
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
 import type { ModuleManifest } from '../compliance/types';
 import type { ModuleHandler } from '../loader/load-native-library';
-import type { ModuleDbFacade } from '../loader/module-db-facade';
+import type { ModuleDbFacade } from './sqlite/module-db-facade';
 import type { AsyncModuleDbFacade } from './postgres/postgres-db-facade';
 
 /** `ctx.db` as the engine gives it: results on SQLite, promises of the same results on PostgreSQL. */

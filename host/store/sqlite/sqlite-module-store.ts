@@ -1,5 +1,5 @@
-import { createModuleDbFacade } from '../../loader/module-db-facade';
-import { applyModuleMigrations, openModuleDatabase } from '../../loader/open-module-database';
+import { createModuleDbFacade } from './module-db-facade';
+import { applyModuleMigrations, openModuleDatabase } from './open-module-database';
 import type { ModuleDatabase, ModuleStore } from '../module-store';
 
 /** The embedded default: one SQLite file per module under `<dataDir>/modules/`, synchronous `ctx.db`. */

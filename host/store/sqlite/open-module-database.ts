@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { MigrationFile } from '../compliance/manifest/list-migration-files';
-import { ErpmodError, messageOf } from '../errors';
-import { alreadyApplied, readMigration } from '../store/migration-checksum';
-import { storageErrorOf, withStorage } from '../registry/storage-error';
+import type { MigrationFile } from '../../compliance/manifest/list-migration-files';
+import { ErpmodError, messageOf } from '../../errors';
+import { alreadyApplied, readMigration } from '../migration-checksum';
+import { storageErrorOf, withStorage } from '../../registry/storage-error';
 
 /** Where a module's own database lives: `<dataDir>/modules/<code>.sqlite`. */
 export function moduleDatabasePath(dataDir: string, code: string): string {

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
-import { ErpmodError } from '../errors';
-import type { Logger } from '../logger';
-import type { ModuleDatabaseRecord, PluginRepository } from '../registry/plugin-repository';
-import type { ModuleStore } from '../store/module-store';
-import { withStorage } from '../registry/storage-error';
+import { ErpmodError } from '../../errors';
+import type { Logger } from '../../logger';
+import type { ModuleDatabaseRecord, PluginRepository } from '../../registry/plugin-repository';
+import type { ModuleStore } from '../module-store';
+import { withStorage } from '../../registry/storage-error';
 import { moduleDatabasePath, openModuleDatabase } from './open-module-database';
 
 export interface GuardModuleDataInput {
