@@ -14,7 +14,7 @@ export interface PoliteLoadResult {
  * connection, so a refused connect cannot hide a reset: every request sent either gets a reply or is
  * counted as failed. Bounded, and aimed only at the loopback host under test.
  */
-export function runPoliteLoad(url: string, clients: number, maxRequests = 2000): Promise<PoliteLoadResult> {
+export function runPoliteLoad(url: string, clients: number, maxRequests = 2000): { done: Promise<PoliteLoadResult>; replies(): number } {
   const failures: Record<string, number> = {};
   let replies = 0;
   let toldToLeave = 0;
@@ -43,5 +43,6 @@ export function runPoliteLoad(url: string, clients: number, maxRequests = 2000):
       agent.destroy();
     }
   };
-  return Promise.all(Array.from({ length: clients }, client)).then(() => ({ replies, failures, toldToLeave }));
+  const done = Promise.all(Array.from({ length: clients }, client)).then(() => ({ replies, failures, toldToLeave }));
+  return { done, replies: () => replies };
 }
