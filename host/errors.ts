@@ -14,6 +14,7 @@ export const ERROR_DEFINITIONS = {
   // Configuration and command line
   ERPMOD_CONFIG_INVALID: { status: 500, summary: 'a configuration value is missing or malformed' },
   ERPMOD_USAGE: { status: 400, summary: 'a command was called with arguments it does not accept' },
+  ERPMOD_PORT_IN_USE: { status: 500, summary: 'the public or admin listener\'s port is taken by another process; found before any module boots' },
 
   // Manifest and discovery
   ERPMOD_MANIFEST_UNREADABLE: { status: 500, summary: 'module.yml could not be read or parsed as YAML' },
@@ -44,6 +45,7 @@ export const ERROR_DEFINITIONS = {
 
   // HTTP edge
   ERPMOD_NOT_FOUND: { status: 404, summary: 'no route matches the request' },
+  ERPMOD_METHOD_NOT_ALLOWED: { status: 405, summary: 'the module has the path, but not for this method; Allow lists the methods it has' },
   ERPMOD_BODY_TOO_LARGE: { status: 413, summary: 'the request body is larger than the configured limit' },
   ERPMOD_BAD_JSON: { status: 400, summary: 'the request body is not valid JSON' },
   ERPMOD_HANDLER_FAILED: { status: 500, summary: 'the module\'s handler threw or rejected' },
@@ -65,7 +67,7 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_UNAUTHORIZED: { status: 401, summary: 'an operator route was called without the right admin token' },
   ERPMOD_FORBIDDEN: { status: 403, summary: 'the loopback admin listener was called with a Host header that names no loopback address' },
   ERPMOD_FOREIGN_ORIGIN: { status: 403, summary: 'a state-changing operator request came from a web page of another origin' },
-  ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'a state-changing operator request carried a content type other than JSON' },
+  ERPMOD_UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'a request body that must be JSON (state-changing operator requests, module routes declared accepts: json) carried another content type' },
   ERPMOD_OPERATOR_ROUTE_MOVED: { status: 404, summary: 'operator routes are served by the admin listener, not the public one' },
   ERPMOD_CSRF_REJECTED: { status: 403, summary: 'a state-changing request authenticated by the console session cookie lacked the session\'s x-erpmod-csrf token' },
   ERPMOD_TOO_MANY_ATTEMPTS: { status: 429, summary: 'too many failed console logins from one client address; wait, then try again' },

@@ -7,6 +7,7 @@ import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
 import { bodyBudgetPerProcess } from './http/body-budget';
 import { configureExecution } from './execution/configure-execution';
+import { checkPortsFree, listenError, type ListenerName } from './http/check-ports-free';
 import { createHttpServer } from './http/create-http-server';
 import { createOperatorApp } from './http/operator-app';
 import { ModuleDispatcher } from './http/module-dispatcher';
@@ -18,6 +19,7 @@ import type { GenerationSettings } from './loader/load-generation';
 import { openModuleStore } from './store/open-module-store';
 import { cleanupQuietly } from './loader/load-module';
 import { createLogger, type Logger } from './logger';
+import { createAccessLog } from './logging/access-log';
 import { ModuleOperator } from './operations/module-operator';
 import { openRegistryDatabase } from './registry/open-registry';
 import { PluginRepository } from './registry/plugin-repository';
@@ -64,6 +66,8 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const logger = options.logger ?? createLogger(config.logLevel);
   configureExecution(config);
   const env = options.env ?? process.env;
+  // A taken port is found before any module boots (a cluster primary checked before forking).
+  if (!cluster.isWorker) await checkPortsFree(config);
   const adminToken = resolveAdminToken(config.adminToken, config.dataDir);
   if (adminToken.created) {
     const announce = options.announce ?? ((text: string) => process.stderr.write(text));
@@ -106,7 +110,8 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   }
 
   let ready = false;
-  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes, bodyBudgetBytes: bodyBudgetPerProcess(config) });
+  const accessLog = createAccessLog(logger, config.accessLogLevel);
+  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes, bodyBudgetBytes: bodyBudgetPerProcess(config), ...(accessLog === undefined ? {} : { accessLog }) });
   dispatcher.rebuildRoutes();
   const operator = new ModuleOperator({
     table,
@@ -135,11 +140,11 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     // The admin listener first: the public one's answer on operator paths names its port. The order is
     // the same in every cluster worker, which is what lets them share both (ephemeral) ports.
-    adminPort = await listen(admin.server, config.adminPort, config.adminHost);
+    adminPort = await listen(admin.server, 'admin', config.adminPort, config.adminHost);
     adminUrl = listenerUrl(config.adminHost, adminPort);
     const publicApp = createPublicApp({ logger, isReady, adminAddress: adminUrl, adminTokenFile: adminToken.file });
     publicServer = createHttpServer(dispatcher, publicApp, config);
-    port = await listen(publicServer.server, config.port, config.host);
+    port = await listen(publicServer.server, 'public', config.port, config.host);
   } catch (error) {
     admin.server.close();
     await unloadModules(table, logger);
@@ -173,11 +178,12 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   return { server, port, url: `http://127.0.0.1:${port}`, adminServer: admin.server, adminPort, adminUrl, adminTokenFile: adminToken.file, outcomes, registry, table, close };
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<number> {
+function listen(server: http.Server, name: ListenerName, port: number, host: string): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
+    const refuse = (error: Error): void => reject(listenError(error, name, host, port));
+    server.once('error', refuse);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', refuse);
       resolve((server.address() as AddressInfo).port);
     });
   });

@@ -52,8 +52,10 @@ describe('the module routes over HTTP', () => {
     const route = await call(`${host.url}/api/v1/alpha/nowhere`);
     assert.equal(route.status, 404);
     assert.equal(route.json.error.code, 'ERPMOD_NOT_FOUND');
+    // A path the module has, with another method: 405 naming the methods it has.
     const method = await call(`${host.url}/api/v1/alpha/ping`, 'DELETE');
-    assert.equal(method.status, 404);
+    assert.equal(method.status, 405);
+    assert.equal(method.headers.get('allow'), 'GET, HEAD');
     const other = await call(`${host.url}/api/v1/nobody/ping`);
     assert.equal(other.status, 404);
     assert.equal(other.json.error.code, 'ERPMOD_NOT_FOUND');

@@ -132,7 +132,9 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
     assert.equal(header(headHead!, 'content-length'), String(Buffer.byteLength(getBody!)));
     for (const name of ['content-length', 'content-type', 'x-erpmod-module']) assert.equal(header(headHead!, name), header(getHead!, name), name);
     assert.equal((await call(`${api}/edge/items/sku-1`, 'HEAD')).status, 200, 'routes with parameters too');
-    assert.equal((await call(`${api}/edge/echo`, 'HEAD')).status, 404, 'a POST-only route has no HEAD');
+    const postOnly = await call(`${api}/edge/echo`, 'HEAD');
+    assert.equal(postOnly.status, 405, 'a POST-only route has no HEAD');
+    assert.equal(postOnly.headers.get('allow'), 'POST, PUT');
     assert.equal((await call(`${api}/edge/nowhere`, 'HEAD')).status, 404);
   });
 

@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import { READY_MESSAGE, runPrimary } from '../cluster/run-primary';
 import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
-import { createLogger } from '../logger';
+import { createLogger, resolveLogFormat } from '../logger';
+import { checkPortsFree } from '../http/check-ports-free';
 import { startHost } from '../start-host';
 import { handleStopSignals } from './handle-stop-signals';
 import { parseOptions } from './run-cli';
@@ -39,8 +40,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   const configOptions = { configFile: typeof values.config === 'string' ? values.config : undefined, overrides };
   const config = loadConfig(configOptions);
 
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, resolveLogFormat(config.logFormat));
   if (config.workers > 1 && cluster.isPrimary) {
+    await checkPortsFree(config);
     const code = await runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });
     // The workers are gone: exit now rather than wait for a stray timer.
     process.exit(code);

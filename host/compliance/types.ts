@@ -17,6 +17,11 @@ export interface RouteDeclaration {
   readonly path: string;
   /** The route's own `execution`, else the module's. */
   readonly execution: Execution;
+  /**
+   * `json`: a request body must be JSON (`application/json` or `*+json`); any other content type is
+   * answered 415 before the module runs. Unset, any body reaches the module (`rawBody` when not JSON).
+   */
+  readonly accepts?: 'json';
 }
 
 /** module.yml after validation, with YAML's snake_case keys turned into camelCase. */

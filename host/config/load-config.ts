@@ -4,6 +4,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ErpmodError, messageOf } from '../errors';
 import { checkAdminToken } from './admin-token';
+import { LOG_FORMATS, type LogFormat } from '../logger';
+import { ACCESS_LOG_LEVELS, type AccessLogLevel } from '../logging/access-log';
 import { parsePublicKey, publicKeyText } from '../vendor/signing-keys';
 
 /** Everything the host reads from its environment, validated once at start. */
@@ -13,6 +15,10 @@ export interface HostConfig {
   readonly modulesDir: string;
   readonly dataDir: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `json` or `pretty`; unset: pretty when standard output is a terminal, JSON otherwise. */
+  readonly logFormat: LogFormat | undefined;
+  /** The level of the one-line-per-module-request access log, or `off`. */
+  readonly accessLogLevel: AccessLogLevel;
   /**
    * The bearer token the admin listener requires. When unset, the host uses `<dataDir>/admin-token`,
    * created at first start.
@@ -75,6 +81,8 @@ const DEFAULTS: HostConfig = {
   modulesDir: 'modules',
   dataDir: 'data',
   logLevel: 'info',
+  logFormat: undefined,
+  accessLogLevel: 'info',
   adminToken: undefined,
   adminHost: '127.0.0.1',
   adminPort: 3001,
@@ -116,6 +124,8 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   modulesDir: { env: 'ERPMOD_MODULES_DIR', file: 'modules_dir', parse: (v, w) => toText(v, w) },
   dataDir: { env: 'ERPMOD_DATA_DIR', file: 'data_dir', parse: (v, w) => toText(v, w) },
   logLevel: { env: 'ERPMOD_LOG_LEVEL', file: 'log_level', parse: (v, w) => toChoice(v, w, LOG_LEVELS) },
+  logFormat: { env: 'ERPMOD_LOG_FORMAT', file: 'log_format', parse: (v, w) => toChoice(v, w, LOG_FORMATS) },
+  accessLogLevel: { env: 'ERPMOD_ACCESS_LOG_LEVEL', file: 'access_log_level', parse: (v, w) => toChoice(v, w, ACCESS_LOG_LEVELS) },
   adminToken: { env: 'ERPMOD_ADMIN_TOKEN', file: 'admin_token', parse: (v, w) => checkAdminToken(v, w) },
   adminHost: { env: 'ERPMOD_ADMIN_HOST', file: 'admin_host', parse: (v, w) => toText(v, w) },
   adminPort: { env: 'ERPMOD_ADMIN_PORT', file: 'admin_port', parse: (v, w) => toInteger(v, w, 0, 65535) },

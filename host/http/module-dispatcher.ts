@@ -3,13 +3,15 @@ import FindMyWay from 'find-my-way';
 import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../errors';
 import { databaseUnavailable } from '../store/database-unavailable';
 import type { Logger } from '../logger';
+import type { AccessLog } from '../logging/access-log';
 import { isThenable, withTimeout } from '../loader/with-timeout';
 import { routeKey, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { CLIENT_CLOSED } from '../runtime/module-metrics';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import { BodyBudget } from './body-budget';
+import { allowedMethods } from './allowed-methods';
 import { ClientAborted } from './client-aborted';
-import { readBody, type RequestBody } from './read-body';
+import { announcesBody, isJson, readBody, type RequestBody } from './read-body';
 import { requestIdOf } from './request-id';
 import { sendError } from './send-error';
 import { writeModuleReply } from './write-module-reply';
@@ -20,6 +22,8 @@ export const MODULE_PREFIX = '/api/v1/';
 interface RouteStore {
   readonly key: string;
   readonly route: string;
+  /** The route says `accepts: json`: a body of another content type is refused (415). */
+  readonly jsonOnly: boolean;
 }
 
 /** One module's router: the slot it routes to and its routes without the `/api/v1/<code>` prefix. */
@@ -35,6 +39,8 @@ export interface ModuleDispatcherOptions {
   readonly bodyLimitBytes: number;
   /** Bytes of request bodies this process holds at once (body_budget_bytes, its share of it). */
   readonly bodyBudgetBytes: number;
+  /** One line per module request (access_log_level), undefined when off. */
+  readonly accessLog?: AccessLog;
 }
 
 const NO_BODY: RequestBody = { body: undefined, rawBody: undefined };
@@ -68,7 +74,7 @@ export class ModuleDispatcher {
       }
       const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 256 });
       for (const route of generation.loaded.manifest.routes) {
-        const store: RouteStore = { key: routeKey(route.method, route.path), route: route.path };
+        const store: RouteStore = { key: routeKey(route.method, route.path), route: route.path, jsonOnly: route.accepts === 'json' };
         router.on(route.method, route.path, noop, store);
       }
       routers.set(slot.code, { slot, router });
@@ -89,7 +95,7 @@ export class ModuleDispatcher {
     // HEAD is GET without the body (RFC 9110 §9.3.2): Node drops the body and keeps every header.
     if (found === null && req.method === 'HEAD') found = entry.router?.find('GET', rest) ?? null;
     if (found === null) {
-      this.answerUnmatched(req, res, entry.slot, url);
+      this.answerUnmatched(req, res, entry.slot, entry.router, rest, url);
       return true;
     }
     this.dispatch(req, res, entry.slot, found.store as RouteStore, found.params, found.searchParams);
@@ -122,27 +128,29 @@ export class ModuleDispatcher {
     query: Record<string, string | string[]>,
   ): void {
     const requestId = requestIdOf(req);
-    if (this.answerNotServing(res, slot, requestId)) return;
+    if (this.answerNotServing(req, res, slot, requestId)) return;
     const generation = slot.generation!;
     const fn = generation.routes.get(store.key);
-    if (fn === undefined) return this.finishEarly(slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId));
+    if (fn === undefined) return this.finishEarly(req, slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId), requestId);
 
     const started = performance.now();
     slot.metrics.inFlight++;
     generation.inFlight++;
     this.inFlight++;
     try {
-      const received = req.method === 'GET' || req.method === 'HEAD' ? NO_BODY : readBody(req, res, this.options.bodyLimitBytes, this.bodyBudget);
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      if (hasBody && store.jsonOnly && announcesBody(req) && !isJson(req)) throw unsupportedType(req, slot.code, store.route);
+      const received = hasBody ? readBody(req, res, this.options.bodyLimitBytes, this.bodyBudget) : NO_BODY;
       if (isThenable(received)) {
         void this.settleBody(received, req, res, slot, generation, store, fn, params, query, requestId, started);
         return;
       }
       const value = callNative(fn, req, store, params, query, received, requestId);
       // The fast path: a synchronous native function answered, and no promise is made for this request.
-      if (!isThenable(value)) return this.finish(slot, generation, started, writeModuleReply(res, value, requestId, generation.identity, this.draining));
-      void this.settleReply(value, res, slot, generation, requestId, started);
+      if (!isThenable(value)) return this.finish(req, slot, generation, started, writeModuleReply(res, value, requestId, generation.identity, this.draining), requestId);
+      void this.settleReply(value, req, res, slot, generation, requestId, started);
     } catch (error) {
-      this.finish(slot, generation, started, this.fail(res, error, requestId, generation));
+      this.finish(req, slot, generation, started, this.fail(res, error, requestId, generation), requestId, isRefusal(error));
     }
   }
 
@@ -163,13 +171,14 @@ export class ModuleDispatcher {
     try {
       value = callNative(fn, req, store, params, query, await received, requestId);
     } catch (error) {
-      return this.finish(slot, generation, started, this.fail(res, error, requestId, generation));
+      return this.finish(req, slot, generation, started, this.fail(res, error, requestId, generation), requestId, isRefusal(error));
     }
-    await this.settleReply(value, res, slot, generation, requestId, started);
+    await this.settleReply(value, req, res, slot, generation, requestId, started);
   }
 
-  private async settleReply(value: unknown, res: ServerResponse, slot: ModuleSlot, generation: ModuleGeneration, requestId: string, started: number): Promise<void> {
+  private async settleReply(value: unknown, req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, generation: ModuleGeneration, requestId: string, started: number): Promise<void> {
     let status: number;
+    let refused = false;
     try {
       const settled = await withTimeout(value, generation.requestTimeoutMs, () => timeoutError(slot.code, generation));
       // The client left while the module worked: there is no one to answer, and nothing failed.
@@ -178,42 +187,56 @@ export class ModuleDispatcher {
       // A module failure is logged even when its client has left; the request still counts as aborted.
       const gone = res.destroyed;
       status = this.fail(res, error, requestId, generation);
+      refused = isRefusal(error);
       if (gone) status = this.aborted(generation, requestId);
     }
-    this.finish(slot, generation, started, status);
+    this.finish(req, slot, generation, started, status, requestId, refused);
   }
 
-  private finish(slot: ModuleSlot, generation: ModuleGeneration, started: number, status: number): void {
+  /** `refused`: the reply is a refusal on purpose (ERPMOD_BUSY), counted as rejected rather than as an error. */
+  private finish(req: IncomingMessage, slot: ModuleSlot, generation: ModuleGeneration, started: number, status: number, requestId: string, refused = false): void {
+    const ms = performance.now() - started;
     slot.metrics.inFlight--;
-    slot.metrics.record(status, performance.now() - started);
+    slot.metrics.record(status, ms, refused);
     generation.inFlight--;
     this.inFlight--;
+    this.options.accessLog?.(req, status, ms, slot.code, generation.loaded.manifest.version, requestId);
     if (this.draining && this.inFlight === 0) this.drained?.();
   }
 
-  /** A request for a known module that no route of it matches: 404, or 503 when the module is not serving. */
-  private answerUnmatched(req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, url: string): void {
+  /**
+   * A request for a known module that no route of it matches: 405 with `Allow` when the path exists for
+   * other methods, 404 when it does not, 503 when the module is not serving.
+   */
+  private answerUnmatched(req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, router: ModuleRouter['router'], rest: string, url: string): void {
     const requestId = requestIdOf(req);
-    if (this.answerNotServing(res, slot, requestId)) return;
-    this.finishEarly(slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" has no route ${req.method} ${url.split('?', 1)[0]}`, requestId));
+    if (this.answerNotServing(req, res, slot, requestId)) return;
+    const path = url.split('?', 1)[0];
+    const allowed = router === undefined ? [] : allowedMethods(router, rest);
+    if (allowed.length > 0) {
+      res.setHeader('allow', allowed.join(', '));
+      return this.finishEarly(req, slot, this.reject(res, 'ERPMOD_METHOD_NOT_ALLOWED', `module "${slot.code}" serves ${path} for ${allowed.join(', ')}, not ${req.method}`, requestId), requestId);
+    }
+    this.finishEarly(req, slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" has no route ${req.method} ${path}`, requestId), requestId);
   }
 
-  /** Answers 503 for a module that is disabled or has nothing loaded; false when it is serving. */
-  private answerNotServing(res: ServerResponse, slot: ModuleSlot, requestId: string): boolean {
+  /** Answers 503 for a module that is disabled or has nothing loaded (counted as rejected); false when it is serving. */
+  private answerNotServing(req: IncomingMessage, res: ServerResponse, slot: ModuleSlot, requestId: string): boolean {
     if (slot.state === 'disabled') {
-      this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId));
+      this.finishEarly(req, slot, this.reject(res, 'ERPMOD_MODULE_DISABLED', `module "${slot.code}" is disabled by an operator`, requestId), requestId, true);
       return true;
     }
     if (slot.generation === undefined) {
-      this.finishEarly(slot, this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId));
+      this.finishEarly(req, slot, this.reject(res, 'ERPMOD_MODULE_NOT_ACTIVE', `module "${slot.code}" is not serving requests`, requestId), requestId, true);
       return true;
     }
     return false;
   }
 
-  /** Counts a request answered before any module code ran. */
-  private finishEarly(slot: ModuleSlot, status: number): void {
-    slot.metrics.record(status, 0);
+  /** Counts (and logs) a request answered before any module code ran. */
+  private finishEarly(req: IncomingMessage, slot: ModuleSlot, status: number, requestId: string, refused = false): void {
+    slot.metrics.record(status, 0, refused);
+    this.options.accessLog?.(req, status, 0, slot.code, slot.generation?.loaded.manifest.version, requestId);
   }
 
   private reject(res: ServerResponse, code: ErrorCode, message: string, requestId: string): number {
@@ -282,6 +305,19 @@ function flattenQuery(query: Record<string, string | string[]>): Record<string, 
     if (Array.isArray(value)) (query as Record<string, string>)[key] = value[0] ?? '';
   }
   return query as Record<string, string>;
+}
+
+/** Refusals on purpose, counted as rejected rather than as errors: the host is at a capacity limit. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof ErpmodError && error.code === 'ERPMOD_BUSY';
+}
+
+function unsupportedType(req: IncomingMessage, code: string, route: string): ErpmodError {
+  const type = req.headers['content-type'];
+  return new ErpmodError(
+    'ERPMOD_UNSUPPORTED_MEDIA_TYPE',
+    `module "${code}" route ${req.method} ${route} accepts JSON only: expected content-type application/json, got ${type === undefined ? 'none' : JSON.stringify(type)}`,
+  );
 }
 
 function timeoutError(code: string, generation: ModuleGeneration): ErpmodError {

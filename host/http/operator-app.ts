@@ -13,7 +13,9 @@ import { refuseNonJson } from './content-type-guard';
 import { mountHealthRoutes } from './health-routes';
 import { createHostHeaderGuard } from './host-header-guard';
 import { refuseForeignOrigin } from './origin-guard';
+import { renderMetricsJson } from './metrics-json';
 import { renderPrometheus } from './prometheus-text';
+import { collectProcessMetrics, mergeModules, type ProcessMetrics } from '../runtime/process-metrics';
 
 export interface OperatorAppOptions {
   readonly registry: PluginRepository;
@@ -31,6 +33,11 @@ export interface OperatorAppOptions {
   readonly modulesDir: string;
   readonly dataDir: string;
   readonly trustPolicy: () => TrustPolicy;
+  /**
+   * The counts of every process serving requests, for one scrape to cover the whole host: a cluster
+   * worker asks the other workers through the primary. Defaults to this process alone.
+   */
+  readonly metrics?: () => Promise<readonly ProcessMetrics[]>;
 }
 
 /**
@@ -81,26 +88,13 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
     const report = await options.health.report();
     res.status(report.status === 'unhealthy' ? 503 : 200).json(report);
   });
-  app.get('/api/v1/system/metrics', (_req, res) => {
-    const modules: Record<string, unknown> = {};
-    let requests = 0;
-    let errors = 0;
-    let inFlight = 0;
-    for (const [code, slot] of table.slots) {
-      const snapshot = slot.metrics.snapshot();
-      modules[code] = snapshot;
-      requests += snapshot.requests;
-      errors += snapshot.errors;
-      inFlight += snapshot.inFlight;
-    }
-    const memory = process.memoryUsage();
-    res.json({
-      host: { requests, errors, inFlight, uptimeSeconds: Math.round((Date.now() - started) / 1000), rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
-      modules,
-    });
+  const everyProcess = options.metrics ?? (() => Promise.resolve([collectProcessMetrics(table, started)]));
+  app.get('/api/v1/system/metrics', async (_req, res) => {
+    res.json(renderMetricsJson(await everyProcess()));
   });
-  app.get('/metrics', (_req, res) => {
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(renderPrometheus(table));
+  app.get('/metrics', async (_req, res) => {
+    const processes = await everyProcess();
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(renderPrometheus(mergeModules(processes), processes.length));
   });
 
   finishWithErrors(app, options.logger);

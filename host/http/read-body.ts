@@ -65,7 +65,14 @@ export function readBody(req: IncomingMessage, res: ServerResponse, limit: numbe
   });
 }
 
-function isJson(req: IncomingMessage): boolean {
+/** The request says a body follows (a non-zero Content-Length, or chunked). */
+export function announcesBody(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  return declared === undefined ? req.headers['transfer-encoding'] !== undefined : declared !== '0';
+}
+
+/** The content type is `application/json` or `*+json` (parameters ignored). */
+export function isJson(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
   if (type === undefined) return false;
   const mime = type.split(';', 1)[0]!.trim().toLowerCase();

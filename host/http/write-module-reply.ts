@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ErpmodError } from '../errors';
+import { addRequestId } from './add-request-id';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
@@ -14,10 +15,12 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
   if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) {
     throw badResponse(`expected the handler to return an object { status, headers, body }, got ${describe(reply)}`);
   }
-  const { status = 200, headers, body } = reply as { status?: unknown; headers?: unknown; body?: unknown };
+  const { status = 200, headers } = reply as { status?: unknown; headers?: unknown };
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
     throw badResponse(`expected status to be an integer from 200 to 599, got ${JSON.stringify(status) ?? describe(status)}`);
   }
+  let { body } = reply as { body?: unknown };
+  if (status >= 400) body = addRequestId(body, requestId);
 
   let payload: string | Buffer;
   let contentType: string;

@@ -262,8 +262,9 @@ class Validator {
       const path = `routes[${i}]`;
       const route = this.mapping(path, item, true);
       if (!route) return;
-      this.onlyKeys(path, route, ['method', 'path', 'execution']);
+      this.onlyKeys(path, route, ['method', 'path', 'execution', 'accepts']);
       const execution = route.execution === undefined ? moduleExecution : this.oneOf(`${path}.execution`, route.execution, EXECUTIONS);
+      const accepts = route.accepts === undefined ? undefined : this.oneOf<'json'>(`${path}.accepts`, route.accepts, ['json']);
       const method = this.oneOf<HttpMethod>(`${path}.method`, route.method, HTTP_METHODS);
       const pattern = route.path === undefined ? this.issue(`${path}.path`, 'required') : this.routePath(`${path}.path`, route.path);
       if (method === undefined || pattern === undefined || execution === undefined) return;
@@ -275,7 +276,7 @@ class Validator {
         return;
       }
       seen.set(shape, i);
-      routes.push({ method, path: pattern, execution });
+      routes.push(accepts === undefined ? { method, path: pattern, execution } : { method, path: pattern, execution, accepts });
     });
     return routes;
   }
