@@ -12,6 +12,7 @@ import { CREATE_ITEM_PATH, PING_PATH, SUMMARY_PATH, type Contender } from './con
 import { adminOf, erpmodInProcess } from './contenders/erpmod-in-process';
 import { detectIsolation, erpmodIsolated } from './contenders/erpmod-isolated';
 import { rawHttp } from './contenders/raw-http';
+import { measureAccessLogCost } from './internal/access-log-cost';
 import { measureLoadPhase, measureStaticChecks } from './internal/compliance-check';
 import { measureDispatcherParts } from './internal/dispatcher-parts';
 import { measureExecutionPool } from './internal/execution-pool';
@@ -104,6 +105,10 @@ async function main(): Promise<void> {
     await servers.get('express')?.stop();
     servers.delete('express');
 
+    // 1c. What the access log costs, on against off.
+    log('\nThe access log: on vs off');
+    const accessLog = await measureAccessLogCost({ ...plan, warmupSeconds: Math.min(1, plan.warmupSeconds) }, pingModuleDir, log).catch((error: unknown) => ({ skipped: firstLine(error) }));
+
     // 2. Latency at the same offered load: half of erpmod's saturated rate, for raw and erpmod alike.
     log('\nSame offered load, raw vs erpmod');
     const offered = 0.5 * (get.get('erpmod')?.requestsPerSecond ?? 0);
@@ -188,6 +193,7 @@ async function main(): Promise<void> {
       isolation,
       scale,
       reload,
+      accessLog,
       compliance,
       profile,
       parts,

@@ -14,6 +14,7 @@ export interface HostStartOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly logLevel?: 'info' | 'warn';
   readonly readyTimeoutMs?: number;
+  readonly discardOutput?: boolean;
 }
 
 /** The admin token of every benchmarked host: operator routes are on their own listener and need one. */
@@ -48,6 +49,7 @@ export async function startHost(context: Pick<ContenderContext, 'dataDir' | 'por
     port: context.port,
     readyPath: '/readyz',
     ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+    ...(options.discardOutput === undefined ? {} : { discardOutput: options.discardOutput }),
     ...(context.nodeFlags === undefined ? {} : { nodeFlags: context.nodeFlags }),
   });
   adminUrls.set(server, `http://127.0.0.1:${adminPort}`);

@@ -27,6 +27,11 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       verdict: atMost(r.fixedLoad.p99Ratio, 1.5),
     });
   }
+  if ('skipped' in r.accessLog) checks.push({ name: 'access log on vs off', goal: '≤ 5% cost', measured: r.accessLog.skipped, verdict: 'n/a' });
+  else {
+    const { light: lightLog } = r.accessLog;
+    checks.push({ name: 'access log on vs off (server CPU per request, light route)', goal: '≤ 1.05× (≤ 5% throughput)', measured: `${formatRatio(lightLog.cpuRatio)} CPU (${formatRatio(lightLog.rpsRatio)} req/s)`, verdict: atMost(lightLog.cpuRatio, 1.05) });
+  }
   if ('skipped' in r.scale) checks.push({ name: 'many modules × 4 routes vs 1 module (req/s)', goal: '≥ 0.95×', measured: r.scale.skipped, verdict: 'n/a' });
   else {
     const most = Math.max(...r.scale.throughputCounts);

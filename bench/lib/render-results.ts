@@ -2,6 +2,7 @@
 import type { ComplianceFigures } from '../internal/compliance-check';
 import { renderPoolFigures, type PoolFigures } from '../internal/execution-pool';
 import type { PartFigure } from '../internal/dispatcher-parts';
+import type { AccessLogCost } from '../internal/access-log-cost';
 import type { ReloadFigures } from '../internal/reload-latency';
 import type { ScaleResults } from '../internal/scale-modules';
 import type { TargetResults } from './alternate-rounds';
@@ -44,6 +45,7 @@ export interface BenchResults {
   readonly isolation: { available: boolean; evidence: string };
   readonly scale: ScaleResults | { skipped: string };
   readonly reload: ReloadFigures | { skipped: string };
+  readonly accessLog: AccessLogCost | { skipped: string };
   readonly compliance: ComplianceFigures | { skipped: string };
   readonly profile: { erpmod: ProfileRun; raw: ProfileRun } | { skipped: string };
   readonly parts: PartFigure[];
@@ -121,6 +123,23 @@ export function renderResults(r: BenchResults): string {
           return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN)];
         }),
       ),
+      '',
+    );
+  }
+
+  out.push('### The access log: on (`access_log_level: info`) vs off, in one run', '');
+  if ('skipped' in r.accessLog) out.push(`Skipped: ${r.accessLog.skipped}`, '');
+  else {
+    out.push(
+      table(['route', 'server CPU per request, on / off', 'ratio', 'req/s on / off', 'ratio'], [r.accessLog.light, r.accessLog.sql].map((c) => [
+        `GET \`${c.route}\``,
+        `${c.on.cpuUsPerRequest.toFixed(1)} µs / ${c.off.cpuUsPerRequest.toFixed(1)} µs`,
+        `**${formatRatio(c.cpuRatio)}**`,
+        `${Math.round(c.on.rps)} / ${Math.round(c.off.rps)}`,
+        formatRatio(c.rpsRatio),
+      ]), ['l', 'r', 'r', 'r', 'r']),
+      '',
+      'Both hosts log at info into a pipe the bench reads. CPU per request is the figure to read: the throughput of two hosts sharing one pinned core moves with what else the machine runs.',
       '',
     );
   }

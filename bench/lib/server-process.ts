@@ -19,6 +19,8 @@ export interface ServerProcessOptions {
   /** Extra node flags (e.g. --cpu-prof). */
   readonly nodeFlags?: readonly string[];
   readonly cwd?: string;
+  /** Read the output but keep none of it (a server that logs every request would fill memory). */
+  readonly discardOutput?: boolean;
 }
 
 export interface ServerProcess {
@@ -54,7 +56,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
   const { command, args } = pinned(SERVER_CORE, process.execPath, [...(options.nodeFlags ?? []), ...options.args]);
   const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
-  collectLines(child, lines);
+  if (options.discardOutput === true) for (const stream of [child.stdout!, child.stderr!]) stream.resume();
+  else collectLines(child, lines);
   let exited: number | null | undefined;
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve((exited = code ?? (signal === null ? null : -1)))));
   const url = `http://127.0.0.1:${options.port}`;

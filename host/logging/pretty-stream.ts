@@ -21,7 +21,8 @@ export interface PrettyOptions {
  */
 export function createPrettyStream(options: PrettyOptions): pino.DestinationStream {
   const out = options.destination ?? pino.destination({ dest: 1, sync: true });
-  return { write: (line: string) => void out.write(formatLine(line, options.colour)) };
+  // The access log hands over several lines at once.
+  return { write: (text: string) => void out.write(text.split('\n').filter((line) => line !== '').map((line) => formatLine(line, options.colour)).join('')) };
 }
 
 /** One JSON log line as text; a line that is not JSON passes through unchanged. */
