@@ -12,18 +12,6 @@ export const CLIENT_CLOSED = 499;
  * workers) merge into one by summing, histogram buckets included.
  */
 export interface MetricsCounts {
-  readonly requests: number;
-  readonly errors: number;
-  readonly clientErrors: number;
-  readonly aborted: number;
-  readonly rejected: number;
-  readonly inFlight: number;
-  readonly totalMs: number;
-  /** Count per bucket (not cumulative); the last one is +Inf. */
-  readonly buckets: readonly number[];
-}
-
-export interface MetricsSnapshot {
   /** Requests answered (aborted ones are not). */
   readonly requests: number;
   /** Replies with a 5xx status, not counting the refusals in `rejected`. */
@@ -38,6 +26,13 @@ export interface MetricsSnapshot {
    */
   readonly rejected: number;
   readonly inFlight: number;
+  readonly totalMs: number;
+  /** Count per bucket (not cumulative); the last one is +Inf. */
+  readonly buckets: readonly number[];
+}
+
+/** What GET /api/v1/system/metrics shows per module: the counters, and latency instead of raw buckets. */
+export interface MetricsSnapshot extends Omit<MetricsCounts, 'totalMs' | 'buckets'> {
   readonly latencyMs: { readonly avg: number; readonly p50: number; readonly p99: number };
 }
 
