@@ -1,10 +1,9 @@
-import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FanOutOperator } from './cluster/fan-out-operator';
 import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
+import { openOperatorTransport, type OperatorTransport } from './fleet/operator-transport';
 import { bodyBudgetPerProcess } from './http/body-budget';
 import { configureExecution } from './execution/configure-execution';
 import { checkPortsFree, listenError, type ListenerName } from './http/check-ports-free';
@@ -127,8 +126,17 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     modulesDir: config.modulesDir,
   });
   const health = new HealthReporter(table, registry);
-  // In a cluster worker, operator actions are applied by every worker, through the primary.
-  const actions = cluster.isWorker ? new FanOutOperator(operator, registry) : operator;
+  // How an action reaches the other workers and instances: the transport decides (IPC, PostgreSQL, none).
+  let transport: OperatorTransport;
+  try {
+    transport = await openOperatorTransport({ config, operator, registry, table, logger });
+  } catch (error) {
+    await unloadModules(table, logger);
+    await store.close();
+    registryDb.close();
+    throw error;
+  }
+  const actions = transport.actions;
   const isReady = (): boolean => ready;
   const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady,
     modulesDir: config.modulesDir, dataDir: config.dataDir, trustPolicy });
@@ -147,6 +155,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     port = await listen(publicServer.server, 'public', config.port, config.host);
   } catch (error) {
     admin.server.close();
+    await transport.close();
     await unloadModules(table, logger);
     await store.close();
     registryDb.close();
@@ -167,6 +176,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       logger.info({ inFlight: dispatcher.requestsInFlight }, 'shutting down: draining in-flight requests');
       const [drained] = await Promise.all([drainAndClose(config.shutdownTimeoutMs), admin.drainAndClose(config.shutdownTimeoutMs)]);
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
+      await transport.close();
       await unloadModules(table, logger);
       await store.close();
       registryDb.close();

@@ -1,0 +1,132 @@
+import type { OperatorActions } from '../cluster/fan-out-operator';
+import { messageOf } from '../errors';
+import type { Logger } from '../logger';
+import type { ModuleOperator } from '../operations/module-operator';
+import type { ModuleTable } from '../runtime/module-slot';
+import type { FleetModuleState, FleetSnapshot, PostgresFleetLink } from './postgres-fleet-link';
+
+/**
+ * Operator actions for instances sharing one PostgreSQL. An action is applied here while this instance
+ * holds the module's fleet lock, and recorded in the fleet's rows in the same transaction; the other
+ * instances (and this one's sibling cluster workers) converge on those rows when woken. Converging
+ * means: reload a module whose reload serial moved past what this process has seen, then enable or
+ * disable until the module's state matches its row. The reply reports this instance's result and the
+ * fleet version it recorded; the others follow within a notification's delay.
+ */
+export class FleetOperator implements OperatorActions {
+  private readonly seenSerial = new Map<string, number>();
+  /** One action or reconcile at a time in this process: they both drive the same ModuleOperator. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private reconcileQueued = false;
+
+  constructor(
+    private readonly local: ModuleOperator,
+    private readonly link: PostgresFleetLink,
+    private readonly table: ModuleTable,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Adopts the fleet's state after boot: what this instance loaded from disk counts as every reload
+   * recorded so far, and modules the fleet has disabled are disabled here too.
+   */
+  async adopt(snapshot: FleetSnapshot): Promise<void> {
+    for (const module of snapshot.modules) this.seenSerial.set(module.code, module.reloadSerial);
+    await this.serially(() => this.converge(snapshot));
+  }
+
+  /** Called on every wake-up (notification, reconnect, polled version): reads the rows and converges. */
+  wake(reason: string): void {
+    if (this.reconcileQueued) return;
+    this.reconcileQueued = true;
+    void this.serially(async () => {
+      this.reconcileQueued = false;
+      let snapshot: FleetSnapshot;
+      try {
+        snapshot = await this.link.snapshot();
+      } catch (error) {
+        this.logger.warn({ reason, err: messageOf(error) }, 'fleet: could not read the registry; the next wake-up tries again');
+        return;
+      }
+      await this.converge(snapshot);
+    });
+  }
+
+  reload(code: string): Promise<object> {
+    return this.act(code, { reload: true }, () => this.local.reload(code), (state) => this.seenSerial.set(code, state.reloadSerial));
+  }
+
+  enable(code: string): Promise<object> {
+    return this.act(code, { enabled: true }, () => this.local.enable(code));
+  }
+
+  disable(code: string): Promise<object> {
+    return this.act(code, { enabled: false }, () => this.local.disable(code));
+  }
+
+  /** Flipped from the fleet's row (this instance's registry when the fleet has none), under the fleet lock. */
+  async toggle(code: string): Promise<object> {
+    const current = await this.link.moduleState(code);
+    const enabled = current?.enabled ?? this.table.slots.get(code)?.state !== 'disabled';
+    return enabled ? this.disable(code) : this.enable(code);
+  }
+
+  private act(code: string, change: { enabled?: boolean; reload?: boolean }, apply: () => Promise<object>, recorded?: (state: FleetModuleState) => void): Promise<object> {
+    return this.serially(async () => {
+      try {
+        const { result, state, version } = await this.link.change(code, change, apply);
+        recorded?.(state);
+        return { ...result, fleet: { version, enabled: state.enabled, reloadSerial: state.reloadSerial } };
+      } catch (error) {
+        // Applied here but perhaps not recorded (the commit failed): converging on the rows puts this
+        // instance back where the fleet is.
+        this.wake('an action failed');
+        throw error;
+      }
+    });
+  }
+
+  private async converge(snapshot: FleetSnapshot): Promise<void> {
+    for (const module of snapshot.modules) {
+      if (module.reloadSerial > (this.seenSerial.get(module.code) ?? 0)) {
+        this.seenSerial.set(module.code, module.reloadSerial);
+        await this.attempt(module.code, 'reload', () => this.local.reload(module.code));
+      }
+    }
+    // Dependencies order enables and disables: passes repeat while one of them made progress.
+    let behind = false;
+    for (let pass = 0; pass <= snapshot.modules.length; pass++) {
+      let progressed = false;
+      behind = false;
+      for (const module of snapshot.modules) {
+        const slot = this.table.slots.get(module.code);
+        if (slot === undefined) continue;
+        const enabledHere = slot.state !== 'disabled';
+        if (module.enabled === enabledHere) continue;
+        const done = await this.attempt(module.code, module.enabled ? 'enable' : 'disable', () => (module.enabled ? this.local.enable(module.code) : this.local.disable(module.code)));
+        progressed ||= done;
+        behind ||= !done;
+      }
+      if (!progressed) break;
+    }
+    // Still behind (a dependent of this instance's own holds a module up): the next poll tries again.
+    if (!behind) this.link.converged(snapshot.version);
+  }
+
+  private async attempt(code: string, action: string, work: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await work();
+      this.logger.info({ module: code, action }, `fleet: ${action} of ${code} applied from the registry`);
+      return true;
+    } catch (error) {
+      this.logger.warn({ module: code, action, err: messageOf(error) }, `fleet: ${action} of ${code} from the registry failed here`);
+      return false;
+    }
+  }
+
+  private serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

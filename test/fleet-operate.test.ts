@@ -1,0 +1,196 @@
+/**
+ * A fleet on one PostgreSQL acts as one: an operator action taken through any instance reaches the
+ * others within a second, an instance whose LISTEN connection was cut (or whose server restarted)
+ * catches up from the registry by itself, and killing an instance mid-write loses no acknowledged write.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { call, type HttpReply } from './support/http-client';
+import { startHostProcess, type HostProcess } from './support/host-process';
+import { makeModulesDir } from './support/modules-dir';
+import { startPostgres, type PostgresServer } from './support/postgres-server';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Calls `url` until `done` holds for its reply or `withinMs` passes; resolves with the last reply and how long it took. */
+async function until(url: string, done: (reply: HttpReply) => boolean, withinMs: number): Promise<{ reply: HttpReply; ms: number }> {
+  const started = performance.now();
+  let reply = await call(url);
+  while (!done(reply) && performance.now() - started < withinMs) {
+    await sleep(25);
+    reply = await call(url);
+  }
+  return { reply, ms: performance.now() - started };
+}
+
+describe('a fleet of instances on one PostgreSQL', () => {
+  let server: PostgresServer;
+  let url: string;
+  let hosts: HostProcess[] = [];
+  const orders = (host: HostProcess): string => `${host.url}/api/v1/sales/orders`;
+
+  before(async () => {
+    server = await startPostgres();
+    url = server.createDatabase('fleet');
+    const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
+    // One at a time: three boots at once are another test's business, and this keeps the machine calm.
+    for (let i = 0; i < 3; i++) hosts.push(await startHostProcess({ modulesDir, env: { ERPMOD_DATABASE_URL: url }, timeoutMs: 60_000 }));
+  });
+  after(async () => {
+    await Promise.all(hosts.map((host) => host.stop()));
+    server?.stop();
+  });
+
+  it('disables through one instance and the others answer 503 within a second; enabling through another brings every one back', async () => {
+    const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
+    assert.equal((await call(orders(b))).status, 200);
+    const disabled = await a.admin('/plugins/sales/disable', 'POST');
+    assert.equal(disabled.status, 200, disabled.text);
+    assert.equal(disabled.json.enabled, false);
+    assert.equal(typeof disabled.json.fleet.version, 'number', 'the reply names the fleet version it recorded');
+    for (const other of [b, c]) {
+      const { reply, ms } = await until(orders(other), (r) => r.status === 503, 5000);
+      assert.equal(reply.status, 503, 'another instance stopped serving the disabled module');
+      assert.equal(reply.json.error.code, 'ERPMOD_MODULE_DISABLED');
+      assert.ok(ms < 1000, `reached another instance in ${Math.round(ms)} ms`);
+    }
+    assert.equal(((await b.admin('/plugins/sales')).json as { enabled: boolean }).enabled, false, "the other instance's registry says so too");
+
+    const toggled = await b.admin('/plugins/sales/toggle', 'POST');
+    assert.equal(toggled.status, 200, toggled.text);
+    assert.equal(toggled.json.enabled, true, 'toggle flips the fleet state, not one instance\'s');
+    for (const other of [a, c]) {
+      const { reply, ms } = await until(orders(other), (r) => r.status === 200, 5000);
+      assert.equal(reply.status, 200);
+      assert.ok(ms < 1000, `re-enabled everywhere in ${Math.round(ms)} ms`);
+    }
+  });
+
+  it('reloads on every instance when an operator reloads through one', async () => {
+    const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
+    const reloaded = await c.admin('/plugins/inventory/reload', 'POST');
+    assert.equal(reloaded.status, 200, reloaded.text);
+    for (const other of [a, b]) {
+      const started = performance.now();
+      while (!other.logs.some((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')) && performance.now() - started < 10_000) await sleep(50);
+      assert.ok(other.logs.some((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')), 'the other instance loaded a new generation');
+    }
+    assert.equal((await call(`${a.url}/api/v1/inventory/items`)).status, 200);
+  });
+
+  it('catches up from the registry after its LISTEN connection is cut and a notification is missed', async () => {
+    const [a, b] = hosts as [HostProcess, HostProcess];
+    const admin = new pg.Client(server.url('fleet'));
+    await admin.connect();
+    try {
+      const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`erpmod:fleet-listen:${b.child.pid}`]);
+      assert.equal(cut.rowCount, 1, "the instance's LISTEN connection was found and cut");
+    } finally {
+      await admin.end();
+    }
+    assert.equal((await a.admin('/plugins/sales/disable', 'POST')).status, 200);
+    const { reply } = await until(orders(b), (r) => r.status === 503, 8000);
+    assert.equal(reply.status, 503, 'the instance converged on the registry after reconnecting');
+    assert.ok(b.logs.some((entry) => String(entry.msg).includes('lost the LISTEN connection')));
+    assert.equal((await a.admin('/plugins/sales/enable', 'POST')).status, 200);
+    assert.equal((await until(orders(b), (r) => r.status === 200, 8000)).reply.status, 200);
+  });
+
+  it('answers operator actions 503 while PostgreSQL is down, and follows the fleet again after it restarts', async () => {
+    const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
+    server.pause();
+    try {
+      const started = performance.now();
+      const refused = await a.admin('/plugins/sales/disable', 'POST');
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(refused.json.error.code, 'ERPMOD_DATABASE_UNAVAILABLE');
+      assert.ok(performance.now() - started < 5000, 'refused quickly, not after a hang');
+      assert.equal(((await a.admin('/plugins/sales')).json as { enabled: boolean }).enabled, true, 'a refused action changed nothing here');
+    } finally {
+      server.start();
+    }
+    let disabled = await b.admin('/plugins/sales/disable', 'POST');
+    for (let attempt = 0; disabled.status === 503 && attempt < 40; attempt++) {
+      await sleep(250);
+      disabled = await b.admin('/plugins/sales/disable', 'POST');
+    }
+    assert.equal(disabled.status, 200, disabled.text);
+    for (const other of [a, c]) assert.equal((await until(orders(other), (r) => r.status === 503, 8000)).reply.status, 503, 'listening again after the restart');
+    assert.equal((await c.admin('/plugins/sales/enable', 'POST')).status, 200);
+    for (const other of [a, b]) assert.equal((await until(orders(other), (r) => r.status === 200, 8000)).reply.status, 200);
+  });
+
+  it('keeps every acknowledged write when one of three instances is killed mid-write', async () => {
+    const victim = hosts[2]!;
+    const acknowledged: string[] = [];
+    let next = 0;
+    const writer = async (host: HostProcess): Promise<void> => {
+      for (let i = 0; i < 40; i++) {
+        const sku = `K-${next++}`;
+        try {
+          const reply = await call(`${host.url}/api/v1/inventory/items`, 'POST', { sku, name: 'killed mid-write', stock: 1 });
+          if (reply.status === 201) acknowledged.push(sku);
+        } catch {
+          // The killed instance's connections fail: those writes were never acknowledged.
+          if (host === victim) return;
+        }
+      }
+    };
+    const writing = Promise.all([writer(victim), writer(victim), writer(hosts[0]!), writer(hosts[1]!)]);
+    while (acknowledged.length < 10) await sleep(5);
+    victim.child.kill('SIGKILL');
+    await writing;
+    hosts = hosts.slice(0, 2);
+    assert.ok(acknowledged.length >= 10);
+    for (const sku of acknowledged) {
+      const found = await call(`${hosts[next % 2]!.url}/api/v1/inventory/items/${sku}`);
+      assert.equal(found.status, 200, `acknowledged write ${sku} is there through a surviving instance`);
+    }
+  });
+
+  it('restarts PostgreSQL under load: requests meanwhile get 503 quickly, service resumes by itself, no acknowledged write is lost', async () => {
+    const acknowledged: string[] = [];
+    const slow: number[] = [];
+    const unexpected: string[] = [];
+    let refused = 0;
+    let stop = false;
+    let n = 0;
+    const writer = async (host: HostProcess): Promise<void> => {
+      while (!stop) {
+        const sku = `R-${n++}`;
+        const started = performance.now();
+        const reply = await call(`${host.url}/api/v1/inventory/items`, 'POST', { sku, name: 'under restart', stock: 1 });
+        const ms = performance.now() - started;
+        if (reply.status === 201) acknowledged.push(sku);
+        else if (reply.status === 503 && reply.json?.error?.code === 'ERPMOD_DATABASE_UNAVAILABLE') {
+          refused++;
+          if (ms > 2500) slow.push(ms);
+          await sleep(50);
+        } else unexpected.push(`${reply.status} ${reply.text}`);
+      }
+    };
+    const writing = Promise.all(hosts.flatMap((host) => [writer(host), writer(host)]));
+    await sleep(300);
+    server.pause();
+    await sleep(1000);
+    server.start();
+    const resumedBy = performance.now() + 10_000;
+    const before = acknowledged.length;
+    while (acknowledged.length < before + 10 && performance.now() < resumedBy) await sleep(50);
+    stop = true;
+    await writing;
+    assert.deepEqual(unexpected, [], 'every reply was a success or a quick ERPMOD_DATABASE_UNAVAILABLE');
+    assert.ok(refused > 0, 'requests arrived while PostgreSQL was down');
+    assert.deepEqual(slow, [], 'no request hung through the outage');
+    assert.ok(acknowledged.length >= before + 10, 'writes succeed again without a restart');
+    const client = new pg.Client(server.url('fleet'));
+    await client.connect();
+    try {
+      const rows = await client.query('SELECT sku FROM erpmod_inventory.items WHERE sku = ANY($1)', [acknowledged]);
+      assert.equal(rows.rowCount, acknowledged.length, 'every acknowledged write is in the database');
+    } finally {
+      await client.end();
+    }
+  });
+});
