@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WorkerMetrics } from './cluster/cluster-metrics';
 import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
 import { messageOf } from './errors';
@@ -138,9 +139,11 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     throw error;
   }
   const actions = transport.actions;
+  // One metrics scrape covers every worker: a worker gathers the others' counts through the primary.
+  const clusterMetrics = cluster.isWorker ? new WorkerMetrics(table, Date.now()) : undefined;
   const isReady = (): boolean => ready;
   const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady,
-    modulesDir: config.modulesDir, dataDir: config.dataDir, trustPolicy });
+    modulesDir: config.modulesDir, dataDir: config.dataDir, trustPolicy, ...(clusterMetrics === undefined ? {} : { metrics: () => clusterMetrics.gather() }) });
   const admin = createHttpServer(undefined, adminApp, config);
   let publicServer: ReturnType<typeof createHttpServer> | undefined;
   let adminPort: number;

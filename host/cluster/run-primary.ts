@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { EXIT_GRACE_MS } from '../cli/handle-stop-signals';
 import { messageOf } from '../errors';
 import type { Logger } from '../logger';
+import { MetricsGatherer } from './cluster-metrics';
 import { isMessage, type AppliedMessage, type OperateMessage, type WorkerResult } from './operator-messages';
 
 export interface PrimaryOptions {
@@ -42,6 +43,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   /** Every forked worker that has not exited yet, whatever it is doing. */
   const alive = new Set<Worker>();
   const serving = new Set<Worker>();
+  const metrics = new MetricsGatherer(() => [...serving]);
   const retiring = new Set<Worker>();
   let stopping = false;
   let rolling = false;
@@ -65,6 +67,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         reject(new Error(`worker ${worker.process.pid} did not report ready within ${options.bootTimeoutMs} ms`));
       }, options.bootTimeoutMs);
       worker.on('message', (message: unknown) => {
+        if (metrics.handle(worker, message)) return;
         if (isMessage<OperateMessage>(message, 'erpmod:operate')) return void fanOut(worker, message);
         if (isMessage<AppliedMessage>(message, 'erpmod:applied')) return applied.get(message.id)?.(message.outcome);
         if (message !== READY_MESSAGE) return;
