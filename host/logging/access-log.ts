@@ -20,7 +20,7 @@ const FLUSH_AT_CHARS = 64 * 1024;
  * here and written to the logger's destination in batches, once per event-loop turn: through
  * `logger.info` a line cost 5–10 µs (serialising, a time string, one write per line), a quarter of
  * the CPU a light request takes; batched and with the time string made once per millisecond it is a
- * small fraction of that (docs/benchmarks.md). The path is logged without its query string, which may
+ * small fraction of that (bench/internal/access-log-cost.ts measures it). The path is logged without its query string, which may
  * carry personal data; the request id finds the request's other lines.
  */
 export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLog | undefined {
