@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import { WorkerMetrics } from './cluster/cluster-metrics';
 import { resolveAdminToken } from './config/admin-token';
 import type { HostConfig } from './config/load-config';
@@ -142,7 +143,12 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   // One metrics scrape covers every worker: a worker gathers the others' counts through the primary.
   const clusterMetrics = cluster.isWorker ? new WorkerMetrics(table, Date.now()) : undefined;
   const isReady = (): boolean => ready;
-  const adminApp = createOperatorApp({ registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady,
+  // Which instance of a fleet answered a scrape: configured, or this machine and the public port once
+  // bound. Only a fleet (or an operator who names the instance) gets the label: a lone host's series
+  // stay exactly as they were.
+  let instance = config.instanceName ?? os.hostname();
+  const labelInstance = config.instanceName !== undefined || config.databaseUrl !== undefined;
+  const adminApp = createOperatorApp({ instance: labelInstance ? () => instance : undefined, registry, table, logger, operator: actions, health, adminToken: adminToken.token, listenHost: config.adminHost, isReady,
     modulesDir: config.modulesDir, dataDir: config.dataDir, trustPolicy, ...(clusterMetrics === undefined ? {} : { metrics: () => clusterMetrics.gather() }) });
   const admin = createHttpServer(undefined, adminApp, config);
   let publicServer: ReturnType<typeof createHttpServer> | undefined;
@@ -157,6 +163,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     const publicApp = createPublicApp({ logger, isReady, adminAddress: adminUrl, adminTokenFile: adminToken.file });
     publicServer = createHttpServer(dispatcher, publicApp, config);
     port = await listen(publicServer.server, 'public', config.port, config.host);
+    if (config.instanceName === undefined) instance = `${os.hostname()}:${port}`;
   } catch (error) {
     admin.server.close();
     await transport.close();

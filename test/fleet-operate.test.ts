@@ -121,6 +121,22 @@ describe('a fleet of instances on one PostgreSQL', () => {
     for (const other of [a, b]) assert.equal((await until(orders(other), (r) => r.status === 200, 8000)).reply.status, 200);
   });
 
+  it('labels every metric series with the instance, so one scrape of each tells the fleet apart', async () => {
+    const names = new Set<string>();
+    for (const host of hosts) {
+      const text = (await host.admin('/metrics')).text;
+      const samples = text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+      assert.ok(samples.length > 10);
+      const labels = new Set(samples.map((line) => /instance="([^"]+)"\}/.exec(line)?.[1]));
+      assert.equal(labels.size, 1, `every series of one instance carries one instance label: ${[...labels].join(', ')}`);
+      const [label] = [...labels];
+      assert.ok(label !== undefined && label.endsWith(`:${host.port}`), `the default label is <hostname>:<public port>, got ${label}`);
+      assert.match(text, new RegExp(`^erpmod_requests_total\\{module="sales",instance="${label}"\\} \\d+$`, 'm'));
+      names.add(label);
+    }
+    assert.equal(names.size, hosts.length, 'each instance has its own label');
+  });
+
   it('keeps every acknowledged write when one of three instances is killed mid-write', async () => {
     const victim = hosts[2]!;
     const acknowledged: string[] = [];

@@ -51,6 +51,8 @@ export interface HostConfig {
   readonly trustedKeys: readonly string[];
   /** Refuse modules without a valid signature by a trusted key (rule binary/signature). */
   readonly requireSignature: boolean;
+  /** The `instance` label on every metric series; unset, `<hostname>:<public port>`. */
+  readonly instanceName: string | undefined;
   /** `postgres://…`: module data on PostgreSQL; unset, on SQLite files under dataDir. */
   readonly databaseUrl: string | undefined;
   /** TLS to PostgreSQL: `disable`, `require` (encrypted, certificate not checked) or `verify-full`. */
@@ -98,6 +100,7 @@ const DEFAULTS: HostConfig = {
   isolatedMemoryMb: 256,
   trustedKeys: [],
   requireSignature: false,
+  instanceName: undefined,
   databaseUrl: undefined,
   databaseSslMode: undefined,
   databaseSslCaFile: undefined,
@@ -141,6 +144,7 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
   trustedKeys: { env: 'ERPMOD_TRUSTED_KEYS', file: 'trusted_keys', parse: (v, w) => toKeyList(v, w) },
   requireSignature: { env: 'ERPMOD_REQUIRE_SIGNATURE', file: 'require_signature', parse: (v, w) => toBoolean(v, w) },
+  instanceName: { env: 'ERPMOD_INSTANCE_NAME', file: 'instance_name', parse: (v, w) => toText(v, w) },
   databaseUrl: { env: 'ERPMOD_DATABASE_URL', file: 'database_url', parse: (v, w) => toDatabaseUrl(v, w) },
   databaseSslMode: { env: 'ERPMOD_DATABASE_SSL_MODE', file: 'database_ssl_mode', parse: (v, w) => toChoice(v, w, DATABASE_SSL_MODES) },
   databaseSslCaFile: { env: 'ERPMOD_DATABASE_SSL_CA_FILE', file: 'database_ssl_ca_file', parse: (v, w) => toText(v, w) },

@@ -14,6 +14,7 @@ import { mountHealthRoutes } from './health-routes';
 import { createHostHeaderGuard } from './host-header-guard';
 import { refuseForeignOrigin } from './origin-guard';
 import { renderMetricsJson } from './metrics-json';
+import { labelSamples } from './label-samples';
 import { renderPrometheus } from './prometheus-text';
 import { collectProcessMetrics, mergeModules, type ProcessMetrics } from '../runtime/process-metrics';
 
@@ -38,6 +39,8 @@ export interface OperatorAppOptions {
    * worker asks the other workers through the primary. Defaults to this process alone.
    */
   readonly metrics?: () => Promise<readonly ProcessMetrics[]>;
+  /** The `instance` label on every Prometheus series: which instance of a fleet this host is. */
+  readonly instance?: () => string;
 }
 
 /**
@@ -94,7 +97,8 @@ export function createOperatorApp(options: OperatorAppOptions): express.Express 
   });
   app.get('/metrics', async (_req, res) => {
     const processes = await everyProcess();
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(renderPrometheus(mergeModules(processes), processes.length));
+    const text = renderPrometheus(mergeModules(processes), processes.length);
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(options.instance === undefined ? text : labelSamples(text, 'instance', options.instance()));
   });
 
   finishWithErrors(app, options.logger);
