@@ -21,3 +21,13 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export function resolveLogFormat(format: LogFormat | undefined): LogFormat {
   return format ?? (process.stdout.isTTY === true ? 'pretty' : 'json');
 }
+
+/**
+ * Writes text that already is one or more log lines (an isolated module's runner's, the access log's
+ * batches) to the logger's own destination: in order with the logger's lines, and formatted the same
+ * way when the format is pretty.
+ */
+export function lineWriter(logger: Logger): (text: string) => void {
+  const stream = (logger as unknown as Record<symbol, { write(text: string): unknown }>)[pino.symbols.streamSym]!;
+  return (text) => void stream.write(text);
+}

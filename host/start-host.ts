@@ -20,7 +20,7 @@ import { EventBus } from './loader/event-bus';
 import type { GenerationSettings } from './loader/load-generation';
 import { openModuleStore } from './store/open-module-store';
 import { cleanupQuietly } from './loader/load-module';
-import { createLogger, type Logger } from './logger';
+import { createLogger, lineWriter, type Logger } from './logger';
 import { createAccessLog } from './logging/access-log';
 import { ModuleOperator } from './operations/module-operator';
 import { openRegistryDatabase } from './registry/open-registry';
@@ -88,6 +88,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     crashLimit: config.crashLimit,
     crashWindowMs: config.crashWindowMs,
     logLevel: config.logLevel,
+    logLine: lineWriter(logger),
     onCrash: (code, record) => {
       registry.recordEvent(code, 'crashed', { ...record });
       logger.error({ module: code, signal: record.signal, exitCode: record.exitCode, hung: record.hung, restartInMs: record.restartInMs }, `isolated module ${code} crashed`);

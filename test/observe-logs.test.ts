@@ -7,9 +7,10 @@ import { makeModulesDir } from './support/modules-dir';
 import { CLI } from './support/paths';
 
 describe('log_format: pretty', () => {
-  it('writes lines a person reads, the access log included, and no JSON', async () => {
+  for (const isolation of ['in-process', 'process'] as const) {
+  it(`writes lines a person reads, the access log included, and no JSON (isolation: ${isolation})`, async () => {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0'], {
-      env: { ...process.env, ERPMOD_MODULES_DIR: makeModulesDir(['good-alpha']), ERPMOD_DATA_DIR: makeTempDir('data'), ERPMOD_HOST: '127.0.0.1', ERPMOD_LOG_FORMAT: 'pretty', ERPMOD_LOG_LEVEL: 'info' },
+      env: { ...process.env, ERPMOD_MODULES_DIR: makeModulesDir(['good-alpha', 'example:inventory']), ERPMOD_DATA_DIR: makeTempDir('data'), ERPMOD_HOST: '127.0.0.1', ERPMOD_LOG_FORMAT: 'pretty', ERPMOD_LOG_LEVEL: 'debug', ERPMOD_ISOLATION: isolation },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -20,12 +21,15 @@ describe('log_format: pretty', () => {
       const line = await waitFor(() => output.split('\n').find((text) => text.includes('requestId=pretty-1')), () => output);
       assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} INFO  \[alpha\] GET \/api\/v1\/alpha\/ping 200 [\d.]+ ms method=GET path=\/api\/v1\/alpha\/ping status=200 durationMs=[\d.]+ version=1\.0\.0 requestId=pretty-1$/);
       assert.match(output, /^\d\d:\d\d:\d\d\.\d{3} INFO  \[alpha\] module alpha loaded /m);
+      // A module's own line: written by its runner process under isolation: process, and passed on through the host's logger.
+      assert.match(output, /^\d\d:\d\d:\d\d\.\d{3} INFO  \[inventory\] inventory ready /m);
       for (const text of output.split('\n').filter((entry) => entry !== '')) assert.ok(!text.startsWith('{'), `a JSON line in pretty output: ${text}`);
     } finally {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     }
   });
+  }
 });
 
 async function waitFor<T>(find: () => T | undefined, seen: () => string, timeoutMs = 20_000): Promise<T> {

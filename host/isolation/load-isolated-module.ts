@@ -13,6 +13,8 @@ export interface IsolationSettings {
   readonly logLevel: string;
   readonly onCrash: (code: string, record: CrashRecord) => void;
   readonly onCircuitOpen: (code: string, reason: string) => void;
+  /** Where the runner's log lines go (the host logger's destination); standard output by default. */
+  readonly logLine?: (text: string) => void;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
     onCrash: (record) => settings.onCrash(manifest.code, record),
     onCircuitOpen: (reason) => settings.onCircuitOpen(manifest.code, reason),
     output: {
-      line: (line) => process.stdout.write(`${line}\n`),
+      line: (line) => (settings.logLine === undefined ? process.stdout.write(`${line}\n`) : settings.logLine(`${line}\n`)),
       truncated: (stream, head, maxLineBytes) =>
         logger.warn({ stream, truncatedAt: maxLineBytes, line: head }, `isolated module output: a line longer than ${maxLineBytes} bytes, truncated at ${maxLineBytes} bytes; the rest of it was dropped`),
       dropped: (lines, bytes) => logger.warn({ droppedLines: lines, droppedBytes: bytes }, `isolated module output over its rate limit: ${lines} lines (${bytes} bytes) dropped`),

@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import pino from 'pino';
-import type { Logger } from '../logger';
+import { lineWriter, type Logger } from '../logger';
 
 /** `access_log_level`: the level module requests are logged at, or `off`. */
 export const ACCESS_LOG_LEVELS = ['off', 'info', 'debug', 'trace'] as const;
@@ -25,7 +24,7 @@ const FLUSH_AT_CHARS = 64 * 1024;
  */
 export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLog | undefined {
   if (level === 'off' || !logger.isLevelEnabled(level)) return undefined;
-  const stream = (logger as unknown as Record<symbol, { write(text: string): unknown }>)[pino.symbols.streamSym]!;
+  const write = lineWriter(logger);
   const head = `{"level":${logger.levels.values[level]},"time":"`;
   const pid = `","pid":${process.pid},"access":true,"method":"`;
   let pending = '';
@@ -35,7 +34,7 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
     if (pending === '') return;
     const text = pending;
     pending = '';
-    stream.write(text);
+    write(text);
   };
   // Lines of the last turn must not be lost when the process exits on purpose.
   process.once('exit', flush);
