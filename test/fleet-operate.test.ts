@@ -4,6 +4,8 @@
  * catches up from the registry by itself, and killing an instance mid-write loses no acknowledged write.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { call, type HttpReply } from './support/http-client';
@@ -28,14 +30,18 @@ describe('a fleet of instances on one PostgreSQL', () => {
   let server: PostgresServer;
   let url: string;
   let hosts: HostProcess[] = [];
+  let sharedModules: string;
+  let ownModules: string;
   const orders = (host: HostProcess): string => `${host.url}/api/v1/sales/orders`;
 
   before(async () => {
     server = await startPostgres();
     url = server.createDatabase('fleet');
-    const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
+    // A and B share a modules directory, C has its own copy (as a separate machine would).
+    sharedModules = makeModulesDir(['example:inventory', 'example:sales']);
+    ownModules = makeModulesDir(['example:inventory', 'example:sales']);
     // One at a time: three boots at once are another test's business, and this keeps the machine calm.
-    for (let i = 0; i < 3; i++) hosts.push(await startHostProcess({ modulesDir, env: { ERPMOD_DATABASE_URL: url }, timeoutMs: 60_000 }));
+    for (const modulesDir of [sharedModules, sharedModules, ownModules]) hosts.push(await startHostProcess({ modulesDir, env: { ERPMOD_DATABASE_URL: url }, timeoutMs: 60_000 }));
   });
   after(async () => {
     await Promise.all(hosts.map((host) => host.stop()));
@@ -67,16 +73,37 @@ describe('a fleet of instances on one PostgreSQL', () => {
     }
   });
 
-  it('reloads on every instance when an operator reloads through one', async () => {
+  it('reloads on every instance when an operator reloads through one, only with the same bytes', async () => {
     const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
-    const reloaded = await c.admin('/plugins/inventory/reload', 'POST');
-    assert.equal(reloaded.status, 200, reloaded.text);
-    for (const other of [a, b]) {
+    const binary = (dir: string): string => path.join(dir, 'inventory', 'lib', 'linux-x64', 'inventory.so');
+    const shaOf = async (host: HostProcess): Promise<string> => ((await host.admin('/plugins/inventory')).json as { binarySha256: string }).binarySha256;
+    const reloadedIn = (host: HostProcess): number => host.logs.filter((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')).length;
+    const waitFor = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
       const started = performance.now();
-      while (!other.logs.some((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')) && performance.now() - started < 10_000) await sleep(50);
-      assert.ok(other.logs.some((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')), 'the other instance loaded a new generation');
-    }
-    assert.equal((await call(`${a.url}/api/v1/inventory/items`)).status, 200);
+      while (!(await done()) && performance.now() - started < 10_000) await sleep(50);
+      assert.ok(await done(), what);
+    };
+    const original = await shaOf(c);
+
+    // A new build in A and B's directory only: C must not switch to whatever it has.
+    fs.appendFileSync(binary(sharedModules), Buffer.from('new build'));
+    const before = reloadedIn(c);
+    const reloaded = await a.admin('/plugins/inventory/reload', 'POST');
+    assert.equal(reloaded.status, 200, reloaded.text);
+    assert.notEqual(reloaded.json.sha256, original);
+    await waitFor(async () => (await shaOf(b)) === reloaded.json.sha256, 'B reloaded the new build');
+    await waitFor(() => c.logs.some((entry) => entry.module === 'inventory' && String(entry.err ?? '').includes('install the same pack')), 'C refused a build other than the fleet\'s, naming what to do');
+    assert.equal(reloadedIn(c), before, 'C kept serving what it had');
+    assert.equal(await shaOf(c), original);
+    assert.equal((await call(`${c.url}/api/v1/inventory/items`)).status, 200);
+
+    // The same bytes installed on C, a reload through C brings every instance to them.
+    fs.copyFileSync(binary(sharedModules), binary(ownModules));
+    const again = await c.admin('/plugins/inventory/reload', 'POST');
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.sha256, reloaded.json.sha256);
+    for (const other of [a, b]) await waitFor(() => reloadedIn(other) >= 2, 'the others reloaded too');
+    assert.equal(await shaOf(a), again.json.sha256);
   });
 
   it('catches up from the registry after its LISTEN connection is cut and a notification is missed', async () => {
@@ -119,6 +146,26 @@ describe('a fleet of instances on one PostgreSQL', () => {
     for (const other of [a, c]) assert.equal((await until(orders(other), (r) => r.status === 503, 8000)).reply.status, 503, 'listening again after the restart');
     assert.equal((await c.admin('/plugins/sales/enable', 'POST')).status, 200);
     for (const other of [a, b]) assert.equal((await until(orders(other), (r) => r.status === 200, 8000)).reply.status, 200);
+  });
+
+  it('reserves, for an order created through one instance, stock another instance shows, the event handled once', async () => {
+    const [a, b, c] = hosts as [HostProcess, HostProcess, HostProcess];
+    assert.equal((await call(`${b.url}/api/v1/inventory/items`, 'POST', { sku: 'E-1', name: 'Event widget', stock: 10 })).status, 201);
+    const order = await call(orders(a), 'POST', { customer: 'ACME', lines: [{ sku: 'E-1', quantity: 3, unit_price: 100 }] });
+    assert.equal(order.status, 201, order.text);
+    assert.equal(order.json.status, 'confirmed', 'the publishing instance delivered order.created and heard stock.reserved back');
+    for (const other of [b, c]) {
+      const item = await call(`${other.url}/api/v1/inventory/items/E-1`);
+      assert.deepEqual([item.json.stock, item.json.reserved], [10, 3], 'reserved once, not once per instance');
+    }
+    const client = new pg.Client(server.url('fleet'));
+    await client.connect();
+    try {
+      const rows = await client.query('SELECT quantity FROM erpmod_inventory.reservations WHERE order_id = $1', [order.json.id]);
+      assert.deepEqual(rows.rows.map((row) => Number(row.quantity)), [3], 'one reservation row for the order');
+    } finally {
+      await client.end();
+    }
   });
 
   it('labels every metric series with the instance, so one scrape of each tells the fleet apart', async () => {

@@ -3,7 +3,7 @@ import { messageOf } from '../errors';
 import type { Logger } from '../logger';
 import type { ModuleOperator } from '../operations/module-operator';
 import type { ModuleTable } from '../runtime/module-slot';
-import type { FleetModuleState, FleetSnapshot, PostgresFleetLink } from './postgres-fleet-link';
+import type { FleetChange, FleetModuleState, FleetSnapshot, PostgresFleetLink } from './postgres-fleet-link';
 
 /**
  * Operator actions for instances sharing one PostgreSQL. An action is applied here while this instance
@@ -52,16 +52,17 @@ export class FleetOperator implements OperatorActions {
     });
   }
 
+  /** Reloads here, then records the build it loaded: the others reload the same sha256 or refuse to switch. */
   reload(code: string): Promise<object> {
-    return this.act(code, { reload: true }, () => this.local.reload(code), (state) => this.seenSerial.set(code, state.reloadSerial));
+    return this.act(code, (result) => ({ reload: true, binarySha256: result.sha256 }), () => this.local.reload(code), (state) => this.seenSerial.set(code, state.reloadSerial));
   }
 
   enable(code: string): Promise<object> {
-    return this.act(code, { enabled: true }, () => this.local.enable(code));
+    return this.act(code, () => ({ enabled: true }), () => this.local.enable(code));
   }
 
   disable(code: string): Promise<object> {
-    return this.act(code, { enabled: false }, () => this.local.disable(code));
+    return this.act(code, () => ({ enabled: false }), () => this.local.disable(code));
   }
 
   /** Flipped from the fleet's row (this instance's registry when the fleet has none), under the fleet lock. */
@@ -71,7 +72,7 @@ export class FleetOperator implements OperatorActions {
     return enabled ? this.disable(code) : this.enable(code);
   }
 
-  private act(code: string, change: { enabled?: boolean; reload?: boolean }, apply: () => Promise<object>, recorded?: (state: FleetModuleState) => void): Promise<object> {
+  private act<T extends object>(code: string, change: (result: T) => FleetChange, apply: () => Promise<T>, recorded?: (state: FleetModuleState) => void): Promise<object> {
     return this.serially(async () => {
       try {
         const { result, state, version } = await this.link.change(code, change, apply);
@@ -90,7 +91,7 @@ export class FleetOperator implements OperatorActions {
     for (const module of snapshot.modules) {
       if (module.reloadSerial > (this.seenSerial.get(module.code) ?? 0)) {
         this.seenSerial.set(module.code, module.reloadSerial);
-        await this.attempt(module.code, 'reload', () => this.local.reload(module.code));
+        await this.attempt(module.code, 'reload', () => this.local.reload(module.code, module.binarySha256 ?? undefined));
       }
     }
     // Dependencies order enables and disables: passes repeat while one of them made progress.

@@ -12,6 +12,8 @@ export interface FleetModuleState {
   readonly enabled: boolean;
   /** Bumped by every reload an operator asks of the fleet; an instance reloads when it has seen less. */
   readonly reloadSerial: number;
+  /** The build the last fleet reload loaded: every instance must load the same bytes. */
+  readonly binarySha256: string | null;
 }
 
 export interface FleetSnapshot {
@@ -22,6 +24,7 @@ export interface FleetSnapshot {
 export interface FleetChange {
   readonly enabled?: boolean;
   readonly reload?: boolean;
+  readonly binarySha256?: string;
 }
 
 // Created under an advisory lock: instances booting together would otherwise race on CREATE ... IF NOT EXISTS.
@@ -38,7 +41,19 @@ const SCHEMA = `
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     version BIGINT NOT NULL
   );
+  ALTER TABLE erpmod_fleet.module_state ADD COLUMN IF NOT EXISTS binary_sha256 TEXT;
   INSERT INTO erpmod_fleet.registry_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;`;
+
+interface StateRow {
+  enabled: boolean;
+  reload_serial: string;
+  binary_sha256: string | null;
+}
+const STATE_COLUMNS = 'enabled, reload_serial, binary_sha256';
+
+function stateOf(code: string, row: StateRow): FleetModuleState {
+  return { code, enabled: row.enabled, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256 };
+}
 
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 2000;
@@ -88,22 +103,22 @@ export class PostgresFleetLink {
 
   /** Every module's fleet state and the version it belongs to, read in one statement. */
   async snapshot(): Promise<FleetSnapshot> {
-    const result = await this.query<{ version: string; code: string | null; enabled: boolean | null; reload_serial: string | null }>(
-      `SELECT v.version, m.code, m.enabled, m.reload_serial
+    const result = await this.query<{ version: string; code: string | null; enabled: boolean | null; reload_serial: string | null; binary_sha256: string | null }>(
+      `SELECT v.version, m.code, m.enabled, m.reload_serial, m.binary_sha256
          FROM erpmod_fleet.registry_version v LEFT JOIN erpmod_fleet.module_state m ON true WHERE v.id = 1 ORDER BY m.code`,
     );
     const version = Number(result.rows[0]?.version ?? 0);
     const modules = result.rows
       .filter((row) => row.code !== null)
-      .map((row) => ({ code: row.code!, enabled: row.enabled!, reloadSerial: Number(row.reload_serial) }));
+      .map((row) => ({ code: row.code!, enabled: row.enabled!, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256 }));
     return { version, modules };
   }
 
   /** The module's fleet state, or undefined when no operator has changed it through the fleet yet. */
   async moduleState(code: string): Promise<FleetModuleState | undefined> {
-    const result = await this.query<{ enabled: boolean; reload_serial: string }>('SELECT enabled, reload_serial FROM erpmod_fleet.module_state WHERE code = $1', [code]);
+    const result = await this.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM erpmod_fleet.module_state WHERE code = $1`, [code]);
     const row = result.rows[0];
-    return row === undefined ? undefined : { code, enabled: row.enabled, reloadSerial: Number(row.reload_serial) };
+    return row === undefined ? undefined : stateOf(code, row);
   }
 
   /**
@@ -112,23 +127,25 @@ export class PostgresFleetLink {
    * take turns, and a local action that fails records nothing. Resolves with the action's result and
    * the module's row as committed.
    */
-  async change<T>(code: string, change: FleetChange, apply: (current: FleetModuleState | undefined) => Promise<T>): Promise<{ result: T; state: FleetModuleState; version: number }> {
+  async change<T>(code: string, changeOf: (result: T) => FleetChange, apply: (current: FleetModuleState | undefined) => Promise<T>): Promise<{ result: T; state: FleetModuleState; version: number }> {
     return this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SCHEMA_LOCK, code]);
-      const current = await client.query<{ enabled: boolean; reload_serial: string }>('SELECT enabled, reload_serial FROM erpmod_fleet.module_state WHERE code = $1', [code]);
+      const current = await client.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM erpmod_fleet.module_state WHERE code = $1`, [code]);
       const row = current.rows[0];
-      const result = await apply(row === undefined ? undefined : { code, enabled: row.enabled, reloadSerial: Number(row.reload_serial) });
-      const written = await client.query<{ enabled: boolean; reload_serial: string }>(
-        `INSERT INTO erpmod_fleet.module_state (code, enabled, reload_serial) VALUES ($1, COALESCE($2, true), CASE WHEN $3 THEN 1 ELSE 0 END)
+      const result = await apply(row === undefined ? undefined : stateOf(code, row));
+      const change = changeOf(result);
+      const written = await client.query<StateRow>(
+        `INSERT INTO erpmod_fleet.module_state (code, enabled, reload_serial, binary_sha256) VALUES ($1, COALESCE($2, true), CASE WHEN $3 THEN 1 ELSE 0 END, $4)
          ON CONFLICT (code) DO UPDATE SET enabled = COALESCE($2, module_state.enabled),
-           reload_serial = module_state.reload_serial + CASE WHEN $3 THEN 1 ELSE 0 END, changed_at = now()
-         RETURNING enabled, reload_serial`,
-        [code, change.enabled ?? null, change.reload === true],
+           reload_serial = module_state.reload_serial + CASE WHEN $3 THEN 1 ELSE 0 END,
+           binary_sha256 = COALESCE($4, module_state.binary_sha256), changed_at = now()
+         RETURNING ${STATE_COLUMNS}`,
+        [code, change.enabled ?? null, change.reload === true, change.binarySha256 ?? null],
       );
       const version = await client.query<{ version: string }>('UPDATE erpmod_fleet.registry_version SET version = version + 1 WHERE id = 1 RETURNING version');
       // Delivered at commit, to every listener (this instance included); never before the rows are visible.
       await client.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, version.rows[0]!.version]);
-      const state = { code, enabled: written.rows[0]!.enabled, reloadSerial: Number(written.rows[0]!.reload_serial) };
+      const state = stateOf(code, written.rows[0]!);
       return { result, state, version: Number(version.rows[0]!.version) };
     });
   }

@@ -59,7 +59,7 @@ export class ModuleOperator {
    * with one assignment, lets the old generation finish its requests and cleans it up. On any failure,
    * including a registry that cannot be written, the new generation is discarded and the old one keeps serving.
    */
-  reload(code: string): Promise<ReloadResult> {
+  reload(code: string, expectSha256?: string): Promise<ReloadResult> {
     return this.exclusive(code, async () => {
       const { registry, logger } = this.options;
       const { slot, moduleDir } = this.slotToReload(code);
@@ -67,7 +67,7 @@ export class ModuleOperator {
       const keeps = previous === undefined ? 'nothing was serving' : 'the previous generation keeps serving';
       let next: LoadedGeneration;
       try {
-        next = await this.loadGeneration(slot, moduleDir, (previous?.number ?? 0) + 1);
+        next = await this.loadGeneration(slot, moduleDir, (previous?.number ?? 0) + 1, expectSha256);
       } catch (error) {
         const reason = messageOf(error);
         this.recordQuietly(code, () => {
@@ -182,7 +182,8 @@ export class ModuleOperator {
    * Loads a new generation without touching the registry's module records (the caller commits them with
    * recordLoaded, then swaps the generation in): a registry write that fails then changes nothing.
    */
-  private async loadGeneration(slot: ModuleSlot, moduleDir: string, number: number): Promise<LoadedGeneration> {
+  /** `expectSha256`: the build another instance of the fleet loaded; a different one here is refused before it is loaded. */
+  private async loadGeneration(slot: ModuleSlot, moduleDir: string, number: number, expectSha256?: string): Promise<LoadedGeneration> {
     const { registry, dataDir, logger, bus, env } = this.options;
     const loaded = readManifest(moduleDir);
     const { manifest } = loaded;
@@ -195,6 +196,13 @@ export class ModuleOperator {
     }
     const checked = checkModuleBinary(loaded, dataDir, this.options.trustPolicy());
     if (!checked.ok) throw new ErpmodError('ERPMOD_RELOAD_FAILED', `the new build is not compliant: ${checked.reason}`, { details: { violations: checked.report.violations } });
+    if (expectSha256 !== undefined && checked.sha256 !== expectSha256) {
+      throw new ErpmodError(
+        'ERPMOD_RELOAD_FAILED',
+        `${moduleDir} holds a build with sha256 ${checked.sha256}, but the fleet reloaded ${expectSha256}: install the same pack on this instance (or share modules_dir), then reload`,
+        { details: { expected: expectSha256, found: checked.sha256 } },
+      );
+    }
     guardModuleData({ registry, dataDir, code: slot.code, logger, store: this.options.generations.store });
     const migrations = migrationFiles(loaded, this.options.generations.store?.engine);
     const generation = await loadGeneration({
