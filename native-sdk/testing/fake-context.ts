@@ -12,7 +12,7 @@
  * assert.deepEqual(bus.topics(), ['stock.reserved']);
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -136,11 +136,15 @@ const MIGRATION_FILE = /^\d{3,}-[A-Za-z0-9_.-]+\.sql$/;
 
 /** Applies every NNN-name.sql file of `dir` in name order, each in its own transaction. */
 export function applyMigrations(db: Database.Database, dir: string): string[] {
-  const files = readdirSync(dir)
-    .filter((name) => MIGRATION_FILE.test(name))
-    .sort();
+  // As the host does on SQLite: a file in `sqlite/` replaces the portable one of the same name.
+  const paths = new Map(readdirSync(dir).filter((name) => MIGRATION_FILE.test(name)).map((name) => [name, join(dir, name)]));
+  const overrides = join(dir, 'sqlite');
+  if (existsSync(overrides)) {
+    for (const name of readdirSync(overrides).filter((entry) => MIGRATION_FILE.test(entry))) paths.set(name, join(overrides, name));
+  }
+  const files = [...paths.keys()].sort();
   for (const file of files) {
-    const sql = readFileSync(join(dir, file), 'utf8');
+    const sql = readFileSync(paths.get(file)!, 'utf8');
     db.transaction(() => db.exec(sql))();
   }
   return files;
