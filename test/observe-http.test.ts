@@ -134,6 +134,27 @@ describe('a port in use, found before any module boots', () => {
       taken.close();
     }
   });
+
+  it('in a cluster, the primary finds it before forking any worker', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const failed = (await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']), args: ['--admin-port', String(port)], env: { ERPMOD_WORKERS: '2' } }).then(
+        async (running) => {
+          await running.stop();
+          return undefined;
+        },
+        (error: { exitCode?: unknown; logs?: Record<string, unknown>[]; message: string }) => error,
+      ))!;
+      assert.ok(failed, 'the cluster started although the admin port is taken');
+      assert.equal(failed.exitCode, 1);
+      assert.match(failed.message, new RegExp(`erpmod: ERPMOD_PORT_IN_USE: the admin listener cannot bind 127\\.0\\.0\\.1:${port}`));
+      assert.deepEqual(failed.logs, [], 'no worker started, no module booted');
+    } finally {
+      taken.close();
+    }
+  });
 });
 
 async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
