@@ -4,6 +4,7 @@
   "targets": [
     {
       "target_name": "sales",
+      "variables": {"erpmod_manifest": "modules/sales/module.yml"},
       "includes": ["native-sdk/gyp/erpmod.gypi"],
       "sources": [
         "modules/sales/src/sales-module.cc",

@@ -119,26 +119,80 @@ function buildEnv(nodeDir: string): NodeJS.ProcessEnv {
   return { ...process.env, npm_config_nodedir: nodeDir };
 }
 
+/** One run of a builder: `node <args>` in `cwd`. */
+export interface BuilderStep {
+  readonly phase: 'configure' | 'compile';
+  readonly builder: Builder;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface StepOptions extends BuildOptions {
+  /** cmake-js only: CMake cache variables passed at configure time (`--CD<name>=<value>`). */
+  readonly cmakeDefines?: Readonly<Record<string, string>>;
+}
+
 /**
- * Runs node-gyp in `dir` (which holds a binding.gyp) and returns build/Release/<target>.<ext>.
- * Configures only when needed (no build/Makefile yet, or a .gyp/.gypi is newer than it).
+ * The node-gyp runs that build `dir` (which holds a binding.gyp): configure only when needed (no
+ * build/Makefile yet, or a .gyp/.gypi or module.yml is newer than it), then build.
  */
-export function buildGypProject(projectDir: string, target: string, options: BuildOptions = {}): BuildResult {
-  const started = Date.now();
+export function gypSteps(projectDir: string, options: StepOptions = {}): BuilderStep[] {
   const dir = resolve(projectDir);
   const nodeDir = options.nodeDir ?? resolveNodeDir();
   const gyp = toolPath('node-gyp/bin/node-gyp.js');
   const env = buildEnv(nodeDir);
   const common = [`--nodedir=${nodeDir}`, '--loglevel=warn'];
   const jobs = `--jobs=${options.jobs ?? 'max'}`;
-  if (options.force === true) {
-    run(target, 'node-gyp', [gyp, 'rebuild', jobs, ...common], dir, env);
-  } else {
-    if (needsGypConfigure(dir)) run(target, 'node-gyp', [gyp, 'configure', ...common], dir, env);
-    run(target, 'node-gyp', [gyp, 'build', jobs, ...common], dir, env);
+  if (options.force === true) return [{ phase: 'compile', builder: 'node-gyp', args: [gyp, 'rebuild', jobs, ...common], cwd: dir, env }];
+  const steps: BuilderStep[] = [];
+  if (needsGypConfigure(dir)) steps.push({ phase: 'configure', builder: 'node-gyp', args: [gyp, 'configure', ...common], cwd: dir, env });
+  steps.push({ phase: 'compile', builder: 'node-gyp', args: [gyp, 'build', jobs, ...common], cwd: dir, env });
+  return steps;
+}
+
+/**
+ * The cmake-js runs that build `dir` (which holds a CMakeLists.txt calling erpmod_add_module): configure
+ * when there is no CMake cache yet or CMakeLists.txt is newer than it, then build. Not `compile`, which
+ * retries a failed build from scratch and so reports every error twice. Offline: the directory's
+ * package.json should carry `"binary": {"napi_versions": [8]}`; npm_config_nodedir is set as well.
+ */
+export function cmakeSteps(projectDir: string, options: StepOptions = {}): BuilderStep[] {
+  const dir = resolve(projectDir);
+  const env = buildEnv(options.nodeDir ?? resolveNodeDir());
+  const cmakeJs = toolPath('cmake-js/bin/cmake-js');
+  const common = ['-d', dir, '-l', 'warn'];
+  const defines = Object.entries(options.cmakeDefines ?? {}).map(([name, value]) => `--CD${name}=${value}`);
+  const parallel = options.jobs === undefined ? [] : ['--parallel', String(options.jobs)];
+  const cache = join(dir, 'build', 'CMakeCache.txt');
+  const steps: BuilderStep[] = [];
+  // A directory moved (or copied) after a build keeps a cache naming the old source directory, which
+  // CMake refuses: configure that one from scratch.
+  const moved = existsSync(cache) && cachedSourceDir(cache) !== dir;
+  if (options.force === true || moved || !existsSync(cache) || statSync(join(dir, 'CMakeLists.txt')).mtimeMs > statSync(cache).mtimeMs) {
+    const fresh = options.force === true || moved;
+    steps.push({ phase: 'configure', builder: 'cmake-js', args: [cmakeJs, fresh ? 'reconfigure' : 'configure', ...common, ...defines], cwd: dir, env });
   }
-  const output = join(dir, 'build', 'Release', `${target}.${libraryExtension()}`);
-  if (!existsSync(output)) throw new ModuleBuildError(target, `module "${target}": node-gyp succeeded but ${output} is missing (is "${target}" a target of ${join(dir, 'binding.gyp')}?)`, '');
+  steps.push({ phase: 'compile', builder: 'cmake-js', args: [cmakeJs, 'build', ...common, ...parallel], cwd: dir, env });
+  return steps;
+}
+
+function cachedSourceDir(cache: string): string | undefined {
+  const match = /^CMAKE_HOME_DIRECTORY:INTERNAL=(.*)$/m.exec(readFileSync(cache, 'utf8'));
+  return match === null ? undefined : resolve(match[1]!.trim());
+}
+
+/** build/Release/<target>.<ext>, where both builders put the library. */
+export function builtLibrary(projectDir: string, target: string): string {
+  return join(resolve(projectDir), 'build', 'Release', `${target}.${libraryExtension()}`);
+}
+
+/** Runs node-gyp in `dir` (which holds a binding.gyp) and returns build/Release/<target>.<ext>. */
+export function buildGypProject(projectDir: string, target: string, options: BuildOptions = {}): BuildResult {
+  const started = Date.now();
+  for (const step of gypSteps(projectDir, options)) run(target, step.builder, [...step.args], step.cwd, step.env);
+  const output = builtLibrary(projectDir, target);
+  if (!existsSync(output)) throw new ModuleBuildError(target, `module "${target}": node-gyp succeeded but ${output} is missing (is "${target}" a target of ${join(resolve(projectDir), 'binding.gyp')}?)`, '');
   return { output, builder: 'node-gyp', ms: Date.now() - started };
 }
 
@@ -146,25 +200,15 @@ function needsGypConfigure(dir: string): boolean {
   const makefile = ['Makefile', 'binding.sln', 'binding.xcodeproj'].map((f) => join(dir, 'build', f)).find((f) => existsSync(f));
   if (makefile === undefined || !existsSync(join(dir, 'build', 'config.gypi'))) return true;
   const configured = statSync(makefile).mtimeMs;
-  const gypFiles = [join(dir, 'binding.gyp'), join(findRepoRoot(), 'native-sdk', 'gyp', 'erpmod.gypi')];
+  const gypFiles = [join(dir, 'binding.gyp'), join(dir, 'module.yml'), join(findRepoRoot(), 'native-sdk', 'gyp', 'erpmod.gypi')];
   return gypFiles.some((f) => existsSync(f) && statSync(f).mtimeMs > configured);
 }
 
-/**
- * Runs cmake-js in `dir` (which holds a CMakeLists.txt calling erpmod_add_module(<target> ...)) and
- * returns build/Release/<target>.<ext>. Offline: the directory's package.json should carry
- * `"binary": {"napi_versions": [8]}`; npm_config_nodedir is set as well.
- */
-export function buildCmakeProject(projectDir: string, target: string, options: BuildOptions = {}): BuildResult {
+/** Runs cmake-js in `dir` (see cmakeSteps) and returns build/Release/<target>.<ext>. */
+export function buildCmakeProject(projectDir: string, target: string, options: StepOptions = {}): BuildResult {
   const started = Date.now();
-  const dir = resolve(projectDir);
-  const nodeDir = options.nodeDir ?? resolveNodeDir();
-  const cmakeJs = toolPath('cmake-js/bin/cmake-js');
-  const command = options.force === true ? 'rebuild' : 'compile';
-  const args = [cmakeJs, command, '-d', dir, '-l', 'warn'];
-  if (options.jobs !== undefined) args.push('--parallel', String(options.jobs));
-  run(target, 'cmake-js', args, dir, buildEnv(nodeDir));
-  const output = join(dir, 'build', 'Release', `${target}.${libraryExtension()}`);
+  for (const step of cmakeSteps(projectDir, options)) run(target, step.builder, [...step.args], step.cwd, step.env);
+  const output = builtLibrary(projectDir, target);
   if (!existsSync(output)) throw new ModuleBuildError(target, `module "${target}": cmake-js succeeded but ${output} is missing (does CMakeLists.txt call erpmod_add_module(${target} ...)?)`, '');
   return { output, builder: 'cmake-js', ms: Date.now() - started };
 }

@@ -9,14 +9,17 @@ import { ARCHES, PLATFORMS } from '../compliance/manifest/manifest-schema';
 import { ErpmodError } from '../errors';
 import { buildModuleDir, NATIVE_TARGET } from '../vendor/build-module-dir';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
-import { parseOptions } from './run-cli';
+import { buildProgress } from './build-progress';
+import { parseOptions } from './parse-options';
 
 export const BUILD_USAGE = `usage: erpmod build [MODULE_DIR] [--target <platform>-<arch>]
 
 Builds the module in MODULE_DIR (default: the current directory) with the builder its build file names
 (CMakeLists.txt: cmake-js; binding.gyp: node-gyp), offline, and writes the library to the path
 module.yml declares for the target (by convention lib/<platform>-<arch>/<code>.<so|dylib|dll>).
-The builders' own files stay in build/; nothing else changes.
+The builders' own files stay in build/ (their whole output of the last build in build/erpmod-build.log);
+nothing else changes. On a terminal each phase (configure, compile, install) is shown with its time;
+otherwise one summary line is printed. A compiler error is shown once, as file:line.
 
 options:
   --target <platform>-<arch>   default ${NATIVE_TARGET} (this machine); win32-x64 cross-builds with
@@ -26,7 +29,7 @@ exit codes: 0 built, 1 build failed or toolchain missing, 2 usage
 `;
 
 export function buildCommand(argv: readonly string[]): Promise<number> {
-  return runVendorCommand(BUILD_USAGE, argv, () => {
+  return runVendorCommand(BUILD_USAGE, argv, async () => {
     const { values, positionals } = parseOptions(argv, { target: { type: 'string' } });
     const [dir = '.'] = positionalArgs(positionals, 0, 1, 'at most one module directory');
     const target = stringOption(values.target);
@@ -36,7 +39,13 @@ export function buildCommand(argv: readonly string[]): Promise<number> {
         throw new ErpmodError('ERPMOD_USAGE', `--target: expected <platform>-<arch> with platform ${PLATFORMS.join('|')} and arch ${ARCHES.join('|')}, got "${target}"`);
       }
     }
-    const result = buildModuleDir(dir, { target });
+    const progress = buildProgress();
+    let result;
+    try {
+      result = await buildModuleDir(dir, { target, onPhase: progress.listener });
+    } finally {
+      progress.stop();
+    }
     const shown = path.relative(process.cwd(), result.destination) || result.destination;
     process.stdout.write(`built ${result.code} for ${result.target} with ${result.builder} in ${(result.ms / 1000).toFixed(1)} s -> ${shown}\n`);
     if (result.undeclared) {

@@ -14,7 +14,7 @@ import { formatJunit } from '../compliance/report/format-junit';
 import { formatText } from '../compliance/report/format-text';
 import { styleFor } from '../compliance/report/terminal-style';
 import { listModuleDirs, runCheck } from '../compliance/run-check';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const CHECK_USAGE = `usage: erpmod check [MODULE_DIR...] [options]
 

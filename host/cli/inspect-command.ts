@@ -14,7 +14,7 @@ import { buildInspectReport } from '../compliance/report/inspect-report';
 import { listUniversalSlices } from '../compliance/report/list-universal-slices';
 import { styleFor } from '../compliance/report/terminal-style';
 import { ErpmodError } from '../errors';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const INSPECT_USAGE = `usage: erpmod inspect <binary> [--arch x64|arm64] [--format text|json]
 

@@ -14,7 +14,7 @@ import { installPack } from '../vendor/install-pack';
 import { requestReload } from '../vendor/request-reload';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
 import { trustPolicyOf } from '../vendor/trust-policy';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const EXIT_NOT_RELOADED = 3;
 

@@ -5,7 +5,7 @@
 
 import { generateKeyPair } from '../vendor/signing-keys';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const KEYGEN_USAGE = `usage: erpmod keygen [--out PREFIX]
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ErpmodError } from '../errors';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
 import { BUILDERS, LANGUAGES, scaffoldModule } from '../vendor/scaffold-module';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const NEW_USAGE = `usage: erpmod new <code> [--builder gyp|cmake] [--lang cpp|c] [--dir PARENT]
 
@@ -40,6 +40,12 @@ export function newCommand(argv: readonly string[]): Promise<number> {
       `created ${shown}/ (${language === 'cpp' ? 'C++' : 'C'}, ${builder === 'gyp' ? 'node-gyp' : 'cmake-js'}): ${result.files.join(', ')}\n` +
         `next: erpmod build ${shown} && erpmod check ${shown}\n`,
     );
+    if (!result.kit.installed) {
+      process.stdout.write(
+        `note: no erpmod package is installed where ${shown}/ can find it, so its build files and test point at ${result.kit.root} by relative paths; ` +
+          `run "npm i -D erpmod" in ${shown}/ or a parent and create the module again to refer to the package instead\n`,
+      );
+    }
     return 0;
   });
 }

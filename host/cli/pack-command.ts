@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { packModule } from '../vendor/pack-module';
 import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const PACK_USAGE = `usage: erpmod pack [MODULE_DIR] [--key KEYFILE] [--out FILE]
 

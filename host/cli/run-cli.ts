@@ -1,7 +1,7 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErpmodError, messageOf } from '../errors';
 import { buildCommand } from './build-command';
 import { checkCommand } from './check-command';
+import { devCommand } from './dev-command';
 import { inspectCommand } from './inspect-command';
 import { installCommand } from './install-command';
 import { keygenCommand } from './keygen-command';
@@ -18,6 +18,7 @@ commands:
   check     check modules against the compliance rules (erpmod check --help)
   inspect   show what the checker sees in a binary (erpmod inspect --help)
   new       create a module directory that builds and passes the check (erpmod new --help)
+  dev       serve modules from a local host, rebuilt and reloaded on every save (erpmod dev --help)
   build     build a module's library, or cross-build it for win32-x64 (erpmod build --help)
   pack      pack a module into a .tgz with pinned digests, optionally signed (erpmod pack --help)
   verify    check a pack's digests and signature (erpmod verify --help)
@@ -41,6 +42,8 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         return inspectCommand(rest);
       case 'new':
         return await newCommand(rest);
+      case 'dev':
+        return await devCommand(rest);
       case 'build':
         return await buildCommand(rest);
       case 'pack':
@@ -58,24 +61,11 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect, new, build, pack, verify, install, keygen`);
+        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect, new, dev, build, pack, verify, install, keygen`);
     }
   } catch (error) {
     const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';
     process.stderr.write(`erpmod: ${code}: ${messageOf(error)}\n`);
     return error instanceof ErpmodError && error.code === 'ERPMOD_USAGE' ? 2 : 1;
-  }
-}
-
-/** node:util parseArgs, with its errors turned into ERPMOD_USAGE (exit 2). */
-export function parseOptions(
-  argv: readonly string[],
-  options: NonNullable<ParseArgsConfig['options']>,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
-  } catch (error) {
-    throw new ErpmodError('ERPMOD_USAGE', messageOf(error), { cause: error });
   }
 }

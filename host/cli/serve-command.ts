@@ -6,7 +6,7 @@ import { createLogger, resolveLogFormat } from '../logger';
 import { checkPortsFree } from '../http/check-ports-free';
 import { startHost } from '../start-host';
 import { handleStopSignals } from './handle-stop-signals';
-import { parseOptions } from './run-cli';
+import { parseOptions, portOption } from './parse-options';
 
 /**
  * `erpmod serve`: start, then stop gracefully on SIGTERM / SIGINT (exit 0), or exit 1 when boot fails
@@ -60,14 +60,6 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   }
   if (signals.booted(host) && cluster.isWorker) process.send?.(READY_MESSAGE);
   return undefined;
-}
-
-function portOption(flag: string, raw: unknown): number {
-  const port = Number(raw);
-  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || port > 65535) {
-    throw new ErpmodError('ERPMOD_USAGE', `${flag}: expected an integer from 0 to 65535, got "${String(raw)}"`);
-  }
-  return port;
 }
 
 /** `--accept-new-data inventory,sales`: the modules whose recorded database the operator lets go for this boot. */

@@ -10,7 +10,7 @@ import { extractPack, readPack } from '../vendor/read-pack';
 import { positionalArgs, runVendorCommand } from '../vendor/run-vendor-command';
 import { readPublicKeyFile } from '../vendor/signing-keys';
 import { verifyModuleDir, type Finding } from '../vendor/verify-module-dir';
-import { parseOptions } from './run-cli';
+import { parseOptions } from './parse-options';
 
 export const VERIFY_USAGE = `usage: erpmod verify <pack> [--trusted-key FILE]...
 

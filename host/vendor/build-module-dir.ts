@@ -11,13 +11,17 @@ import { readManifest } from '../compliance/manifest/read-manifest';
 import { resolveInside } from '../compliance/manifest/resolve-inside';
 import { ErpmodError } from '../errors';
 import {
-  buildCmakeProject, buildGypProject, findRepoRoot, installLibrary, libraryExtension, ModuleBuildError, type Builder,
+  builtLibrary, cmakeSteps, gypSteps, installLibrary, libraryExtension, type Builder, type BuilderStep,
 } from '../../scripts/build-modules';
 import { crossBuildWindows } from './cross-build-windows';
+import { runBuilderSteps, type PhaseListener } from './run-builder-steps';
+import { locateKit } from './scaffold-module';
 
 export interface BuildDirOptions {
   /** `<platform>-<arch>`; defaults to this machine's. */
   readonly target?: string;
+  /** Told when each phase (configure, compile, install) starts and ends. */
+  readonly onPhase?: PhaseListener;
 }
 
 export interface BuildDirResult {
@@ -37,7 +41,7 @@ export const NATIVE_TARGET = `${process.platform}-${process.arch}`;
  * @throws ErpmodError ERPMOD_BUILD_FAILED (no build files, a broken SDK include, the builder failed),
  *   ERPMOD_TOOLCHAIN_MISSING (no compiler for a cross target), ERPMOD_MANIFEST_* (bad module.yml).
  */
-export function buildModuleDir(moduleDir: string, options: BuildDirOptions = {}): BuildDirResult {
+export async function buildModuleDir(moduleDir: string, options: BuildDirOptions = {}): Promise<BuildDirResult> {
   const started = Date.now();
   const loaded = readManifest(moduleDir);
   const { code } = loaded.manifest;
@@ -65,15 +69,28 @@ export function buildModuleDir(moduleDir: string, options: BuildDirOptions = {})
   }
 
   const builder = builderOf(dir);
-  if (builder === 'node-gyp') assertIncludesResolve(dir);
-  let output: string;
+  let steps: BuilderStep[];
   try {
-    output = builder === 'cmake-js' ? buildCmakeProject(dir, code).output : buildGypProject(dir, code).output;
+    if (builder === 'node-gyp') {
+      assertGypIncludesResolve(dir);
+      steps = gypSteps(dir);
+    } else {
+      assertCmakeIncludesResolve(dir);
+      steps = cmakeSteps(dir, { cmakeDefines: { ERPMOD_CMAKE: path.join(locateKit(dir).root, 'native-sdk', 'cmake', 'erpmod.cmake') } });
+    }
   } catch (error) {
-    if (error instanceof ModuleBuildError) throw new ErpmodError('ERPMOD_BUILD_FAILED', error.message, { cause: error });
+    if (error instanceof ErpmodError) throw error;
     throw new ErpmodError('ERPMOD_BUILD_FAILED', `module "${code}": ${(error as Error).message}`, { cause: error });
   }
+  await runBuilderSteps(code, dir, steps, options.onPhase);
+  const output = builtLibrary(dir, code);
+  if (!fs.existsSync(output)) {
+    throw new ErpmodError('ERPMOD_BUILD_FAILED', `module "${code}": ${builder} succeeded but ${output} is missing (the build file must name the library after the module's code, "${code}")`);
+  }
+  const installing = Date.now();
+  options.onPhase?.({ phase: 'install', state: 'start' });
   installLibrary(output, destination);
+  options.onPhase?.({ phase: 'install', state: 'done', ms: Date.now() - installing });
   return { code, target, builder, destination, undeclared: declared === undefined, ms: Date.now() - started };
 }
 
@@ -83,21 +100,43 @@ function builderOf(dir: string): Builder {
   throw new ErpmodError('ERPMOD_BUILD_FAILED', `${dir}: expected a CMakeLists.txt (cmake-js) or a binding.gyp (node-gyp), found neither (erpmod new creates one)`);
 }
 
+/** Where the erpmod package's `file` (under native-sdk/) is, written relative to `dir`: node's resolution from there, else this kit's. */
+function sdkFileFrom(dir: string, ...file: string[]): string {
+  return path.relative(dir, path.join(locateKit(dir).root, 'native-sdk', ...file)).split(path.sep).join('/');
+}
+
 /**
- * node-gyp reports a missing include as a Python traceback; say which path is wrong and what the SDK's
- * path is from here instead (a module directory moved after `erpmod new` is the usual cause).
+ * node-gyp reports a missing include as a Python traceback; say which path is wrong and where the erpmod
+ * package's gypi is from here instead (a module directory moved after `erpmod new` is the usual cause).
  */
-function assertIncludesResolve(dir: string): void {
+function assertGypIncludesResolve(dir: string): void {
   const text = fs.readFileSync(path.join(dir, 'binding.gyp'), 'utf8');
-  const gypi = path.join(findRepoRoot(), 'native-sdk', 'gyp', 'erpmod.gypi');
   for (const match of text.matchAll(/["']includes["']\s*:\s*\[([^\]]*)\]/g)) {
     for (const item of match[1]!.matchAll(/["']([^"']+)["']/g)) {
       const include = item[1]!;
       if (!fs.existsSync(path.resolve(dir, include))) {
-        const suggestion = path.relative(dir, gypi).split(path.sep).join('/');
         throw new ErpmodError('ERPMOD_BUILD_FAILED',
-          `${path.join(dir, 'binding.gyp')}: includes "${include}", which does not exist from ${dir}; the erpmod SDK's gypi is at "${suggestion}" from there`);
+          `${path.join(dir, 'binding.gyp')}: includes "${include}", which does not exist from ${dir}; the erpmod SDK's gypi is at "${sdkFileFrom(dir, 'gyp', 'erpmod.gypi')}" from there`);
       }
+    }
+  }
+}
+
+/**
+ * The same for a CMakeLists.txt that includes the SDK's erpmod.cmake by a path (modules created before
+ * the kit was a package): CMake would stop with its own error, which cmake-js buries in its banners.
+ */
+function assertCmakeIncludesResolve(dir: string): void {
+  const file = path.join(dir, 'CMakeLists.txt');
+  const text = fs.readFileSync(file, 'utf8');
+  for (const match of text.matchAll(/^\s*include\(\s*"?([^")\s]*erpmod\.cmake)"?/gm)) {
+    const include = match[1]!;
+    const resolved = path.resolve(dir, include.replace(/\$\{CMAKE_CURRENT_SOURCE_DIR\}|\$\{CMAKE_SOURCE_DIR\}/g, dir));
+    if (/\$\{/.test(include.replace(/\$\{CMAKE_(CURRENT_)?SOURCE_DIR\}/g, ''))) continue;
+    if (!fs.existsSync(resolved)) {
+      throw new ErpmodError('ERPMOD_BUILD_FAILED',
+        `${file}: includes "${include}", which does not exist from ${dir}; the erpmod SDK's CMake glue is at "\${CMAKE_CURRENT_SOURCE_DIR}/${sdkFileFrom(dir, 'cmake', 'erpmod.cmake')}" from there ` +
+          '(or let node find it: see the CMakeLists.txt erpmod new writes)');
     }
   }
 }

@@ -28,6 +28,8 @@ export interface ScaffoldResult {
   readonly dir: string;
   /** Relative paths of the files written, sorted. */
   readonly files: readonly string[];
+  /** The kit the module's build files and test refer to. */
+  readonly kit: KitLocation;
 }
 
 /** Why a code is refused (the manifest schema's rule), or undefined when it is acceptable. */
@@ -49,9 +51,9 @@ export function scaffoldModule(code: string, options: ScaffoldOptions): Scaffold
   const dir = path.join(parent, code);
   if (fs.existsSync(dir)) throw new ErpmodError('ERPMOD_TARGET_EXISTS', `${dir} already exists; erpmod new creates a new directory and never writes into an existing one`);
 
-  const root = findRepoRoot();
-  const templates = path.join(root, 'native-sdk', 'templates');
-  const values = templateValues(code, options, dir, root);
+  const kit = locateKit(parent);
+  const templates = path.join(findRepoRoot(), 'native-sdk', 'templates');
+  const values = templateValues(code, options, dir, kit);
   const files = new Map<string, string>();
   for (const part of ['common', options.language, options.builder]) collect(path.join(templates, part), '', files, code);
 
@@ -70,15 +72,13 @@ export function scaffoldModule(code: string, options: ScaffoldOptions): Scaffold
     if (error instanceof ErpmodError) throw error;
     throw new ErpmodError('ERPMOD_INTERNAL', `cannot write ${dir}: ${messageOf(error)}`, { cause: error });
   }
-  return { dir, files: [...files.keys()].sort() };
+  return { dir, files: [...files.keys()].sort(), kit };
 }
 
-function templateValues(code: string, options: ScaffoldOptions, dir: string, root: string): Record<string, string> {
+function templateValues(code: string, options: ScaffoldOptions, dir: string, kit: KitLocation): Record<string, string> {
   const words = code.split('-');
   const ext = options.language === 'cpp' ? 'cc' : 'c';
   const relative = (from: string, to: string): string => path.relative(from, to).split(path.sep).join('/');
-  const sdk = path.join(root, 'native-sdk');
-  const testing = relative(path.join(dir, 'test'), path.join(root, 'dist', 'native-sdk', 'testing'));
   return {
     code,
     name: words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join(' '),
@@ -89,10 +89,34 @@ function templateValues(code: string, options: ScaffoldOptions, dir: string, roo
     language: options.language === 'cpp' ? 'C++ with the erpmod SDK' : 'plain C: node_api.h and erpmod/abi.h',
     builder_name: options.builder === 'gyp' ? 'node-gyp' : 'cmake-js',
     build_file: options.builder === 'gyp' ? 'binding.gyp' : 'CMakeLists.txt',
-    sdk_gypi: relative(dir, path.join(sdk, 'gyp', 'erpmod.gypi')),
-    sdk_cmake: relative(dir, path.join(sdk, 'cmake', 'erpmod.cmake')),
-    sdk_testing: testing.startsWith('.') ? testing : `./${testing}`,
+    sdk_gypi: relative(dir, path.join(kit.root, 'native-sdk', 'gyp', 'erpmod.gypi')),
+    sdk_testing: kit.installed ? 'erpmod/testing' : dotted(relative(path.join(dir, 'test'), path.join(kit.root, 'dist', 'native-sdk', 'testing'))),
   };
+}
+
+function dotted(relative: string): string {
+  return relative.startsWith('.') ? relative : `./${relative}`;
+}
+
+export interface KitLocation {
+  /** The kit package's root directory (holding package.json, native-sdk/ and dist/). */
+  readonly root: string;
+  /** True when node's package resolution finds it from the directory: the module refers to `erpmod`. */
+  readonly installed: boolean;
+}
+
+/**
+ * The kit a module created in `parent` builds against: the `erpmod` package node finds from there (what
+ * `npm i -D erpmod` installed), else the kit running this command (then the module's files point at it
+ * by relative paths, and `erpmod new` says so).
+ */
+export function locateKit(parent: string): KitLocation {
+  try {
+    const manifest = require.resolve('erpmod/package.json', { paths: [parent] });
+    return { root: path.dirname(manifest), installed: true };
+  } catch {
+    return { root: findRepoRoot(), installed: false };
+  }
 }
 
 function collect(dir: string, prefix: string, files: Map<string, string>, code: string): void {

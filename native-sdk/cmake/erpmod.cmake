@@ -6,7 +6,11 @@
 #   erpmod_add_module(hello SOURCES src/hello.cc)
 #
 # erpmod_add_module(<code> SOURCES <files...> [NAPI_VERSION <n>] [INCLUDE_DIRS <dirs...>]
-#                   [LIBRARIES <libs...>] [OUTPUT_DIRECTORY <dir>])
+#                   [LIBRARIES <libs...>] [OUTPUT_DIRECTORY <dir>] [MANIFEST <module.yml>])
+#
+# MANIFEST (default: module.yml beside the CMakeLists.txt) is read at configure time: its code and
+# version are compiled in as ERPMOD_BUILD_CODE / ERPMOD_BUILD_VERSION (erpmod/identity.h), and an
+# edit of it reconfigures. Its code must be <code>.
 #
 # Produces <code>.so / .dylib / .dll (no "lib" prefix, not .node) in OUTPUT_DIRECTORY (default:
 # the build directory, ${CMAKE_BINARY_DIR}/Release like cmake-js's own layout), with NAPI_VERSION
@@ -24,8 +28,8 @@ get_filename_component(ERPMOD_SDK_DIR "${ERPMOD_SDK_DIR}" ABSOLUTE)
 
 # node-addon-api's headers: resolved with node from the project, else from the SDK's location
 # (cmake-js also lists them in CMAKE_JS_INC when the project's package.json can resolve them).
+find_program(ERPMOD_NODE_EXECUTABLE NAMES node nodejs)
 if(NOT NODE_ADDON_API_DIR)
-  find_program(ERPMOD_NODE_EXECUTABLE NAMES node nodejs)
   if(ERPMOD_NODE_EXECUTABLE)
     execute_process(
       COMMAND "${ERPMOD_NODE_EXECUTABLE}" -p
@@ -38,7 +42,7 @@ if(NOT NODE_ADDON_API_DIR)
 endif()
 
 function(erpmod_add_module code)
-  cmake_parse_arguments(ARG "" "NAPI_VERSION;OUTPUT_DIRECTORY" "SOURCES;INCLUDE_DIRS;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAPI_VERSION;OUTPUT_DIRECTORY;MANIFEST" "SOURCES;INCLUDE_DIRS;LIBRARIES" ${ARGN})
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "erpmod_add_module(${code}): SOURCES is required")
   endif()
@@ -60,6 +64,33 @@ function(erpmod_add_module code)
     NODE_ADDON_API_DISABLE_DEPRECATED
     BUILDING_NODE_EXTENSION)
   target_compile_features(${code} PRIVATE cxx_std_17)
+
+  if(NOT ARG_MANIFEST)
+    set(ARG_MANIFEST "${CMAKE_CURRENT_SOURCE_DIR}/module.yml")
+  endif()
+  if(EXISTS "${ARG_MANIFEST}")
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${ARG_MANIFEST}")
+    if(NOT ERPMOD_NODE_EXECUTABLE)
+      message(FATAL_ERROR "erpmod_add_module(${code}): node was not found on PATH; it reads ${ARG_MANIFEST}")
+    endif()
+    execute_process(
+      COMMAND "${ERPMOD_NODE_EXECUTABLE}" "${ERPMOD_SDK_DIR}/tools/module-identity.js" "${ARG_MANIFEST}" cmake
+      OUTPUT_VARIABLE identity
+      ERROR_VARIABLE identity_error
+      RESULT_VARIABLE identity_status
+      OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT identity_status EQUAL 0)
+      message(FATAL_ERROR "${identity_error}")
+    endif()
+    list(GET identity 0 manifest_code)
+    list(GET identity 1 manifest_version)
+    if(NOT manifest_code STREQUAL code)
+      message(FATAL_ERROR "erpmod_add_module(${code}): ${ARG_MANIFEST} says code: ${manifest_code}; the library must be named after the module's code")
+    endif()
+    target_compile_definitions(${code} PRIVATE
+      ERPMOD_BUILD_CODE="${manifest_code}"
+      ERPMOD_BUILD_VERSION="${manifest_version}")
+  endif()
 
   if(WIN32)
     set(suffix ".dll")

@@ -22,6 +22,10 @@
     # Rebased the same way (keys ending in _dir): where node-addon-api is looked up when the
     # vendor's project does not have it.
     "erpmod_sdk_dir": "..",
+    # The module's manifest, relative to the binding.gyp: its code and version are compiled in as
+    # ERPMOD_BUILD_CODE / ERPMOD_BUILD_VERSION, which ERPMOD_MODULE checks its literals against.
+    # A binding.gyp building a module that lives elsewhere sets it (the repository's own does).
+    "erpmod_manifest%": "module.yml",
   },
   "include_dirs": [
     "../include",
@@ -32,6 +36,7 @@
     "NAPI_CPP_EXCEPTIONS",
     "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
     "NODE_ADDON_API_DISABLE_DEPRECATED",
+    "<!@(node \"<(erpmod_sdk_dir)/tools/module-identity.js\" \"<(erpmod_manifest)\" gyp)",
   ],
   "cflags!": ["-fno-exceptions", "-O3"],
   "cflags_cc!": ["-fno-exceptions", "-O3"],

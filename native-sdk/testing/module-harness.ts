@@ -147,11 +147,27 @@ export function matchRoute(pattern: string, path: string): Record<string, string
   return params;
 }
 
+/**
+ * The host refuses a library whose code or version differ from module.yml's (rule meta/identity); so
+ * does the harness, so a unit test cannot pass on a build the host would reject.
+ */
+function assertIdentity(handler: ModuleHandler, manifest: ManifestSubset, libraryPath: string): void {
+  const code = handler.getModuleCode();
+  const version = handler.getModuleVersion();
+  if (code !== manifest.code || version !== manifest.version) {
+    throw new Error(
+      `${libraryPath} is ${code} ${version}, but module.yml says ${manifest.code} ${String(manifest.version)}: ` +
+        'rebuild it (erpmod build passes module.yml\'s code and version into the library), or make ERPMOD_MODULE\'s literals equal to module.yml\'s',
+    );
+  }
+}
+
 export function openModule(moduleDir: string, options: OpenModuleOptions = {}): OpenedModule {
   const manifest = readManifestSubset(moduleDir);
   const libraryPath = options.libraryPath ?? moduleLibraryPath(moduleDir, manifest);
   if (!existsSync(libraryPath)) throw new Error(`${libraryPath} does not exist: build the module first`);
   const handler = loadModuleLibrary(libraryPath).Handler();
+  assertIdentity(handler, manifest, libraryPath);
   const migrationsDir = manifest.migrations === undefined ? undefined : resolve(moduleDir, manifest.migrations);
   const fake = createFakeContext({
     code: manifest.code,

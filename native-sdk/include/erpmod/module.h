@@ -114,6 +114,7 @@ class RouteTable {
 }  // namespace erpmod
 
 #include "erpmod/detail/runtime.h"
+#include "erpmod/identity.h"
 
 // True when `Class` overrides Module::Health (its `&Class::Health` then names a member of a
 // class derived from Module, not of Module itself). Health overrides must be public.
@@ -121,8 +122,10 @@ class RouteTable {
   (!std::is_same_v<decltype(&Class::Health), decltype(&::erpmod::Module::Health)>)
 
 // Defines the module library: the info block for `code` / `version` (string literals equal to
-// module.yml), the Node-API registration and the `Handler` export. Use once per library.
+// module.yml, checked at compile time when the build passes module.yml's: erpmod/identity.h), the
+// Node-API registration and the `Handler` export. Use once per library.
 #define ERPMOD_MODULE(Class, code, version)                                                  \
+  ERPMOD_CHECK_IDENTITY_(code, version)                                                      \
   ERPMOD_INFO_BLOCK(code, version)                                                           \
   static_assert(std::is_base_of_v<::erpmod::Module, Class>, #Class " must derive from erpmod::Module"); \
   static ::erpmod::Module* erpmod_create_module_() { return new Class(); }                   \
