@@ -41,10 +41,18 @@ describe('erpmod new', () => {
       assert.deepEqual([manifest.code, manifest.version, manifest.abi.napi, manifest.routes], [code, '1.0.0', 8, [{ method: 'GET', path: '/greetings/:name', execution: 'main' }]]);
       assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).binary, { napi_versions: [8] });
 
+      // No erpmod package is installed above scratch: the files point at this kit by relative paths, and
+      // erpmod new says so (test/vendor-kit.test.ts covers the installed package).
+      assert.match(result.stdout, /note: no erpmod package is installed where parent\/v-[a-z-]+\/ can find it/);
       const buildFile = fs.readFileSync(path.join(dir, v.build), 'utf8');
-      const include = v.builder === 'gyp' ? /"includes": \["([^"]+)"\]/.exec(buildFile)![1]! : /include\(\$\{CMAKE_CURRENT_SOURCE_DIR\}\/([^)]+)\)/.exec(buildFile)![1]!;
-      assert.ok(!path.isAbsolute(include), 'relative, so the module and the SDK can move together');
-      assert.equal(path.resolve(dir, include), path.join(ROOT, 'native-sdk', v.builder === 'gyp' ? 'gyp/erpmod.gypi' : 'cmake/erpmod.cmake'));
+      if (v.builder === 'gyp') {
+        const include = /"includes": \["([^"]+)"\]/.exec(buildFile)![1]!;
+        assert.ok(!path.isAbsolute(include), 'relative, so the module and the SDK can move together');
+        assert.equal(path.resolve(dir, include), path.join(ROOT, 'native-sdk', 'gyp/erpmod.gypi'));
+      } else {
+        assert.match(buildFile, /require\('erpmod\/sdk'\)\.cmake/, 'CMake asks node where the kit is');
+        assert.doesNotMatch(buildFile, /native-sdk/);
+      }
       const testing = /require\('([^']+)'\)/.exec(fs.readFileSync(path.join(dir, 'test', `${code}.test.js`), 'utf8').split('\n').find((l) => l.includes('openModule'))!)![1]!;
       assert.equal(path.resolve(dir, 'test', testing), path.join(ROOT, 'dist', 'native-sdk', 'testing'));
 
@@ -52,8 +60,11 @@ describe('erpmod new', () => {
       const includes = [...source.matchAll(/^#include [<"]([^>"]+)[>"]/gm)].map((m) => m[1]);
       if (v.lang === 'c') {
         assert.deepEqual(includes.filter((h) => !['stdbool.h', 'stdint.h', 'stdio.h', 'stdlib.h', 'string.h'].includes(h!)), ['node_api.h', 'erpmod/abi.h'], 'C: Node-API and erpmod/abi.h only');
+        assert.match(source, /#define MODULE_VERSION ERPMOD_BUILD_VERSION/, 'the version comes from module.yml');
       } else {
         assert.ok(includes.includes('erpmod/module.h'));
+        assert.match(source, /ERPMOD_MODULE\(VGyp|ERPMOD_MODULE\(VCmake/);
+        assert.match(source, /ERPMOD_MODULE\(\w+, ERPMOD_BUILD_CODE, ERPMOD_BUILD_VERSION\)/, 'code and version come from module.yml');
       }
     });
   }
@@ -121,12 +132,57 @@ describe('erpmod build', () => {
     const right = path.relative(moved, path.join(ROOT, 'native-sdk', 'gyp', 'erpmod.gypi'));
     assert.match(brokenInclude.stderr, new RegExp(`includes "[^"]+erpmod\\.gypi", which does not exist from .*; the erpmod SDK's gypi is at "${right.replace(/\./g, '\\.')}" from there`));
 
+    // A CMake module whose CMakeLists.txt includes the glue by a path that no longer reaches it (modules
+    // made before the kit was a package): gyp's hint, not CMake's error inside cmake-js's banners.
+    const oldCmake = path.join(scratch, 'elsewhere', 'oldcmake');
+    fs.mkdirSync(path.join(oldCmake, 'src'), { recursive: true });
+    fs.copyFileSync(path.join(dir, 'module.yml'), path.join(oldCmake, 'module.yml'));
+    fs.writeFileSync(path.join(oldCmake, 'CMakeLists.txt'), 'cmake_minimum_required(VERSION 3.15)\nproject(buildfix C CXX)\ninclude(${CMAKE_CURRENT_SOURCE_DIR}/../../native-sdk/cmake/erpmod.cmake)\nerpmod_add_module(buildfix SOURCES src/buildfix.c)\n');
+    const cmakeMoved = await erpmod(['build', oldCmake], scratch);
+    assert.equal(cmakeMoved.code, 1, describeRun(cmakeMoved));
+    const cmakeRight = path.relative(oldCmake, path.join(ROOT, 'native-sdk', 'cmake', 'erpmod.cmake'));
+    assert.match(cmakeMoved.stderr, new RegExp(`includes "\\$\\{CMAKE_CURRENT_SOURCE_DIR\\}/\\.\\./\\.\\./native-sdk/cmake/erpmod\\.cmake", which does not exist from .*; the erpmod SDK's CMake glue is at "\\$\\{CMAKE_CURRENT_SOURCE_DIR\\}/${cmakeRight.replace(/\./g, '\\.')}" from there`));
+    assert.doesNotMatch(cmakeMoved.stderr, /OMG|ERR!/);
+
     const unsupported = await erpmod(['build', dir, '--target', 'darwin-arm64'], scratch);
     assert.equal(unsupported.code, 1);
     assert.match(unsupported.stderr, /ERPMOD_TOOLCHAIN_MISSING: erpmod build cannot cross-build for darwin-arm64 from .*: the cross targets it knows are win32-x64/);
     const bogus = await erpmod(['build', dir, '--target', 'amiga-68k'], scratch);
     assert.equal(bogus.code, 2);
     assert.match(bogus.stderr, /--target: expected <platform>-<arch>/);
+  });
+
+  it('a cmake module moved after a build (its build/ along) builds again; a version that differs from module.yml fails the build at its line', { timeout: 240_000 }, async () => {
+    assert.equal((await erpmod(['new', 'movecm', '--builder', 'cmake'], scratch)).code, 0);
+    const first = path.join(scratch, 'movecm');
+    const built = await erpmod(['build', first], scratch);
+    assert.equal(built.code, 0, describeRun(built));
+    const moved = path.join(scratch, 'moved-here', 'movecm');
+    fs.mkdirSync(path.dirname(moved), { recursive: true });
+    fs.renameSync(first, moved);
+    const again = await erpmod(['build', moved], scratch);
+    assert.equal(again.code, 0, `the stale CMake cache is configured again, not an error:\n${describeRun(again)}`);
+
+    const source = path.join(moved, 'src', 'movecm.cc');
+    const text = fs.readFileSync(source, 'utf8').replace('ERPMOD_MODULE(Movecm, ERPMOD_BUILD_CODE, ERPMOD_BUILD_VERSION)', 'ERPMOD_MODULE(Movecm, "movecm", "9.9.9")');
+    fs.writeFileSync(source, text);
+    const line = text.split('\n').findIndex((l) => l.startsWith('ERPMOD_MODULE(')) + 1;
+    const mismatch = await erpmod(['build', moved], scratch);
+    assert.equal(mismatch.code, 1, describeRun(mismatch));
+    const errors = mismatch.stderr.match(/^src\/movecm\.cc:\d+:\d+: error: .*$/gm) ?? [];
+    assert.equal(errors.length, 1, `one error line:\n${mismatch.stderr}`);
+    assert.match(errors[0]!, new RegExp(`^src/movecm\\.cc:${line}:\\d+: error: static assertion failed: ERPMOD_MODULE's version differs from module\\.yml's version`));
+    assert.doesNotMatch(mismatch.stderr, /OMG|ERR!/);
+  });
+
+  it('on a terminal, one line per phase with its time', { skip: onPath('script') ? false : 'script(1) is not installed' }, async () => {
+    const cli = path.join(ROOT, 'dist', 'host', 'cli', 'erpmod.js');
+    fs.rmSync(path.join(dir, 'build'), { recursive: true, force: true });
+    const result = await run('script', ['-qec', `"${process.execPath}" "${cli}" build "${dir}"`, '/dev/null'], { cwd: scratch });
+    assert.equal(result.code, 0, describeRun(result));
+    const lines = result.stdout.split(/\r?\n/).map((l) => l.replace(/^.*\r(?:\x1b\[K)?/, '')).filter((l) => l.trim() !== '');
+    for (const phase of ['configure', 'compile', 'install']) assert.ok(lines.some((l) => new RegExp(`^  ${phase} +\\d+\\.\\d s$`).test(l)), `${phase}: ${JSON.stringify(lines)}`);
+    assert.ok(lines.some((l) => /^built buildfix for /.test(l)));
   });
 
   it('--target win32-x64 names the missing MinGW tool when it is not on PATH', async () => {

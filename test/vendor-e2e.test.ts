@@ -1,6 +1,7 @@
 /**
  * The vendor guide, run verbatim: docs/vendor-guide.md's `<!-- e2e -->` shell blocks, in order, from an
- * empty temporary directory, for C++ and C modules built with node-gyp and cmake-js. The host steps the
+ * empty temporary directory where the first block installs the kit from `npm pack`'s tarball (as
+ * ERPMOD_KIT), for C++ and C modules built with node-gyp and cmake-js, each in a directory below it. The host steps the
  * guide shows unmarked (`erpmod serve`) are done here with the same configuration file. Then what the
  * host must refuse: a pack with one byte of its binary changed, an unsigned pack, an unsigned module
  * copied in by hand (at reload and at boot) — and the running module keeps serving the same build.
@@ -11,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { readTarGz, writeTarGz } from '../host/vendor/tar-archive';
-import { describeRun, erpmod, erpmodShimDir, run, type RunResult } from './fixtures/vendor/vendor-cli';
+import { KIT_NPM_ENV, packKit, provideSqliteBinary } from './fixtures/vendor/kit-package';
+import { describeRun, erpmod, run, type RunResult } from './fixtures/vendor/vendor-cli';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
 import { call } from './support/http-client';
 import { PLATFORM_KEY, ROOT } from './support/paths';
@@ -36,9 +38,9 @@ function readGuide(): Guide {
   return { setup, steps };
 }
 
-/** Step indexes: the host is started after INSTALL and before FIRST_REQUEST. */
-const STEP = { NEW: 0, BUILD: 1, PACK: 2, INSTALL: 3, FIRST_REQUEST: 4, UPGRADE: 5 } as const;
-const STEP_COUNT = 6;
+/** Step indexes: KIT runs once; the host is started after INSTALL and before FIRST_REQUEST. */
+const STEP = { KIT: 0, NEW: 1, BUILD: 2, PACK: 3, INSTALL: 4, FIRST_REQUEST: 5, UPGRADE: 6 } as const;
+const STEP_COUNT = 7;
 
 const VARIANTS = [
   { module: 'hello', builder: 'gyp', language: 'cpp' },
@@ -50,14 +52,25 @@ const VARIANTS = [
 describe('the vendor guide, verbatim', () => {
   const guide = readGuide();
   const scratch = makeTempDir('vendor-e2e');
-  const bin = erpmodShimDir(scratch);
 
-  it(`has the ${STEP_COUNT} e2e steps this test drives (new, build, pack, install, request, upgrade)`, () => {
+  it(`has the ${STEP_COUNT} e2e steps this test drives (kit, new, build, pack, install, request, upgrade)`, () => {
     assert.equal(guide.steps.length, STEP_COUNT, 'the guide\'s <!-- e2e --> blocks changed: update STEP in this test');
+    assert.match(guide.steps[STEP.KIT]!, /npm i -D/);
     assert.match(guide.steps[STEP.NEW]!, /erpmod new/);
     assert.match(guide.steps[STEP.INSTALL]!, /erpmod install/);
     assert.match(guide.steps[STEP.FIRST_REQUEST]!, /curl/);
     assert.match(guide.steps[STEP.UPGRADE]!, /--reload/);
+  });
+
+  it('installs the kit from its tarball into the empty directory (the guide\'s first step)', { timeout: 300_000 }, async (t) => {
+    const packed = packKit(makeTempDir('vendor-e2e-pack'));
+    assert.deepEqual(fs.readdirSync(scratch), [], 'starts from an empty directory');
+    const env = { ...process.env, ...KIT_NPM_ENV, ERPMOD_KIT: packed };
+    const result = await run('bash', ['-euo', 'pipefail', '-c', `${guide.setup}\n${guide.steps[STEP.KIT]!}`], { cwd: scratch, env, timeoutMs: 280_000 });
+    t.diagnostic(`kit install: ${(result.ms / 1000).toFixed(1)} s`);
+    assert.equal(result.code, 0, `guide step ${STEP.KIT} failed:\n${guide.steps[STEP.KIT]}\n${describeRun(result)}`);
+    provideSqliteBinary(scratch);
+    assert.ok(fs.existsSync(path.join(scratch, 'node_modules', '.bin', 'erpmod')));
   });
 
   for (const variant of VARIANTS) {
@@ -68,7 +81,6 @@ describe('the vendor guide, verbatim', () => {
       assert.deepEqual(fs.readdirSync(work), [], 'starts from an empty directory');
       const env: NodeJS.ProcessEnv = {
         ...process.env,
-        PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
         MODULE: variant.module,
         BUILDER: variant.builder,
         LANGUAGE: variant.language,

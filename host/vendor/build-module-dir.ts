@@ -63,7 +63,7 @@ export async function buildModuleDir(moduleDir: string, options: BuildDirOptions
       throw new ErpmodError('ERPMOD_TOOLCHAIN_MISSING',
         `erpmod build cannot cross-build for ${target} from ${NATIVE_TARGET}: the cross targets it knows are win32-x64 (MinGW-w64); build on a ${target} machine`);
     }
-    const output = crossBuildWindows(dir, code, loaded.manifest.abi.napi);
+    const output = crossBuildWindows(dir, code, loaded.manifest.abi.napi, loaded.manifest.version);
     installLibrary(output, destination);
     return { code, target, builder: 'mingw-w64', destination, undeclared: declared === undefined, ms: Date.now() - started };
   }

@@ -4,6 +4,7 @@
  * adds its own traceback) and bury them in their own noise; a vendor wants the lines to jump to.
  */
 
+import fs from 'node:fs';
 import path from 'node:path';
 
 /** GCC and Clang: `file:line:col: error: message` (also `fatal error:`); MSVC: `file(line): error Cnnnn: message`. */
@@ -24,8 +25,11 @@ export interface CompilerError {
  * module's source the notes under it name, which is the line to change.
  */
 export function compilerErrors(output: string, moduleDir: string, cwd: string = moduleDir): CompilerError[] {
+  // make runs the compiler in build/ (node-gyp), cmake with absolute paths: a relative name is taken
+  // from whichever of the two holds it.
   const located = (file: string): { file: string; inside: boolean } => {
-    const absolute = path.resolve(cwd, file);
+    const candidates = [path.resolve(cwd, 'build', file), path.resolve(cwd, file)];
+    const absolute = candidates.find((candidate) => fs.existsSync(candidate)) ?? candidates[1]!;
     const relative = path.relative(moduleDir, absolute);
     const inside = !relative.startsWith('..') && !path.isAbsolute(relative);
     return { file: inside ? relative.split(path.sep).join('/') : absolute, inside };

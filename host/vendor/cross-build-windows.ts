@@ -23,7 +23,7 @@ const CXX_EXTENSIONS = ['.cc', '.cpp', '.cxx'];
 const ENTRY_POINTS = new Set(['napi_register_module_v1', 'node_api_module_get_api_version_v1']);
 
 /** Returns the absolute path of the .dll it built (inside build/win32-x64/). */
-export function crossBuildWindows(moduleDir: string, code: string, napiVersion: number): string {
+export function crossBuildWindows(moduleDir: string, code: string, napiVersion: number, version: string): string {
   const sources = listSources(path.join(moduleDir, 'src'));
   if (sources.length === 0) throw new ErpmodError('ERPMOD_BUILD_FAILED', `${moduleDir}/src: no .c, .cc, .cpp or .cxx file to cross-build`);
   const cxx = sources.some((s) => CXX_EXTENSIONS.includes(path.extname(s)));
@@ -47,6 +47,8 @@ export function crossBuildWindows(moduleDir: string, code: string, napiVersion: 
   const args = [
     '-shared', '-static', '-O2', '-s',
     `-DNAPI_VERSION=${napiVersion}`, '-DNAPI_EXTERN=__declspec(dllimport)',
+    // module.yml's identity, as the gyp and CMake glue pass it (erpmod/identity.h).
+    `-DERPMOD_BUILD_CODE="${code}"`, `-DERPMOD_BUILD_VERSION="${version}"`,
     `-I${path.join(root, 'native-sdk', 'include')}`, `-I${nodeHeaders}`,
   ];
   if (cxx) {

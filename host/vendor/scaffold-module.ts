@@ -111,11 +111,12 @@ export interface KitLocation {
  * by relative paths, and `erpmod new` says so).
  */
 export function locateKit(parent: string): KitLocation {
-  try {
-    const manifest = require.resolve('erpmod/package.json', { paths: [parent] });
-    return { root: path.dirname(manifest), installed: true };
-  } catch {
-    return { root: findRepoRoot(), installed: false };
+  // node's node_modules lookup, by hand: require.resolve from inside this package would answer with
+  // the package itself (self-reference through its "exports"), wherever `parent` is.
+  for (let dir = path.resolve(parent); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', 'erpmod');
+    if (fs.existsSync(path.join(candidate, 'package.json'))) return { root: fs.realpathSync(candidate), installed: true };
+    if (path.dirname(dir) === dir) return { root: findRepoRoot(), installed: false };
   }
 }
 
