@@ -180,7 +180,7 @@ describe('erpmod build', () => {
     fs.rmSync(path.join(dir, 'build'), { recursive: true, force: true });
     const result = await run('script', ['-qec', `"${process.execPath}" "${cli}" build "${dir}"`, '/dev/null'], { cwd: scratch });
     assert.equal(result.code, 0, describeRun(result));
-    const lines = result.stdout.split(/\r?\n/).map((l) => l.replace(/^.*\r(?:\x1b\[K)?/, '')).filter((l) => l.trim() !== '');
+    const lines = result.stdout.split(/\r?\n/).map((l) => l.replace(/^[\s\S]*\r(?:\x1b\[K)?/, '')).filter((l) => l.trim() !== '');
     for (const phase of ['configure', 'compile', 'install']) assert.ok(lines.some((l) => new RegExp(`^  ${phase} +\\d+\\.\\d s$`).test(l)), `${phase}: ${JSON.stringify(lines)}`);
     assert.ok(lines.some((l) => /^built buildfix for /.test(l)));
   });
