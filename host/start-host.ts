@@ -27,7 +27,7 @@ import { openRegistryDatabase } from './registry/open-registry';
 import { PluginRepository } from './registry/plugin-repository';
 import { HealthReporter } from './runtime/module-health';
 import { ModuleTable } from './runtime/module-slot';
-import { readTrustPolicy, type TrustPolicy } from './vendor/trust-policy';
+import { readTrustPolicy, type TrustPolicy } from './packaging/trust-policy';
 
 export interface StartHostOptions {
   readonly env?: NodeJS.ProcessEnv;

@@ -8,7 +8,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cli="$root/dist/host/cli/erpmod.js"
 
-if [ ! -f "$cli" ] || [ ! -f "$root/dist/host/vendor/build-module-dir.js" ]; then
+if [ ! -f "$cli" ] || [ ! -f "$root/dist/host/packaging/build-module-dir.js" ]; then
   # tsc exits non-zero on type errors but still emits; the check below decides whether the build is usable.
   (cd "$root" && npx --no-install tsc -p tsconfig.json >&2) || true
   if [ ! -f "$cli" ]; then

@@ -8,7 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { scaffoldModule } from '../host/vendor/scaffold-module';
+import { scaffoldModule } from '../host/packaging/scaffold-module';
 import { makeTempDir } from './support/host-process';
 import { call } from './support/http-client';
 import { CLI } from './support/paths';

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { readTarGz, writeTarGz } from '../host/vendor/tar-archive';
+import { readTarGz, writeTarGz } from '../host/packaging/tar-archive';
 import { KIT_NPM_ENV, packKit, provideSqliteBinary } from './fixtures/vendor/kit-package';
 import { describeRun, erpmod, run, type RunResult } from './fixtures/vendor/vendor-cli';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';

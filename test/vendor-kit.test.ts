@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { readTarGz } from '../host/vendor/tar-archive';
+import { readTarGz } from '../host/packaging/tar-archive';
 import { installKit, packagesWithInstallScripts, packKit } from './fixtures/vendor/kit-package';
 import { describeRun, run } from './fixtures/vendor/vendor-cli';
 import { makeTempDir } from './support/host-process';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { packModule } from '../host/vendor/pack-module';
+import { packModule } from '../host/packaging/pack-module';
 import { buildFixtureModule } from './fixtures/vendor/built-module';
 import { describeRun, run, type RunResult } from './fixtures/vendor/vendor-cli';
 import { makeTempDir } from './support/host-process';

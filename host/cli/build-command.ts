@@ -7,8 +7,8 @@
 import path from 'node:path';
 import { ARCHES, PLATFORMS } from '../compliance/manifest/manifest-schema';
 import { ErpmodError } from '../errors';
-import { buildModuleDir, NATIVE_TARGET } from '../vendor/build-module-dir';
-import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
+import { buildModuleDir, NATIVE_TARGET } from '../packaging/build-module-dir';
+import { positionalArgs, runVendorCommand, stringOption } from '../packaging/run-vendor-command';
 import { buildProgress } from './build-progress';
 import { parseOptions } from './parse-options';
 

@@ -4,7 +4,7 @@
  * nothing until the one-line summary, so logs stay one line per build.
  */
 
-import type { PhaseEvent, PhaseListener } from '../vendor/run-builder-steps';
+import type { PhaseEvent, PhaseListener } from '../packaging/run-builder-steps';
 
 export interface ProgressWriter {
   readonly listener: PhaseListener;

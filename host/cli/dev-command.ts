@@ -1,6 +1,6 @@
 /**
  * `erpmod dev [MODULE_DIR...]`: a local host serving the modules, rebuilt, checked and hot-reloaded on
- * every save (host/vendor/dev-session.ts). Runs until SIGINT / SIGTERM; exit 2 on usage, 1 when the host
+ * every save (host/packaging/dev-session.ts). Runs until SIGINT / SIGTERM; exit 2 on usage, 1 when the host
  * cannot start.
  */
 
@@ -12,7 +12,7 @@ import { readTokenFile } from '../config/admin-token';
 import { ErpmodError, messageOf } from '../errors';
 import { createLogger } from '../logger';
 import { startHost, type RunningHost } from '../start-host';
-import { DevSession } from '../vendor/dev-session';
+import { DevSession } from '../packaging/dev-session';
 import { buildProgress } from './build-progress';
 import { parseOptions, portOption } from './parse-options';
 

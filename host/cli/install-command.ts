@@ -10,10 +10,10 @@ import { ADMIN_TOKEN_FILE, checkAdminToken, readTokenFile } from '../config/admi
 import { loadConfig, type HostConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
 import { listenerUrl } from '../http/listener-url';
-import { installPack } from '../vendor/install-pack';
-import { requestReload } from '../vendor/request-reload';
-import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
-import { trustPolicyOf } from '../vendor/trust-policy';
+import { installPack } from '../packaging/install-pack';
+import { requestReload } from '../packaging/request-reload';
+import { positionalArgs, runVendorCommand, stringOption } from '../packaging/run-vendor-command';
+import { trustPolicyOf } from '../packaging/trust-policy';
 import { parseOptions } from './parse-options';
 
 export const EXIT_NOT_RELOADED = 3;

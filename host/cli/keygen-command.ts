@@ -3,8 +3,8 @@
  * (a file exists: keys are never overwritten), 2 usage.
  */
 
-import { generateKeyPair } from '../vendor/signing-keys';
-import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
+import { generateKeyPair } from '../packaging/signing-keys';
+import { positionalArgs, runVendorCommand, stringOption } from '../packaging/run-vendor-command';
 import { parseOptions } from './parse-options';
 
 export const KEYGEN_USAGE = `usage: erpmod keygen [--out PREFIX]

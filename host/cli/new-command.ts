@@ -5,8 +5,8 @@
 
 import path from 'node:path';
 import { ErpmodError } from '../errors';
-import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
-import { BUILDERS, LANGUAGES, scaffoldModule } from '../vendor/scaffold-module';
+import { positionalArgs, runVendorCommand, stringOption } from '../packaging/run-vendor-command';
+import { BUILDERS, LANGUAGES, scaffoldModule } from '../packaging/scaffold-module';
 import { parseOptions } from './parse-options';
 
 export const NEW_USAGE = `usage: erpmod new <code> [--builder gyp|cmake] [--lang cpp|c] [--dir PARENT]

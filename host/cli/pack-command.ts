@@ -5,8 +5,8 @@
  */
 
 import path from 'node:path';
-import { packModule } from '../vendor/pack-module';
-import { positionalArgs, runVendorCommand, stringOption } from '../vendor/run-vendor-command';
+import { packModule } from '../packaging/pack-module';
+import { positionalArgs, runVendorCommand, stringOption } from '../packaging/run-vendor-command';
 import { parseOptions } from './parse-options';
 
 export const PACK_USAGE = `usage: erpmod pack [MODULE_DIR] [--key KEYFILE] [--out FILE]

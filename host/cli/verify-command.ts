@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { extractPack, readPack } from '../vendor/read-pack';
-import { positionalArgs, runVendorCommand } from '../vendor/run-vendor-command';
-import { readPublicKeyFile } from '../vendor/signing-keys';
-import { verifyModuleDir, type Finding } from '../vendor/verify-module-dir';
+import { extractPack, readPack } from '../packaging/read-pack';
+import { positionalArgs, runVendorCommand } from '../packaging/run-vendor-command';
+import { readPublicKeyFile } from '../packaging/signing-keys';
+import { verifyModuleDir, type Finding } from '../packaging/verify-module-dir';
 import { parseOptions } from './parse-options';
 
 export const VERIFY_USAGE = `usage: erpmod verify <pack> [--trusted-key FILE]...

@@ -6,7 +6,7 @@ import { ErpmodError, messageOf } from '../errors';
 import { checkAdminToken } from './admin-token';
 import { LOG_FORMATS, type LogFormat } from '../logger';
 import { ACCESS_LOG_LEVELS, type AccessLogLevel } from '../logging/access-log';
-import { parsePublicKey, publicKeyText } from '../vendor/signing-keys';
+import { parsePublicKey, publicKeyText } from '../packaging/signing-keys';
 
 /** Everything the host reads from its environment, validated once at start. */
 export interface HostConfig {

@@ -2,7 +2,7 @@ import { readManifest } from '../compliance/manifest/read-manifest';
 import type { ModuleManifest } from '../compliance/types';
 import type { PluginRecord, PluginRepository } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import type { TrustPolicy } from '../packaging/trust-policy';
 import type { ModuleDetail, ModuleView } from './console-shapes';
 import { maskConfig } from './mask-config';
 import { signatureStateOf } from './signature-state';

@@ -10,7 +10,7 @@ import { refuseNonJson } from '../http/content-type-guard';
 import { refuseForeignOrigin } from '../http/origin-guard';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import type { TrustPolicy } from '../packaging/trust-policy';
 import { createSessionAcceptor, type SessionAcceptor } from './accept-session';
 import { ConsoleSessions, cookieValue, SESSION_COOKIE, SESSION_TTL_MS } from './console-session';
 import { describeModule, listModuleViews, type ModuleSources } from './describe-modules';

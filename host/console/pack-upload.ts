@@ -6,9 +6,9 @@ import type { CheckReport } from '../compliance/report/check-report';
 import { formatText } from '../compliance/report/format-text';
 import { ErpmodError, isErpmodError, messageOf } from '../errors';
 import type { PluginRepository } from '../registry/plugin-repository';
-import { installPack } from '../vendor/install-pack';
-import type { TrustPolicy } from '../vendor/trust-policy';
-import type { Finding } from '../vendor/verify-module-dir';
+import { installPack } from '../packaging/install-pack';
+import type { TrustPolicy } from '../packaging/trust-policy';
+import type { Finding } from '../packaging/verify-module-dir';
 import type { PackPreviewShape } from './console-shapes';
 
 /** The largest pack the console takes (base64 in JSON makes the request a third larger). */

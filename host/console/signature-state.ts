@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describeVerdict, judgeSignature, SIGNATURE_FILE } from '../vendor/module-signature';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import { describeVerdict, judgeSignature, SIGNATURE_FILE } from '../packaging/module-signature';
+import type { TrustPolicy } from '../packaging/trust-policy';
 import type { SignatureState } from './console-shapes';
 
 /** The signature verdict for the module.yml in `moduleDir` now, under the host's current trust policy. */

@@ -6,7 +6,7 @@ import type { OperatorActions } from '../cluster/fan-out-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { HealthReporter } from '../runtime/module-health';
 import type { ModuleTable } from '../runtime/module-slot';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import type { TrustPolicy } from '../packaging/trust-policy';
 import { createAdminGuard } from './admin-guard';
 import { finishWithErrors } from './app-error-handler';
 import { refuseNonJson } from './content-type-guard';

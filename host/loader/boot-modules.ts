@@ -4,7 +4,7 @@ import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
 import type { PluginRepository, PluginStatus } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import type { TrustPolicy } from '../packaging/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
 import { guardModuleData } from '../store/sqlite/guard-module-data';

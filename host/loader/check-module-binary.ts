@@ -3,7 +3,7 @@ import path from 'node:path';
 import { checkStatic, checkStaticFile, defaultCheckTarget } from '../compliance/check-static';
 import type { LoadedManifest, StaticReport } from '../compliance/types';
 import type { PluginBinary } from '../registry/plugin-repository';
-import { checkSignatureRule, withSignatureRule, type TrustPolicy } from '../vendor/trust-policy';
+import { checkSignatureRule, withSignatureRule, type TrustPolicy } from '../packaging/trust-policy';
 import { writeShadowCopy } from './shadow-copy';
 
 export type CheckedBinary =

@@ -15,7 +15,7 @@ import type { PluginBinary, PluginRepository } from '../registry/plugin-reposito
 import { storageErrorOf } from '../registry/storage-error';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
-import type { TrustPolicy } from '../vendor/trust-policy';
+import type { TrustPolicy } from '../packaging/trust-policy';
 
 export interface ModuleOperatorOptions {
   readonly table: ModuleTable;
