@@ -16,7 +16,7 @@ import { DevSession } from '../packaging/dev-session';
 import { buildProgress } from './build-progress';
 import { parseOptions, portOption } from './parse-options';
 
-export const DEV_USAGE = `usage: erpmod dev [MODULE_DIR...] [--port N] [--admin-port N] [--data-dir DIR] [--log-level LEVEL]
+export const DEV_USAGE = `usage: erpmod dev [MODULE_DIR...] [--port N] [--admin-port N] [--data-dir DIR] [--log-level LEVEL] [--config FILE]
 
 Builds each module (default: the current directory) with its own builder, checks it, and serves it from
 a local host with SQLite. Then watches each module's sources and module.yml: a change rebuilds, checks
