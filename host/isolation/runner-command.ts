@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { findExecutable } from '../find-executable';
 
 /** How a runner learns that the host is gone when the host cannot tell it (SIGKILL, a crash). */
 export type ParentDeath = 'pdeathsig' | 'watchdog';
@@ -26,18 +26,4 @@ export function runnerCommand(memoryMb: number, hostEnv: NodeJS.ProcessEnv): Run
   const node = [process.execPath, RUNNER, '--host-pid', String(process.pid), ...(parentDeath === 'watchdog' ? ['--watchdog'] : [])];
   const exec = setpriv === undefined ? node : [setpriv, '--pdeathsig', 'KILL', ...node];
   return { file: '/bin/sh', args: ['-c', `ulimit -d ${memoryMb * 1024} && exec "$0" "$@"`, ...exec], parentDeath };
-}
-
-function findExecutable(name: string, searchPath: string | undefined): string | undefined {
-  for (const dir of (searchPath ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
 }

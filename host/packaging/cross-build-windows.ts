@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErpmodError } from '../errors';
+import { findExecutable } from '../find-executable';
 import { findRepoRoot, resolveNodeDir } from '../../scripts/build-modules';
 
 const INSTALL_HINT = 'install MinGW-w64 (Debian/Ubuntu: apt-get install gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 binutils-mingw-w64-x86-64; macOS: brew install mingw-w64)';
@@ -95,16 +96,8 @@ function nodeAddonApiDir(moduleDir: string, root: string): string {
 /** The first of `names` on PATH. @throws ErpmodError ERPMOD_TOOLCHAIN_MISSING naming the tool and how to install it. */
 function requireTool(names: readonly string[], purpose: string): string {
   for (const name of names) {
-    for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-      if (dir === '') continue;
-      const candidate = path.join(dir, name);
-      try {
-        fs.accessSync(candidate, fs.constants.X_OK);
-        return candidate;
-      } catch {
-        // not here
-      }
-    }
+    const found = findExecutable(name, process.env.PATH);
+    if (found !== undefined) return found;
   }
   throw new ErpmodError('ERPMOD_TOOLCHAIN_MISSING', `${names[names.length - 1]} is not on PATH (needed for ${purpose}); ${INSTALL_HINT}`);
 }
