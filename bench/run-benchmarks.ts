@@ -19,7 +19,7 @@ import { measureExecutionPool } from './internal/execution-pool';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { measureReload } from './internal/reload-latency';
 import { measureScale } from './internal/scale-modules';
-import { alternateRounds, roundRatio, type RoundPlan, type TargetResults } from './lib/alternate-rounds';
+import { alternateRounds, roundRatio, roundRatios, type RoundPlan, type TargetResults } from './lib/alternate-rounds';
 import { loadTool } from './lib/load-generator';
 import { machineInfo } from './lib/machine-info';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     const lightRows: ContenderRow[] = [rawHttp, bareExpress, erpmodInProcess, erpmodIsolated].map((c) => row(c, light.get(c.id), servers.get(c.id), c.id === 'isolated' && !isolation.available ? `not available yet` : undefined));
     const lightRps = (a: string, b: string): number => roundRatio(light.get(a), light.get(b), (r) => r.requestsPerSecond);
     const lightRatios = [
-      { label: 'erpmod in-process / raw node:http (req/s)', value: lightRps('erpmod', 'raw') },
+      { label: 'erpmod in-process / raw node:http (req/s)', value: lightRps('erpmod', 'raw'), rounds: roundRatios(light.get('erpmod'), light.get('raw'), (r) => r.requestsPerSecond) },
       { label: 'erpmod in-process / bare Express (req/s)', value: lightRps('erpmod', 'express') },
       { label: 'bare Express / raw node:http (req/s)', value: lightRps('express', 'raw') },
       { label: 'erpmod isolation: process / in-process (req/s)', value: lightRps('isolated', 'erpmod') },

@@ -1,6 +1,9 @@
 /**
- * Contender 1, the ceiling: a bare node:http listener that matches the two URLs by string and calls
- * the native functions directly. No router, no validation, no request ids, no metrics.
+ * Contender 1, the ceiling: a bare node:http listener that matches the URLs by string and calls the
+ * native functions directly. No router, no validation, no request ids, no metrics. The light route is
+ * the leanest answer a hand-written server could give: compare the URL, call the function with
+ * `{method, route, path, params: {}, query: {}, headers}`, JSON.stringify the body, write it with
+ * content-type and content-length.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -24,6 +27,7 @@ export const rawHttp: Contender = {
 
 function serve(): void {
   const routes = openNativeRoutes(process.env.BENCH_DATA_DIR!, process.env.BENCH_PING_MODULE);
+  const ping = routes.ping;
   let counter = 0;
   const call = (req: http.IncomingMessage, route: string, body: unknown, rawBody: Buffer | undefined, fn: (r: ModuleRequest) => unknown): ModuleResponse =>
     fn({
@@ -39,6 +43,14 @@ function serve(): void {
     }) as ModuleResponse;
 
   const server = http.createServer((req, res) => {
+    if (req.url === PING_PATH && ping !== undefined) {
+      const reply = (ping as (request: object) => unknown)({ method: req.method, route: '/ping', path: req.url, params: {}, query: {}, headers: req.headers }) as ModuleResponse;
+      // The fixture answers a JSON string (stringified already); an object would be stringified here.
+      const payload = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+      res.writeHead(reply.status ?? 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+      return;
+    }
     if (req.method === 'GET' && req.url === SUMMARY_PATH) return send(res, call(req, '/summary', undefined, undefined, routes.salesSummary));
     if (req.method === 'POST' && req.url === CREATE_ITEM_PATH) {
       const chunks: Buffer[] = [];
@@ -49,7 +61,6 @@ function serve(): void {
       });
       return;
     }
-    if (req.method === 'GET' && req.url === PING_PATH && routes.ping !== undefined) return send(res, call(req, '/ping', undefined, undefined, routes.ping));
     if (req.url === '/ready') return res.end('ok');
     res.statusCode = 404;
     res.end();

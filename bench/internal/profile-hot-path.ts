@@ -29,6 +29,10 @@ export interface ProfileOptions {
   readonly connections: number;
   readonly workDir: string;
   readonly pingModuleDir: string;
+  /** The route under load; the sales summary unless given. */
+  readonly path?: string;
+  /** How many functions and files to list (20 unless given). */
+  readonly top?: number;
 }
 
 export interface ProfileRun {
@@ -48,10 +52,11 @@ export async function profileUnderLoad(contender: Contender, options: ProfileOpt
   });
   let requestsPerSecond = Number.NaN;
   let window: { from: number; to: number };
+  const url = `${server.url}${options.path ?? SUMMARY_PATH}`;
   try {
-    await runLoad({ url: `${server.url}${SUMMARY_PATH}`, seconds: 1, connections: options.connections, workDir: options.workDir });
+    await runLoad({ url, seconds: 1, connections: options.connections, workDir: options.workDir });
     const from = performance.now() - server.spawnedAt;
-    const result = await runLoad({ url: `${server.url}${SUMMARY_PATH}`, seconds: options.seconds, connections: options.connections, workDir: options.workDir });
+    const result = await runLoad({ url, seconds: options.seconds, connections: options.connections, workDir: options.workDir });
     // The profile starts a little after the spawn: trim the edges rather than count boot or shutdown.
     window = { from: from + 100, to: performance.now() - server.spawnedAt - 300 };
     requestsPerSecond = result.requestsPerSecond;
@@ -61,5 +66,5 @@ export async function profileUnderLoad(contender: Contender, options: ProfileOpt
   }
   const file = fs.readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`${contender.id} wrote no .cpuprofile (did it exit cleanly on SIGTERM?)`);
-  return { summary: summariseCpuProfile(path.join(dir, file), HOT_PATH_FUNCTIONS, 20, window), requestsPerSecond };
+  return { summary: summariseCpuProfile(path.join(dir, file), HOT_PATH_FUNCTIONS, options.top ?? 20, window), requestsPerSecond };
 }

@@ -79,9 +79,14 @@ export async function alternateRounds(targets: readonly RoundTarget[], plan: Rou
 
 /** Median over rounds of `pick(a) / pick(b)` taken within the same round. */
 export function roundRatio(a: TargetResults | undefined, b: TargetResults | undefined, pick: (r: LoadResult) => number): number {
-  if (a === undefined || b === undefined) return Number.NaN;
+  return median(roundRatios(a, b, pick));
+}
+
+/** `pick(a) / pick(b)` of every round, in round order (empty when either side is missing). */
+export function roundRatios(a: TargetResults | undefined, b: TargetResults | undefined, pick: (r: LoadResult) => number): number[] {
+  if (a === undefined || b === undefined) return [];
   const n = Math.min(a.runs.length, b.runs.length);
   const ratios: number[] = [];
   for (let i = 0; i < n; i++) ratios.push(pick(a.runs[i]!) / pick(b.runs[i]!));
-  return median(ratios);
+  return ratios;
 }

@@ -15,6 +15,13 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   checks.push({ name: 'erpmod in-process vs bare Express (req/s)', goal: '≥ 3.5×', measured: formatRatio(vsExpress), verdict: atLeast(vsExpress, 3.5) });
   const light = (label: string): number => r.lightRatios.find((g) => g.label.startsWith(label))?.value ?? Number.NaN;
   const lightRaw = light('erpmod in-process / raw');
+  const lightRounds = r.lightRatios.find((g) => g.label.startsWith('erpmod in-process / raw'))?.rounds ?? [];
+  checks.push({
+    name: 'light route on main vs raw node:http (req/s, issue 11)',
+    goal: '≥ 0.95×, stable run to run',
+    measured: lightRounds.length === 0 ? formatRatio(lightRaw) : `${formatRatio(lightRaw)} median, rounds ${formatRatio(Math.min(...lightRounds))}–${formatRatio(Math.max(...lightRounds))}`,
+    verdict: atLeast(lightRaw, 0.95),
+  });
   const lightExpress = light('erpmod in-process / bare Express');
   checks.push({ name: 'same, on the light route (GET /b0001/ping, no SQL)', goal: '≥ 0.85× raw, ≥ 3.5× Express', measured: `${formatRatio(lightRaw)} raw, ${formatRatio(lightExpress)} Express`, verdict: atLeast(lightRaw, 0.85) === 'PASS' && atLeast(lightExpress, 3.5) === 'PASS' ? 'PASS' : Number.isFinite(lightRaw) ? 'MISS' : 'n/a' });
   if ('skipped' in r.fixedLoad) checks.push({ name: 'p99 vs raw at the same load', goal: '≤ 1.5×', measured: r.fixedLoad.skipped, verdict: 'n/a' });

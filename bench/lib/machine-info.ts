@@ -10,7 +10,11 @@ export interface MachineInfo {
   readonly os: string;
   readonly date: string;
   readonly commit: string;
+  /** 1-minute load average when the run started and when it ended: how much else the machine was doing. */
+  readonly loadAverage: { readonly start: number; readonly end: number };
 }
+
+const loadAtStart = os.loadavg()[0]!;
 
 export function machineInfo(root: string): MachineInfo {
   let cpu = os.cpus()[0]?.model?.trim() ?? 'unknown';
@@ -29,6 +33,7 @@ export function machineInfo(root: string): MachineInfo {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0]! },
     commit: `${git.stdout.trim() || 'unknown'}${dirty.stdout.trim() === '' ? '' : ' (host/ had uncommitted changes)'}`,
   };
 }

@@ -38,7 +38,7 @@ export interface BenchResults {
   readonly get: ContenderRow[];
   readonly getRatios: { label: string; value: number }[];
   readonly light: ContenderRow[];
-  readonly lightRatios: { label: string; value: number }[];
+  readonly lightRatios: { label: string; value: number; rounds?: readonly number[] }[];
   readonly fixedLoad: { offeredPerSecond: number; rows: ContenderRow[]; p99Ratio: number; p50Ratio: number } | { skipped: string };
   readonly post: { rows: ContenderRow[]; ratio: number } | { skipped: string };
   readonly pool: PoolFigures | { skipped: string };
@@ -63,6 +63,7 @@ export function renderResults(r: BenchResults): string {
       ['OS', r.machine.os],
       ['date', r.machine.date],
       ['commit', r.machine.commit],
+      ['load average (1 min, start → end)', `${r.machine.loadAverage.start.toFixed(1)} → ${r.machine.loadAverage.end.toFixed(1)} on ${r.machine.cores} cores`],
       ['load generator', `${r.tool}, 1 thread, ${r.plan.connections} keep-alive connections, separate process`],
       ['pinning', r.pinned ? 'server on core 0, load generator on core 1 (taskset)' : 'none (taskset unavailable or one core): numbers are noisier'],
       ['rounds', `${r.plan.rounds} × ${r.plan.seconds} s per contender, alternated (order rotates each round), after a ${r.plan.warmupSeconds} s warm-up each; medians; ratios taken within a round`],
@@ -79,7 +80,7 @@ export function renderResults(r: BenchResults): string {
   out.push(r.getRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**`).join('\n'), '');
   out.push('### GET `/api/v1/b0001/ping`: a light route (plain-C fixture, no SQL), the HTTP layer exposed', '');
   out.push(contenderTable(r.light, r.light.find((row) => row.id === 'raw')?.results), '');
-  out.push(r.lightRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**`).join('\n'), '');
+  out.push(r.lightRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**${ratio.rounds === undefined || ratio.rounds.length === 0 ? '' : ` (every round: ${ratio.rounds.map(formatRatio).join(', ')}; min ${formatRatio(Math.min(...ratio.rounds))}, max ${formatRatio(Math.max(...ratio.rounds))})`}`).join('\n'), '');
   out.push(`Isolation (\`isolation: process\`): ${r.isolation.available ? 'available' : '**not available yet**'} — ${r.isolation.evidence}.`, '');
 
   out.push(...renderPoolFigures(r.pool, formatRatio));

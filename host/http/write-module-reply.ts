@@ -53,10 +53,18 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
         throw badResponse(`expected header "${name}" to be a string, got ${describe(raw)}`);
       }
       const value = typeof raw === 'string' ? raw : String(raw);
-      const lower = name.toLowerCase();
+      // A module built in C hands out a fresh headers object per reply, with the same names and values
+      // every time: the last value seen valid for a name is remembered, so they are checked once, not per reply.
+      let known = SEEN_HEADERS.get(name);
+      if (known === undefined || (!trusted && known.value !== value)) {
+        if (!trusted && !isValidHeader(name, value)) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
+        known = { lower: name.toLowerCase(), value };
+        if (SEEN_HEADERS.size >= SEEN_HEADERS_LIMIT) SEEN_HEADERS.clear();
+        SEEN_HEADERS.set(name, known);
+      }
+      const lower = known.lower;
       if (lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
       if (lower === 'content-type') hasType = true;
-      if (!trusted && !isValidHeader(name, value)) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
       list.push(name, value);
     }
     if (!trusted && Object.isFrozen(headers)) VALIDATED_FROZEN.add(headers);
@@ -70,6 +78,9 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
 }
 
 const VALIDATED_FROZEN = new WeakSet<object>();
+/** Header name → its lower-case form and the last value checked valid with it (names of every module, bounded). */
+const SEEN_HEADERS = new Map<string, { readonly lower: string; readonly value: string }>();
+const SEEN_HEADERS_LIMIT = 512;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Visible ASCII, tabs and spaces, and obs-text; no CR, LF or NUL (response splitting).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
