@@ -13,23 +13,49 @@ import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 const LAB = '/api/v1/pool-lab';
 
-/** Calls `url` every 25 ms until `done` settles; resolves with the slowest answer's latency. */
-async function worstLatencyWhile(url: string, done: Promise<unknown>): Promise<{ worstMs: number; calls: number }> {
+/** Calls `url` every 25 ms until `done` settles; resolves with every answer's latency (ms), in order. */
+async function latenciesWhile(url: string, done: Promise<unknown>): Promise<number[]> {
   let finished = false;
   void done.finally(() => {
     finished = true;
   });
-  let worstMs = 0;
-  let calls = 0;
+  const latencies: number[] = [];
   while (!finished) {
     const started = performance.now();
     const reply = await call(url);
     assert.equal(reply.status, 200, `${url} answered ${reply.status}`);
-    worstMs = Math.max(worstMs, performance.now() - started);
-    calls++;
+    latencies.push(performance.now() - started);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  return { worstMs, calls };
+  return latencies;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The q-quantile of `values` (nearest rank). */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/**
+ * The issue's promise — pool handlers that sleep or burn CPU delay neither /healthz nor another module
+ * (≤ 20 ms) — checked against the machine as it is right now rather than a fixed number of milliseconds:
+ * the same probe is sampled with no pool work just before and just after, and 90% of the probes made
+ * while the pool works must answer within the slowest of those quiet probes + 20 ms. A loaded machine
+ * slows the quiet and the busy probes alike, so load cannot fail this; a pool that ran its handlers on the
+ * JavaScript thread (or blocked it while waiting for them) holds every probe for up to the handler's 1 s,
+ * far beyond it. The 10% left out absorb a scheduling hiccup that happens to hit only the busy window.
+ */
+function assertNotDelayed(label: string, busy: readonly number[], quiet: readonly number[]): void {
+  const bound = Math.max(...quiet) + 20;
+  const p90 = quantile(busy, 0.9);
+  assert.ok(
+    p90 <= bound,
+    `${label}: 90% of probes answered within ${p90.toFixed(1)} ms while pool handlers ran, expected ≤ ${bound.toFixed(1)} ms ` +
+      `(the slowest of ${quiet.length} probes without pool work + 20 ms); busy worst ${Math.max(...busy).toFixed(1)} ms`,
+  );
+  assert.ok(busy.length >= 10, `${label}: only ${busy.length} probes answered while the pool worked`);
 }
 
 async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
@@ -51,6 +77,12 @@ describe('execution: pool', () => {
   it('keeps /healthz and another module fast while pool handlers sleep and burn CPU, and answers 504 at request_ms', async () => {
     // Warm connections and code paths first: the measurement is about the pool, not a first request.
     for (const url of [`${host.url}/healthz`, `${host.url}/api/v1/alpha/ping`, `${host.url}${LAB}/fast-pool`]) await call(url);
+    // The same probes for a second with no pool work: the machine's own latency at this moment.
+    const quietProbes = async (): Promise<{ health: number[]; neighbour: number[] }> => {
+      const [health, neighbour] = await Promise.all([latenciesWhile(`${host.url}/healthz`, pause(1000)), latenciesWhile(`${host.url}/api/v1/alpha/ping`, pause(1000))]);
+      return { health, neighbour };
+    };
+    const before = await quietProbes();
     // request_ms is 1000: the three sleeps (3 s) time out; the burn (700 ms of wall time) finishes.
     const slow = Promise.all([
       timed(call(`${host.url}${LAB}/sleep?ms=3000`)),
@@ -58,7 +90,10 @@ describe('execution: pool', () => {
       timed(call(`${host.url}${LAB}/sleep?ms=3000`)),
       timed(call(`${host.url}${LAB}/burn?ms=700`)),
     ]);
-    const [health, neighbour] = await Promise.all([worstLatencyWhile(`${host.url}/healthz`, slow), worstLatencyWhile(`${host.url}/api/v1/alpha/ping`, slow)]);
+    const [health, neighbour] = await Promise.all([latenciesWhile(`${host.url}/healthz`, slow), latenciesWhile(`${host.url}/api/v1/alpha/ping`, slow)]);
+    const after = await quietProbes();
+    assertNotDelayed('/healthz', health, [...before.health, ...after.health]);
+    assertNotDelayed("another module's route", neighbour, [...before.neighbour, ...after.neighbour]);
     const [first, second, third, burn] = await slow;
     for (const sleep of [first, second, third]) {
       assert.equal(sleep.value.status, 504);
@@ -67,11 +102,6 @@ describe('execution: pool', () => {
     }
     assert.equal(burn.value.status, 200);
     assert.ok(burn.ms >= 650, `the 700 ms burn was answered after ${Math.round(burn.ms)} ms`);
-    assert.ok(health.calls >= 10 && neighbour.calls >= 10);
-    // Measured on a quiet machine: under 20 ms (docs/benchmarks.md); the bound leaves room for a machine
-    // shared with other builds. On the JavaScript thread, each of these would wait for the handlers (3 s).
-    assert.ok(health.worstMs < 500, `/healthz took up to ${Math.round(health.worstMs)} ms while pool handlers ran`);
-    assert.ok(neighbour.worstMs < 500, `another module's route took up to ${Math.round(neighbour.worstMs)} ms while pool handlers ran`);
   });
 
   it('runs CPU-heavy handlers of one module on separate threads at once', async () => {
@@ -215,12 +245,13 @@ describe('execution: pool from plain C (erpmod/pool-c.h)', () => {
       const c = `${host.url}/api/v1/pool-c`;
       assert.deepEqual((await call(`${c}/ping`)).json, { pong: true });
       await call(`${host.url}/healthz`);
+      const quietBefore = await latenciesWhile(`${host.url}/healthz`, pause(1000));
       const slow = timed(call(`${c}/sleep?ms=3000`));
-      const health = await worstLatencyWhile(`${host.url}/healthz`, slow);
+      const health = await latenciesWhile(`${host.url}/healthz`, slow);
       const answered = await slow;
+      assertNotDelayed('/healthz', health, [...quietBefore, ...(await latenciesWhile(`${host.url}/healthz`, pause(1000)))]);
       assert.equal(answered.value.status, 504);
       assert.ok(answered.ms >= 900 && answered.ms < 2500, `answered after ${Math.round(answered.ms)} ms`);
-      assert.ok(health.worstMs < 500, `/healthz took up to ${Math.round(health.worstMs)} ms`);
       assert.equal((await call(`${c}/sleep?ms=50`)).status, 200);
 
       const stored = await Promise.all([call(`${c}/notes`, 'POST', { text: 'a "quoted" note' }), call(`${c}/notes`, 'POST', { text: 'b' })]);
