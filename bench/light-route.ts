@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     for (const contender of contenders) {
       const server = await contender.start({ dataDir: path.join(workDir, contender.id), port: await freePort(), pingModuleDir });
       servers.push(server);
-      urls.push({ id: contender.id, url: `${server.url}${PING_PATH}` });
+      urls.push({ id: contender.id, url: `${server.url}${PING_PATH}`, pid: server.pid });
     }
     if (process.argv.includes('--serve')) {
       // Leaves both running for an outside driver (name=url=pid per line) until interrupted.
@@ -59,6 +59,9 @@ async function main(): Promise<void> {
     const ratios = erpmod.map((run, i) => run.requestsPerSecond / raw[i]!.requestsPerSecond);
     log(`\nerpmod / raw per round: ${ratios.map((r) => r.toFixed(3)).join(' ')}`);
     log(`min ${min(ratios).toFixed(3)}  median ${median(ratios).toFixed(3)}  max ${max(ratios).toFixed(3)}  (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
+    const cpu = raw.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (erpmod[i]!.cpuUsPerRequest ?? Number.NaN));
+    log(`raw / erpmod server CPU time per request: ${cpu.map((r) => r.toFixed(3)).join(' ')}`);
+    log(`min ${min(cpu).toFixed(3)}  median ${median(cpu).toFixed(3)}  max ${max(cpu).toFixed(3)}`);
   } finally {
     for (const server of servers) await server.stop().catch(() => undefined);
     fs.rmSync(workDir, { recursive: true, force: true });

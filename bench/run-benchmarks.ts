@@ -90,11 +90,16 @@ async function main(): Promise<void> {
 
     // 1b. The same contenders on a light route (no SQL): what the HTTP layer itself costs.
     log('\nGET /api/v1/b0001/ping (light route: plain-C fixture, no SQL)');
-    const light = await alternateRounds(getContenders.map((c) => ({ id: c.id, url: `${servers.get(c.id)!.url}${PING_PATH}` })), { ...plan, warmupSeconds: Math.min(1, plan.warmupSeconds) }, log);
+    const light = await alternateRounds(getContenders.map((c) => ({ id: c.id, url: `${servers.get(c.id)!.url}${PING_PATH}`, pid: servers.get(c.id)!.pid })), { ...plan, warmupSeconds: Math.min(1, plan.warmupSeconds) }, log);
     const lightRows: ContenderRow[] = [rawHttp, bareExpress, erpmodInProcess, erpmodIsolated].map((c) => row(c, light.get(c.id), servers.get(c.id), c.id === 'isolated' && !isolation.available ? `not available yet` : undefined));
     const lightRps = (a: string, b: string): number => roundRatio(light.get(a), light.get(b), (r) => r.requestsPerSecond);
     const lightRatios = [
       { label: 'erpmod in-process / raw node:http (req/s)', value: lightRps('erpmod', 'raw'), rounds: roundRatios(light.get('erpmod'), light.get('raw'), (r) => r.requestsPerSecond) },
+      {
+        label: 'raw node:http / erpmod in-process (server CPU time per request: the same ratio, steadier on a busy machine)',
+        value: roundRatio(light.get('raw'), light.get('erpmod'), (r) => r.cpuUsPerRequest ?? Number.NaN),
+        rounds: roundRatios(light.get('raw'), light.get('erpmod'), (r) => r.cpuUsPerRequest ?? Number.NaN),
+      },
       { label: 'erpmod in-process / bare Express (req/s)', value: lightRps('erpmod', 'express') },
       { label: 'bare Express / raw node:http (req/s)', value: lightRps('express', 'raw') },
       { label: 'erpmod isolation: process / in-process (req/s)', value: lightRps('isolated', 'erpmod') },

@@ -12,6 +12,7 @@ import { PING_PATH, SUMMARY_PATH, type ContenderContext } from '../contenders/co
 import { assembleModules, startHost } from '../contenders/erpmod-in-process';
 import type { RoundPlan } from '../lib/alternate-rounds';
 import { runLoad } from '../lib/load-generator';
+import { cpuMicros } from '../lib/cpu-time';
 import { median } from '../lib/stats';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from '../lib/module-copies';
 import { freePort, type ServerProcess } from '../lib/server-process';
@@ -73,13 +74,6 @@ export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: strin
   } finally {
     for (const server of servers) await server.stop().catch(() => undefined);
   }
-}
-
-/** User plus system CPU time of a process so far, from /proc (Linux; clock ticks of 10 ms). */
-function cpuMicros(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // After "pid (comm) ", utime and stime are the 12th and 13th fields.
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 if (require.main === module) {
