@@ -16,8 +16,13 @@ import { measurePoolHop, type PoolHopResult } from './pool-hop';
 
 export interface PoolFigures {
   readonly hop: PoolHopResult;
-  readonly light: { main: TargetResults | undefined; pool: TargetResults | undefined; ratio: number };
-  readonly db3: { main: TargetResults | undefined; pool: TargetResults | undefined; ratio: number };
+  /**
+   * `ratio`: req/s pool / main. `cpuRatio`: server CPU time per request, main / pool (below 1: the pool
+   * costs more CPU per request). On a busy machine the pool's threads win a larger share of the CPU than
+   * the JavaScript thread alone, so req/s can favour the pool while each request costs more.
+   */
+  readonly light: { main: TargetResults | undefined; pool: TargetResults | undefined; ratio: number; cpuRatio: number };
+  readonly db3: { main: TargetResults | undefined; pool: TargetResults | undefined; ratio: number; cpuRatio: number };
   /** p99 of other modules' routes alone, then while pool-lab's /sleep saturates its cap. */
   readonly neighbours: { id: string; quietP99Ms: number; loadedP99Ms: number }[];
   /** Two fixed-work requests at once / one after the other (wall time). */
@@ -41,8 +46,13 @@ export async function measureExecutionPool(plan: RoundPlan, hopIterations: numbe
     const lab = `${host.url}/api/v1/pool-lab`;
     const pair = async (main: string, pool: string, label: string): Promise<PoolFigures['light']> => {
       log(`\n${label}: main vs pool`);
-      const results = await alternateRounds([{ id: 'main', url: `${lab}${main}` }, { id: 'pool', url: `${lab}${pool}` }], { ...plan, warmupSeconds: 1 }, log);
-      return { main: results.get('main'), pool: results.get('pool'), ratio: roundRatio(results.get('pool'), results.get('main'), (r) => r.requestsPerSecond) };
+      const results = await alternateRounds([{ id: 'main', url: `${lab}${main}`, pid: host.pid }, { id: 'pool', url: `${lab}${pool}`, pid: host.pid }], { ...plan, warmupSeconds: 1 }, log);
+      return {
+        main: results.get('main'),
+        pool: results.get('pool'),
+        ratio: roundRatio(results.get('pool'), results.get('main'), (r) => r.requestsPerSecond),
+        cpuRatio: roundRatio(results.get('main'), results.get('pool'), (r) => r.cpuUsPerRequest ?? Number.NaN),
+      };
     };
     const light = await pair('/fast', '/fast-pool', 'GET /fast (tiny JSON)');
     const db3 = await pair('/db3', '/db3-pool', 'GET /db3 (three ctx.db reads)');
@@ -90,10 +100,10 @@ export function renderPoolFigures(figures: PoolFigures | { skipped: string }, fo
     `| Node-API async work (libuv's pool) | ${hop.asyncWorkUs.toFixed(1)} µs per hop | ${Math.round(hop.asyncWorkPerSecond)} hops/s |`,
     `| one ctx call from a pool thread (to the JavaScript thread and back) | ${hop.ctxCallUs.toFixed(1)} µs | |`,
     '',
-    '| route | main req/s | pool req/s | pool / main | p99 main | p99 pool |',
-    '| --- | --- | --- | --- | --- | --- |',
-    `| tiny JSON (\`/fast\`) | ${rps(figures.light.main)} | ${rps(figures.light.pool)} | **${formatRatio(figures.light.ratio)}** | ${ms(figures.light.main?.p99Ms)} | ${ms(figures.light.pool?.p99Ms)} |`,
-    `| three ctx.db reads (\`/db3\`) | ${rps(figures.db3.main)} | ${rps(figures.db3.pool)} | **${formatRatio(figures.db3.ratio)}** | ${ms(figures.db3.main?.p99Ms)} | ${ms(figures.db3.pool?.p99Ms)} |`,
+    '| route | main req/s | pool req/s | pool / main | CPU per request, main / pool | p99 main | p99 pool |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| tiny JSON (\`/fast\`) | ${rps(figures.light.main)} | ${rps(figures.light.pool)} | **${formatRatio(figures.light.ratio)}** | ${formatRatio(figures.light.cpuRatio)} | ${ms(figures.light.main?.p99Ms)} | ${ms(figures.light.pool?.p99Ms)} |`,
+    `| three ctx.db reads (\`/db3\`) | ${rps(figures.db3.main)} | ${rps(figures.db3.pool)} | **${formatRatio(figures.db3.ratio)}** | ${formatRatio(figures.db3.cpuRatio)} | ${ms(figures.db3.main?.p99Ms)} | ${ms(figures.db3.pool?.p99Ms)} |`,
     '',
     '| other module, 10 connections | p99 alone | p99 while a slow module saturates its cap |',
     '| --- | --- | --- |',
