@@ -16,6 +16,7 @@ import { measureAccessLogCost } from './internal/access-log-cost';
 import { measureLoadPhase, measureStaticChecks } from './internal/compliance-check';
 import { measureDispatcherParts } from './internal/dispatcher-parts';
 import { measureExecutionPool } from './internal/execution-pool';
+import { measureOrdersOnPostgres, renderOrdersOnPostgres } from './internal/orders-postgres';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { measureReload } from './internal/reload-latency';
 import { measureScale } from './internal/scale-modules';
@@ -138,6 +139,16 @@ async function main(): Promise<void> {
       log,
     );
     const post = { rows: [rawHttp, erpmodInProcess].map((c) => row(c, posted.get(c.id), servers.get(c.id))), ratio: roundRatio(posted.get('erpmod'), posted.get('raw'), (r) => r.requestsPerSecond) };
+
+    // 3a. Orders on PostgreSQL: SQLite vs PostgreSQL vs Fastify + pg, and two instances vs one (printed; the
+    // measured figures are summarised by hand in docs/benchmarks.md, "Orders on PostgreSQL").
+    log('\nPOST /api/v1/sales/orders on PostgreSQL: erpmod SQLite vs erpmod PostgreSQL vs Fastify + pg; two instances vs one');
+    try {
+      const orders = await measureOrdersOnPostgres({ ...plan, connections: 16 }, log);
+      if (orders !== undefined) for (const line of renderOrdersOnPostgres(orders)) log(`  ${line}`);
+    } catch (error) {
+      log(`  skipped: ${firstLine(error)}`);
+    }
 
     // 3b. execution: pool: the hop, ctx calls, neighbours of a saturated module, CPU work on two cores.
     log('\nexecution: pool');
