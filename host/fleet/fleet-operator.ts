@@ -65,7 +65,7 @@ export class FleetOperator implements OperatorActions {
     return this.act(code, () => ({ enabled: false }), () => this.local.disable(code));
   }
 
-  /** Flipped from the fleet's row (this instance's registry when the fleet has none), under the fleet lock. */
+  /** Flipped from the fleet's row (this instance's state when the fleet has none yet), then applied as enable or disable. */
   async toggle(code: string): Promise<object> {
     const current = await this.link.moduleState(code);
     const enabled = current?.enabled ?? this.table.slots.get(code)?.state !== 'disabled';
