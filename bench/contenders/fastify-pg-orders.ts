@@ -8,6 +8,7 @@
 import Fastify from 'fastify';
 import path from 'node:path';
 import pg from 'pg';
+import { inTransaction } from '../../host/store/postgres/in-transaction';
 import { startServerProcess, type ServerProcess } from '../lib/server-process';
 
 export function startFastifyOrders(port: number, databaseUrl: string): Promise<ServerProcess> {
@@ -28,6 +29,8 @@ interface LineInput {
 
 const TAX_BP = 2000;
 const ORDER_COLUMNS = 'id, status, customer, currency, subtotal, discount, tax, total, created_at, updated_at';
+
+class ShortOfStock extends Error {}
 
 async function serve(): Promise<void> {
   // As many connections as erpmod's two module pools together (4 each by default).
@@ -51,36 +54,26 @@ async function serve(): Promise<void> {
     const tax = Math.round((subtotal * TAX_BP) / 10000);
     const now = new Date().toISOString();
 
-    const sales = await db.connect();
-    let id: number;
-    try {
-      await sales.query('BEGIN');
+    const id = await inTransaction(db, async (sales) => {
       const inserted = await sales.query(
         `INSERT INTO erpmod_sales.orders (customer, status, currency, subtotal, discount, tax, total, created_at, updated_at)
          VALUES ($1, 'pending', $2, $3, 0, $4, $5, $6, $6) RETURNING id`,
         [body.customer, currency, subtotal, tax, subtotal + tax, now],
       );
-      id = Number(inserted.rows[0].id);
+      const orderId = Number(inserted.rows[0].id);
       let lineNo = 0;
       for (const line of priced) {
         await sales.query(
           `INSERT INTO erpmod_sales.order_lines (order_id, line_no, sku, quantity, unit_price, discount_bp, line_subtotal, line_discount, line_total)
            VALUES ($1, $2, $3, $4, $5, 0, $6, 0, $6)`,
-          [id, ++lineNo, line.sku, line.quantity, line.unit_price, line.subtotal],
+          [orderId, ++lineNo, line.sku, line.quantity, line.unit_price, line.subtotal],
         );
       }
-      await sales.query('COMMIT');
-    } catch (error) {
-      await sales.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      sales.release();
-    }
+      return orderId;
+    });
 
-    let status = 'backordered';
-    const inventory = await db.connect();
-    try {
-      await inventory.query('BEGIN');
+    // Nothing reserved (short of stock) rolls back, as the inventory module does.
+    const status = await inTransaction(db, async (inventory) => {
       const held = await inventory.query('SELECT 1 AS held FROM erpmod_inventory.reservations WHERE order_id = $1 LIMIT 1', [id]);
       let enough = held.rowCount === 0;
       for (const line of priced) {
@@ -88,22 +81,16 @@ async function serve(): Promise<void> {
         const row = await inventory.query('SELECT stock - reserved AS available FROM erpmod_inventory.items WHERE sku = $1', [line.sku]);
         enough = row.rowCount === 1 && Number(row.rows[0].available) >= line.quantity;
       }
-      if (enough) {
-        for (const line of priced) {
-          await inventory.query('UPDATE erpmod_inventory.items SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3', [line.quantity, now, line.sku]);
-          await inventory.query('INSERT INTO erpmod_inventory.reservations (order_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4)', [id, line.sku, line.quantity, now]);
-        }
-        await inventory.query('COMMIT');
-        status = 'confirmed';
-      } else {
-        await inventory.query('ROLLBACK');
+      if (!enough) throw new ShortOfStock();
+      for (const line of priced) {
+        await inventory.query('UPDATE erpmod_inventory.items SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3', [line.quantity, now, line.sku]);
+        await inventory.query('INSERT INTO erpmod_inventory.reservations (order_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4)', [id, line.sku, line.quantity, now]);
       }
-    } catch (error) {
-      await inventory.query('ROLLBACK').catch(() => undefined);
+      return 'confirmed';
+    }).catch((error: unknown) => {
+      if (error instanceof ShortOfStock) return 'backordered';
       throw error;
-    } finally {
-      inventory.release();
-    }
+    });
     await db.query(`UPDATE erpmod_sales.orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'pending'`, [status, new Date().toISOString(), id]);
     const order = await db.query(`SELECT ${ORDER_COLUMNS} FROM erpmod_sales.orders WHERE id = $1`, [id]);
     const orderLines = await db.query(

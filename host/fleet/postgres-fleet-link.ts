@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger';
+import { inTransaction } from '../store/postgres/in-transaction';
 import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
 
@@ -227,22 +228,9 @@ export class PostgresFleetLink {
   }
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
     try {
-      client = await this.pool.connect();
+      return await inTransaction(this.pool, work);
     } catch (error) {
       throw isUnavailable(error) ? unavailable(this.where, error) : error;
     }
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw isUnavailable(error) ? unavailable(this.where, error) : error;
-    } finally {
-      client.release();
-    }
-  }
-}
+  }}
