@@ -233,4 +233,5 @@ export class PostgresFleetLink {
     } catch (error) {
       throw isUnavailable(error) ? unavailable(this.where, error) : error;
     }
-  }}
+  }
+}
