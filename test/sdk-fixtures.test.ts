@@ -135,15 +135,15 @@ describe('C++ SDK (erpmod/module.h)', () => {
 
   test('HttpError becomes its error response; any other C++ exception a JavaScript Error with its message', () => {
     const mod = open();
-    const httpError = mod.request('GET', '/http-error');
+    const httpError = mod.request('GET', '/http-error', { requestId: 'req-422' });
     assert.equal(httpError.status, 422);
-    assert.deepEqual(httpError.json(), { error: { code: 'SDK_UNPROCESSABLE', message: 'cannot "process"', fields: { a: 'bad' } } });
+    assert.deepEqual(httpError.json(), { error: { code: 'SDK_UNPROCESSABLE', message: 'cannot "process"', requestId: 'req-422', fields: { a: 'bad' } } });
     assert.throws(() => mod.request('GET', '/throw'), (error: unknown) => error instanceof Error && error.message === 'boom from C++');
   });
 
   test('a failing statement is a DbError carrying SQLite\'s code', () => {
-    const res = open().request('GET', '/db-error');
-    assert.deepEqual(res.json(), { error: { code: 'SDK_DB', message: 'SQLITE_ERROR: no such table: nowhere' } });
+    const res = open().request('GET', '/db-error', { requestId: 'req-db' });
+    assert.deepEqual(res.json(), { error: { code: 'SDK_DB', message: 'SQLITE_ERROR: no such table: nowhere', requestId: 'req-db' } });
   });
 
   test('events round trip through the bus, and Health reports degraded with details', () => {

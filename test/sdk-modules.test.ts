@@ -105,12 +105,14 @@ describe('inventory', () => {
 
   test('field-level validation, 409 on a duplicate sku, 404 on an unknown one', () => {
     const shop = openShop();
-    const bad = shop.inventory.request('POST', '/items', { body: { sku: 'no spaces!', name: '  ', stock: -1, colour: 'red' } });
+    const bad = shop.inventory.request('POST', '/items', { body: { sku: 'no spaces!', name: '  ', stock: -1, colour: 'red' }, requestId: 'req-item' });
     assert.equal(bad.status, 400);
+    // The body has the host's error shape, the id of the request included.
     assert.deepEqual(bad.json(), {
       error: {
         code: 'ERPMOD_VALIDATION',
         message: 'the item is invalid',
+        requestId: 'req-item',
         fields: {
           colour: 'unknown field',
           sku: 'required, 1..64 chars [A-Za-z0-9-_]',
@@ -129,9 +131,9 @@ describe('inventory', () => {
     const duplicate = shop.inventory.request('POST', '/items', { body: { sku: 'W-1', name: 'Again', stock: 2 } });
     assert.equal(duplicate.status, 409);
     assert.equal(duplicate.json().error.code, 'INVENTORY_SKU_EXISTS');
-    const missing = shop.inventory.request('GET', '/items/nope');
+    const missing = shop.inventory.request('GET', '/items/nope', { requestId: 'req-nope' });
     assert.equal(missing.status, 404);
-    assert.deepEqual(missing.json(), { error: { code: 'INVENTORY_ITEM_NOT_FOUND', message: 'no item with sku "nope"' } });
+    assert.deepEqual(missing.json(), { error: { code: 'INVENTORY_ITEM_NOT_FOUND', message: 'no item with sku "nope"', requestId: 'req-nope' } });
   });
 
   test('PUT stock: sets the level, refuses negative, below-reserved and unknown items', () => {
@@ -228,7 +230,9 @@ describe('sales with inventory over events', () => {
       rush: true,
     });
     assert.equal(res.status, 400);
-    assert.deepEqual(res.json(), {
+    const { requestId, ...error } = res.json().error;
+    assert.match(requestId, /^test-\d+$/, 'the harness request id');
+    assert.deepEqual({ error }, {
       error: {
         code: 'ERPMOD_VALIDATION',
         message: 'the order is invalid',

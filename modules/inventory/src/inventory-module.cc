@@ -64,9 +64,7 @@ void Inventory::Initialize(erpmod::Context& ctx) {
   ctx.events().Subscribe("order.created", [this](const erpmod::JsonValue& p, const std::string&) { OnOrderCreated(p); });
   ctx.events().Subscribe("order.cancelled", [this](const erpmod::JsonValue& p, const std::string&) { OnOrderCancelled(p); });
   auto row = ctx.db().Get("SELECT COUNT(*) AS n FROM items");
-  erpmod::JsonWriter fields;
-  fields.BeginObject().Field("items", row ? row->Int64("n") : 0).EndObject();
-  ctx.logger().Info("inventory ready", fields);
+  ctx.logger().Info("inventory ready", {{"items", row ? row->Int64("n") : int64_t{0}}});
 }
 
 erpmod::HandlerFn Inventory::GetHandler(const std::string& route, const std::string& method) {

@@ -63,8 +63,7 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
     erpmod::Transaction tx(db);
     if (db.Get("SELECT 1 AS held FROM reservations WHERE order_id = ? LIMIT 1", {order_id})) {
       // A repeated delivery: the order already holds its stock.
-      ctx.logger().Warn("order.created delivered twice; reservation kept",
-                        erpmod::JsonWriter().BeginObject().Field("order_id", order_id).EndObject());
+      ctx.logger().Warn("order.created delivered twice; reservation kept", {{"order_id", order_id}});
       return;
     }
     event.BeginObject().Field("order_id", order_id);

@@ -25,17 +25,8 @@ constexpr std::array<const char*, 4> kStatuses = {"pending", "confirmed", "backo
 constexpr int64_t kDefaultLimit = 20;
 constexpr int64_t kMaxLimit = 100;
 
-// A non-negative decimal integer with nothing else around it (path and query values).
-std::optional<int64_t> ParseCount(const std::string& text, int64_t max) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
-  int64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  if (value > max) return std::nullopt;
-  return value;
-}
+// Order ids as a path holds them: an id outside this range names no order (404, not 400).
+const erpmod::Range<int64_t> kIdRange{0, kMaxAmount};
 
 bool IsStatus(const std::string& s) {
   for (const char* status : kStatuses) {
@@ -95,9 +86,7 @@ class Sales : public erpmod::Module {
     ctx.events().Subscribe("stock.insufficient", [this](const erpmod::JsonValue& p, const std::string&) {
       SetStatusFromEvent(p, "backordered", "status = 'pending'");
     });
-    erpmod::JsonWriter fields;
-    fields.BeginObject().Field("tax_rate_bp", tax_rate_bp_).Field("default_currency", default_currency_).EndObject();
-    ctx.logger().Info("sales ready", fields);
+    ctx.logger().Info("sales ready", {{"tax_rate_bp", tax_rate_bp_}, {"default_currency", default_currency_}});
   }
 
   erpmod::HandlerFn GetHandler(const std::string& route, const std::string& method) override {
@@ -107,21 +96,12 @@ class Sales : public erpmod::Module {
  private:
   erpmod::Response ListOrders(erpmod::Request& req) {
     erpmod::FieldErrors errors;
-    int64_t limit = kDefaultLimit;
-    int64_t offset = 0;
-    if (auto text = req.query("limit")) {
-      auto v = ParseCount(*text, kMaxLimit);
-      if (!v || *v < 1) errors.Add("limit", "an integer in 1.." + std::to_string(kMaxLimit));
-      else limit = *v;
-    }
-    if (auto text = req.query("offset")) {
-      auto v = ParseCount(*text, kMaxAmount);
-      if (!v) errors.Add("offset", "an integer >= 0");
-      else offset = *v;
-    }
+    // The collecting forms: every bad query value is reported in one reply.
+    int64_t limit = req.queryOr<int64_t>("limit", kDefaultLimit, {1, kMaxLimit}, errors);
+    int64_t offset = req.queryOr<int64_t>("offset", 0, erpmod::AtLeast<int64_t>(0), errors);
     auto status = req.query("status");
     if (status && !IsStatus(*status)) errors.Add("status", "one of pending, confirmed, backordered, cancelled");
-    if (!errors.empty()) return erpmod::Response::ValidationError(errors, "the query is invalid");
+    if (!errors.empty()) return erpmod::Response::ValidationError(errors, erpmod::Request::kQueryInvalid);
 
     const erpmod::Db& db = context().db();
     std::string where = status ? " WHERE status = ?" : "";
@@ -185,7 +165,7 @@ class Sales : public erpmod::Module {
 
   erpmod::Response GetOrder(erpmod::Request& req) {
     std::string text = req.param("id");
-    auto id = ParseCount(text, kMaxAmount);
+    auto id = req.tryParam<int64_t>("id", kIdRange);
     auto json = id ? OrderJson(*id) : std::nullopt;
     if (!json) return OrderNotFound(text);
     return erpmod::Response::Json(200, std::move(*json));
@@ -193,7 +173,7 @@ class Sales : public erpmod::Module {
 
   erpmod::Response CancelOrder(erpmod::Request& req) {
     std::string text = req.param("id");
-    auto id = ParseCount(text, kMaxAmount);
+    auto id = req.tryParam<int64_t>("id", kIdRange);
     if (!id) return OrderNotFound(text);
     const erpmod::Context& ctx = context();
     const erpmod::Db& db = ctx.db();
@@ -240,12 +220,12 @@ class Sales : public erpmod::Module {
   // rates_timeout_ms, never a hang.
   erpmod::Response Quote(erpmod::Request& req) {
     std::string text = req.param("id");
-    auto id = ParseCount(text, kMaxAmount);
+    auto id = req.tryParam<int64_t>("id", kIdRange);
     std::string target = req.query("currency", "");
     if (!IsValidCurrency(target)) {
       erpmod::FieldErrors errors;
       errors.Add("currency", "3 upper-case letters, e.g. USD");
-      return erpmod::Response::ValidationError(errors, "the query is invalid");
+      return erpmod::Response::ValidationError(errors, erpmod::Request::kQueryInvalid);
     }
     auto order = id ? context().db().Get("SELECT currency, subtotal, discount, tax, total FROM orders WHERE id = ?", {*id})
                     : std::nullopt;
@@ -257,8 +237,7 @@ class Sales : public erpmod::Module {
       try {
         res = context().http().Get(rates_url_ + "?from=" + from + "&to=" + target, static_cast<int>(rates_timeout_ms_));
       } catch (const erpmod::HttpClientError& e) {
-        context().logger().Warn("rates service failed",
-                                erpmod::JsonWriter().BeginObject().Field("code", e.code()).Field("cause", e.cause()).EndObject());
+        context().logger().Warn("rates service failed", {{"code", e.code()}, {"cause", e.cause()}});
         return erpmod::Response::Error(503, "SALES_RATES_UNAVAILABLE",
                                        "the exchange-rate service did not answer (" + e.code() + "); retry later")
             .Header("retry-after", "5");
@@ -355,8 +334,7 @@ class Sales : public erpmod::Module {
     auto result = context().db().Run(std::string("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND ") + from,
                                       {status, erpmod::UtcTimestamp(), *id});
     if (result.changes == 0) {
-      context().logger().Warn("stock event for an order not awaiting stock; ignored",
-                              erpmod::JsonWriter().BeginObject().Field("order_id", *id).Field("status", status).EndObject());
+      context().logger().Warn("stock event for an order not awaiting stock; ignored", {{"order_id", *id}, {"status", status}});
     }
   }
 

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -99,6 +100,24 @@ class Config {
   detail::HostApi* host_;
 };
 
+// One structured log field: a name and any scalar JsonWriter::Value takes (strings, integers,
+// floating point, bool, nullptr, std::optional). Written to JSON at once, so it may name temporaries.
+class LogField {
+ public:
+  template <typename T>
+  LogField(std::string_view key, const T& value) : key_(key) {
+    JsonWriter w;
+    w.Value(value);
+    json_ = w.Take();
+  }
+  const std::string& key() const { return key_; }
+  const std::string& json() const { return json_; }
+
+ private:
+  std::string key_;
+  std::string json_;
+};
+
 // The module's logger (a pino child bound to { module, version } in the host).
 class Logger {
  public:
@@ -115,7 +134,21 @@ class Logger {
   void Warn(std::string_view msg, const JsonWriter& fields) const { Log(detail::kWarn, msg, &fields); }
   void Error(std::string_view msg, const JsonWriter& fields) const { Log(detail::kError, msg, &fields); }
 
+  // With fields listed in place: `logger.Info("order placed", {{"order", id}, {"sku", sku}})`.
+  void Debug(std::string_view msg, std::initializer_list<LogField> fields) const { LogFields(detail::kDebug, msg, fields); }
+  void Info(std::string_view msg, std::initializer_list<LogField> fields) const { LogFields(detail::kInfo, msg, fields); }
+  void Warn(std::string_view msg, std::initializer_list<LogField> fields) const { LogFields(detail::kWarn, msg, fields); }
+  void Error(std::string_view msg, std::initializer_list<LogField> fields) const { LogFields(detail::kError, msg, fields); }
+
  private:
+  void LogFields(detail::LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) const {
+    JsonWriter w;
+    w.BeginObject();
+    for (const LogField& f : fields) w.Key(f.key()).Raw(f.json());
+    w.EndObject();
+    Log(level, msg, &w);
+  }
+
   void Log(detail::LogLevel level, std::string_view msg, const JsonWriter* fields) const {
     if (!host_->OnJsThread()) {
       // Not waited for: a log line from a pool thread is queued in order behind the thread's

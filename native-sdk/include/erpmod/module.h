@@ -23,9 +23,11 @@
 #include "erpmod/detail/napi-config.h"
 
 #include "erpmod/context.h"
+#include "erpmod/date.h"
 #include "erpmod/db.h"
 #include "erpmod/json-value.h"
 #include "erpmod/json-writer.h"
+#include "erpmod/parse.h"
 #include "erpmod/request.h"
 #include "erpmod/response.h"
 #include "erpmod/timestamp.h"

@@ -11,6 +11,7 @@
 
 #include "erpmod/detail/napi-config.h"
 #include "erpmod/json-value.h"
+#include "erpmod/parse.h"
 
 #include <memory>
 #include <optional>
@@ -79,6 +80,58 @@ class Request {
     auto v = query(name);
     return v ? *v : std::string(fallback);
   }
+
+  // Typed values (erpmod/parse.h). A malformed value throws erpmod::BadRequest, answered as 400
+  // ERPMOD_VALIDATION with the field named; the collecting forms add to `errors` instead, so one
+  // reply can list every bad field.
+
+  // A route parameter as a T: `req.param<int64_t>("id")`, `req.param<int64_t>("id", {1, 999})`.
+  template <typename T>
+  T param(std::string_view name, const Range<T>& range = Range<T>()) const {
+    auto text = Member("params", name);
+    if (!text) throw BadRequest(std::string(name), ExpectedText(range) + ", got nothing", kPathInvalid);
+    return ParseOrThrow<T>(name, *text, range, kPathInvalid);
+  }
+  // A route parameter as a T, or std::nullopt when it is not one (for a module that answers 404
+  // for an id that cannot exist rather than 400).
+  template <typename T>
+  std::optional<T> tryParam(std::string_view name, const Range<T>& range = Range<T>()) const {
+    auto text = Member("params", name);
+    return text ? ParseAs<T>(*text, range) : std::nullopt;
+  }
+
+  // A query value as a T; std::nullopt when absent: `req.query<int64_t>("limit")`.
+  template <typename T>
+  std::optional<T> query(std::string_view name, const Range<T>& range = Range<T>()) const {
+    auto text = query(name);
+    if (!text) return std::nullopt;
+    return ParseOrThrow<T>(name, *text, range, kQueryInvalid);
+  }
+  template <typename T>
+  std::optional<T> query(std::string_view name, const Range<T>& range, FieldErrors& errors) const {
+    auto text = query(name);
+    if (!text) return std::nullopt;
+    auto v = ParseAs<T>(*text, range);
+    if (!v) errors.Add(std::string(name), FieldErrorText<T>(*text, range));
+    return v;
+  }
+
+  // A query value as a T, `fallback` when absent: `req.queryOr<int64_t>("limit", 20, {1, 100})`.
+  template <typename T>
+  T queryOr(std::string_view name, const T& fallback, const Range<T>& range = Range<T>()) const {
+    auto v = query<T>(name, range);
+    return v ? *v : fallback;
+  }
+  // Collecting form: a malformed value adds a field error and yields `fallback`.
+  template <typename T>
+  T queryOr(std::string_view name, const T& fallback, const Range<T>& range, FieldErrors& errors) const {
+    auto v = query<T>(name, range, errors);
+    return v ? *v : fallback;
+  }
+
+  // The message of the 400 a typed path or query accessor throws.
+  static constexpr const char* kPathInvalid = "the path is invalid";
+  static constexpr const char* kQueryInvalid = "the query is invalid";
 
   // A request header by lower-case name.
   std::optional<std::string> header(std::string_view name) const { return Member("headers", name); }

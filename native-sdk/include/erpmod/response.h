@@ -21,6 +21,33 @@ inline constexpr const char* kValidationErrorCode = "ERPMOD_VALIDATION";
 
 inline constexpr const char* kJsonContentType = "application/json";
 
+namespace detail {
+
+// The id of the request this thread is handling; set by the SDK around each handler call (on the
+// JavaScript thread and on pool threads alike), so error bodies carry it like the host's do.
+inline std::string& CurrentRequestIdSlot() {
+  thread_local std::string id;
+  return id;
+}
+
+// Sets the current request id for a scope and restores the previous one (handlers can nest on the
+// JavaScript thread when an event is delivered synchronously).
+class RequestIdScope {
+ public:
+  explicit RequestIdScope(std::string id) : saved_(std::move(CurrentRequestIdSlot())) { CurrentRequestIdSlot() = std::move(id); }
+  ~RequestIdScope() { CurrentRequestIdSlot() = std::move(saved_); }
+  RequestIdScope(const RequestIdScope&) = delete;
+  RequestIdScope& operator=(const RequestIdScope&) = delete;
+
+ private:
+  std::string saved_;
+};
+
+}  // namespace detail
+
+// The host's id of the request the calling thread is handling ("" outside a request handler).
+inline const std::string& CurrentRequestId() { return detail::CurrentRequestIdSlot(); }
+
 // Messages keyed by the JSON path of the offending input (`sku`, `lines[0].quantity`), in the
 // order they were found. The first message for a field wins.
 class FieldErrors {
@@ -88,12 +115,16 @@ struct Response {
     return r;
   }
 
-  // `{"error":{"code":..,"message":..}}`, plus `"fields":{..}` when fields are given.
+  // `{"error":{"code":..,"message":..,"requestId":..}}`, plus `"fields":{..}` when fields are
+  // given: the shape of the host's own error bodies. `requestId` is the id of the request being
+  // handled (left out when built outside a handler).
   static Response Error(int status, std::string_view code, std::string_view message,
                         const FieldErrors& fields = FieldErrors()) {
     JsonWriter w;
     w.BeginObject().Key("error").BeginObject();
     w.Field("code", code).Field("message", message);
+    const std::string& request_id = CurrentRequestId();
+    if (!request_id.empty()) w.Field("requestId", request_id);
     if (!fields.empty()) {
       w.Key("fields");
       fields.WriteTo(w);

@@ -218,6 +218,7 @@ class Runtime {
     return Guard(env, [&]() -> Napi::Value {
       if (call.Length() < 1 || !call[0].IsObject()) throw Napi::TypeError::New(env, "handler(req): req must be an object");
       Request req(call[0].As<Napi::Object>());
+      RequestIdScope request_id(req.requestId());
       Response res;
       try {
         res = fn(req);
@@ -247,6 +248,7 @@ class Runtime {
         bool failed = false;
         try {
           Request req(std::move(copy));
+          RequestIdScope request_id(req.requestId());
           try {
             *res = fn(req);
           } catch (const HttpError& e) {
