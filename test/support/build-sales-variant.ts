@@ -14,11 +14,12 @@ export interface SalesVariant {
 /**
  * A real new build of the sales module that differs only in its version string (in the C++ source and
  * module.yml), built with node-gyp through the SDK's gypi, as a vendor would ship version `version`.
- * Cached under .cache/test-builds/ by version; rebuilt when the sales sources are newer.
+ * Cached under .cache/test-builds/ by version and Node major (test/node-majors-e2e.test.ts runs this under
+ * several runtimes at once); rebuilt when the sales sources are newer.
  */
 export function buildSalesVariant(version: string): SalesVariant {
   const source = path.join(ROOT, 'modules', 'sales');
-  const dir = path.join(ROOT, '.cache', 'test-builds', `sales-${version}`);
+  const dir = path.join(ROOT, '.cache', 'test-builds', `sales-${version}-node${process.versions.node.split('.')[0]}`);
   fs.mkdirSync(dir, { recursive: true });
   fs.cpSync(path.join(source, 'src'), path.join(dir, 'src'), { recursive: true });
   const moduleSource = path.join(dir, 'src', 'sales-module.cc');
