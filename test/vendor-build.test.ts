@@ -185,6 +185,27 @@ describe('erpmod build', () => {
     assert.ok(lines.some((l) => /^built buildfix for /.test(l)));
   });
 
+  it('the unit-test harness refuses a library whose version differs from module.yml, as the host does', { timeout: 120_000 }, async () => {
+    const manifest = path.join(dir, 'module.yml');
+    const original = fs.readFileSync(manifest, 'utf8');
+    const built = await erpmod(['build', dir], scratch);
+    assert.equal(built.code, 0, describeRun(built));
+    // Without the runner's NODE_TEST_CONTEXT, or the child would skip its tests and exit 0.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const fresh = await run(process.execPath, ['--test', 'test/buildfix.test.js'], { cwd: dir, env });
+    assert.equal(fresh.code, 0, describeRun(fresh));
+    assert.match(fresh.stdout, /# pass 3\n# fail 0/, 'passes as built');
+    fs.writeFileSync(manifest, original.replace(/^version: 1\.0\.0$/m, 'version: 1.0.5'));
+    try {
+      const stale = await run(process.execPath, ['--test', 'test/buildfix.test.js'], { cwd: dir, env });
+      assert.notEqual(stale.code, 0, describeRun(stale));
+      assert.match(stale.stdout + stale.stderr, /buildfix\.so is buildfix 1\.0\.0, but module\.yml says buildfix 1\.0\.5: rebuild it/);
+    } finally {
+      fs.writeFileSync(manifest, original);
+    }
+  });
+
   it('--target win32-x64 names the missing MinGW tool when it is not on PATH', async () => {
     const result = await erpmod(['build', dir, '--target', 'win32-x64'], scratch, { ...process.env, PATH: makeTempDir('empty-path') });
     assert.equal(result.code, 1, describeRun(result));

@@ -1,7 +1,8 @@
 /**
  * `erpmod dev`: a module made with `erpmod new` is built and served by a local host; an edit of its
  * source is rebuilt and hot-reloaded (the new reply is served); a source that does not compile keeps
- * the last good build serving and prints the compiler error once as file:line; fixing it serves again.
+ * the last good build serving and prints the compiler error once as file:line; fixing it serves again;
+ * a new version in module.yml is compiled in and served.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -92,6 +93,13 @@ describe('erpmod dev', () => {
     await dev.waitFor(/\[desk\] reload +\d+\.\d s: serving 1\.0\.0, generation 3/, mark);
     const fixed = await call(url);
     assert.equal(fixed.json.greeting, 'hello');
+
+    // module.yml is the one place the version is written: editing it rebuilds a library that says so.
+    mark = dev.output.length;
+    const manifest = path.join(dir, 'module.yml');
+    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace(/^version: 1\.0\.0$/m, 'version: 1.0.1'));
+    await dev.waitFor(/\[desk\] reload +\d+\.\d s: serving 1\.0\.1, generation 4/, mark);
+    assert.equal((await call(url)).json.version, '1.0.1');
 
     assert.equal(await dev.stop(), 0, dev.output);
     assert.ok(!fs.existsSync(dataDir), 'the temporary data directory is removed at exit');
