@@ -116,13 +116,21 @@ export async function sqliteBindingFor(runtime: NodeRuntime, cacheDir: string, s
 
 function run(command: string, args: readonly string[], cwd: string, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: withoutNpmConfig(process.env) });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}): ${tail(output, 1200)}`))));
   });
+}
+
+/**
+ * Under `npm test`, npm exports its configuration as npm_config_* variables, and node-gyp lets those beat its
+ * own command line: npm_config_nodedir would build against the running Node's headers, not the runtime's.
+ */
+function withoutNpmConfig(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.toLowerCase().startsWith('npm_config_')));
 }
 
 function sha256(file: string): string {
