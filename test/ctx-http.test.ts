@@ -112,3 +112,81 @@ describe('ctx.http from pool handlers', () => {
     assert.equal((await waiting).status, 504);
   });
 });
+
+describe('ctx.http from a plain-C pool handler (erpmod/pool-c.h)', () => {
+  let host: HostProcess;
+  const servers: http.Server[] = [];
+  const ports = { ok: 0, silent: 0, closed: 0, denied: 0 };
+  const seen: { method?: string; url?: string; from?: string | string[]; body: string }[] = [];
+
+  before(async () => {
+    const ok = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, from: req.headers['x-from'], body: Buffer.concat(chunks).toString() });
+        res.writeHead(201, { 'content-type': 'application/json', 'x-rate-source': 'test' }).end(JSON.stringify({ rate: 1.0842, path: req.url }));
+      });
+    });
+    const silent = http.createServer(() => {
+      // Never answers: the request must time out.
+    });
+    const closed = http.createServer();
+    const denied = http.createServer((req, res) => {
+      seen.push({ method: req.method, url: req.url, body: 'denied server reached' });
+      res.end();
+    });
+    servers.push(ok, silent, denied);
+    ports.ok = await listen(ok);
+    ports.silent = await listen(silent);
+    ports.denied = await listen(denied);
+    ports.closed = await listen(closed);
+    await new Promise((resolve) => closed.close(resolve));
+
+    const modulesDir = makeModulesDir(['pool-c']);
+    const manifest = path.join(modulesDir, 'pool-c', 'module.yml');
+    const allow = [ports.ok, ports.silent, ports.closed].map((port) => `"127.0.0.1:${port}"`).join(', ');
+    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('allow: ["127.0.0.1:9"]', `allow: [${allow}]`));
+    host = await startHostProcess({ modulesDir });
+  });
+  after(async () => {
+    await host?.stop();
+    for (const server of servers) server.close();
+  });
+
+  const fetchVia = (url: string, query = '', body?: unknown) =>
+    call(`${host.url}/api/v1/pool-c/fetch?url=${encodeURIComponent(url)}${query}`, body === undefined ? 'GET' : 'POST', body);
+
+  it('sends method, headers and body and returns status, headers and body', async () => {
+    const got = await fetchVia(`http://127.0.0.1:${ports.ok}/rates/EUR?at="noon"`);
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.json.status, 201);
+    assert.equal(got.json.headers['x-rate-source'], 'test');
+    assert.deepEqual(JSON.parse(got.json.body), { rate: 1.0842, path: '/rates/EUR?at=%22noon%22' });
+    assert.deepEqual(seen.at(-1), { method: 'GET', url: '/rates/EUR?at=%22noon%22', from: 'pool-c', body: '' });
+
+    const posted = await fetchVia(`http://127.0.0.1:${ports.ok}/orders`, '&method=POST', { note: 'a "quoted"\nline' });
+    assert.equal(posted.status, 200, posted.text);
+    assert.deepEqual(seen.at(-1), { method: 'POST', url: '/orders', from: 'pool-c', body: JSON.stringify({ note: 'a "quoted"\nline' }) });
+  });
+
+  it('gets ERPMOD_HTTP_NOT_ALLOWED for a host:port off the allow-list, without connecting', async () => {
+    const before = seen.length;
+    const refused = await fetchVia(`http://127.0.0.1:${ports.denied}/`);
+    assert.equal(refused.status, 502, refused.text);
+    assert.equal(refused.json.code, 'ERPMOD_HTTP_NOT_ALLOWED');
+    assert.match(refused.json.message, new RegExp(`^ERPMOD_HTTP_NOT_ALLOWED: .*127\\.0\\.0\\.1:${ports.denied} is not in module.yml http.allow`));
+    assert.equal(seen.length, before);
+  });
+
+  it('gets ERPMOD_HTTP_UNREACHABLE for a refused connection and ERPMOD_HTTP_TIMEOUT for a silent service', async () => {
+    const unreachable = await fetchVia(`http://127.0.0.1:${ports.closed}/`);
+    assert.equal(unreachable.status, 502, unreachable.text);
+    assert.equal(unreachable.json.code, 'ERPMOD_HTTP_UNREACHABLE');
+    assert.match(unreachable.json.message, /ECONNREFUSED/);
+
+    const slow = await fetchVia(`http://127.0.0.1:${ports.silent}/`, '&ms=300');
+    assert.equal(slow.status, 504, slow.text);
+    assert.equal(slow.json.code, 'ERPMOD_HTTP_TIMEOUT');
+  });
+});

@@ -8,7 +8,9 @@
  *                     erpmod_pool_function(env, &host, "GET /report", report, NULL, &fn);
  *   in a handler:     char* json = erpmod_pool_call(host, "db", "all", "[\"SELECT ...\"]", &error);
  *                     (on the pool thread: carried to the JavaScript thread, blocks only this thread)
- *   cleanup():        erpmod_pool_close(host);
+ *                     char* res = erpmod_pool_call(host, "http", "request", "[{\"url\":\"https://...\"}]", &error);
+ *                     (NULL with error "ERPMOD_HTTP_NOT_ALLOWED: ...", "ERPMOD_HTTP_UNREACHABLE: ...", ...)
+ *   cleanup():        erpmod_pool_close(env, host);
  *
  * A handler gets the request as strings (params / query / headers / body as JSON text) and fills a
  * reply (status and a malloc'd JSON body, freed by this header). Every request runs on a thread of
@@ -182,22 +184,27 @@ static inline napi_value erpmod_pool_settled_(napi_env env, napi_callback_info i
 static inline napi_value erpmod_pool_failed_(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value error = NULL, message, code;
+  napi_valuetype code_type = napi_undefined;
   void* data = NULL;
   char* text;
   napi_get_cb_info(env, info, &argc, &error, NULL, &data);
-  /* "<code>: <message>" so a C handler can tell ERPMOD_HTTP_TIMEOUT from ERPMOD_HTTP_UNREACHABLE. */
-  if (argc > 0 && napi_get_named_property(env, error, "code", &code) == napi_ok &&
-      napi_get_named_property(env, error, "message", &message) == napi_ok) {
-    char* c = erpmod_pool_text_(env, code, 0);
+  /* "<code>: <message>" so a C handler can tell ERPMOD_HTTP_TIMEOUT from ERPMOD_HTTP_UNREACHABLE; just
+     the message when the error has no code. */
+  if (argc > 0 && napi_get_named_property(env, error, "message", &message) == napi_ok) {
     char* m = erpmod_pool_text_(env, message, 0);
-    text = (char*)malloc(strlen(c) + strlen(m) + 3);
-    if (text) {
-      strcpy(text, c);
-      strcat(text, ": ");
-      strcat(text, m);
+    if (napi_get_named_property(env, error, "code", &code) == napi_ok && napi_typeof(env, code, &code_type) == napi_ok && code_type == napi_string) {
+      char* c = erpmod_pool_text_(env, code, 0);
+      text = (char*)malloc(strlen(c) + strlen(m) + 3);
+      if (text) {
+        strcpy(text, c);
+        strcat(text, ": ");
+        strcat(text, m);
+      }
+      free(c);
+      free(m);
+    } else {
+      text = m;
     }
-    free(c);
-    free(m);
   } else {
     text = erpmod_pool_strdup_("a ctx call failed");
   }
@@ -211,23 +218,34 @@ static inline void erpmod_pool_run_call_(napi_env env, erpmod_pool_task_* task) 
   uint32_t argc = 0, i;
   napi_value argv[8];
   bool is_promise = false;
-  if (env == NULL) return erpmod_pool_call_done_(call, NULL, erpmod_pool_strdup_("the module was cleaned up"));
+  if (env == NULL) {
+    erpmod_pool_call_done_(call, NULL, erpmod_pool_strdup_("the module was cleaned up"));
+    return;
+  }
   if (napi_get_reference_value(env, call->host->ctx, &ctx) != napi_ok || ctx == NULL ||
       napi_get_named_property(env, ctx, call->object, &object) != napi_ok ||
       napi_get_named_property(env, object, call->method, &fn) != napi_ok) {
-    return erpmod_pool_call_done_(call, NULL, erpmod_pool_strdup_("no such ctx function"));
+    erpmod_pool_call_done_(call, NULL, erpmod_pool_strdup_("no such ctx function"));
+    return;
   }
   napi_create_string_utf8(env, call->args_json ? call->args_json : "[]", NAPI_AUTO_LENGTH, &args_text);
   args = erpmod_pool_json_(env, "parse", args_text);
-  if (args == NULL) return erpmod_pool_call_done_(call, NULL, erpmod_pool_take_exception_(env));
+  if (args == NULL) {
+    erpmod_pool_call_done_(call, NULL, erpmod_pool_take_exception_(env));
+    return;
+  }
   napi_get_array_length(env, args, &argc);
   if (argc > 8) argc = 8;
   for (i = 0; i < argc; ++i) napi_get_element(env, args, i, &argv[i]);
   if (napi_call_function(env, object, fn, argc, argv, &result) != napi_ok) {
-    return erpmod_pool_call_done_(call, NULL, erpmod_pool_take_exception_(env));
+    erpmod_pool_call_done_(call, NULL, erpmod_pool_take_exception_(env));
+    return;
   }
   napi_is_promise(env, result, &is_promise);
-  if (!is_promise) return erpmod_pool_call_done_(call, erpmod_pool_text_(env, result, 1), NULL);
+  if (!is_promise) {
+    erpmod_pool_call_done_(call, erpmod_pool_text_(env, result, 1), NULL);
+    return;
+  }
   napi_create_function(env, "settled", NAPI_AUTO_LENGTH, erpmod_pool_settled_, call, &handlers[0]);
   napi_create_function(env, "failed", NAPI_AUTO_LENGTH, erpmod_pool_failed_, call, &handlers[1]);
   napi_get_named_property(env, result, "then", &then);
