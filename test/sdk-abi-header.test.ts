@@ -3,7 +3,7 @@
  * unnoticed (envoy's dynamic_modules pins its ABI header the same way).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,13 +34,19 @@ test('the header declares ABI 1 and SDK 0.1.0, the versions the info block recor
   assert.match(text, /^#define ERPMOD_SDK_VERSION "0\.1\.0"$/m);
 });
 
-test('the header is pure C: a C99 file with only node_api.h compiles and carries the info block', (t) => {
+/** Compiles `text` as strict ISO C99 (warnings are errors) against the SDK's headers. */
+function compileC99(text: string): { cc: SpawnSyncReturns<string>; source: string; object: string } {
   const dir = mkdtempSync(path.join(tmpdir(), 'erpmod-abi-'));
   const source = path.join(dir, 'only-c.c');
-  writeFileSync(source, '#include <node_api.h>\n#include "erpmod/abi.h"\nERPMOD_INFO_BLOCK("pure-c", "1.2.3")\n');
+  writeFileSync(source, text);
   const object = path.join(dir, 'only-c.o');
   const nodeInclude = path.join(resolveNodeDir(), 'include', 'node');
   const cc = spawnSync('cc', ['-std=c99', '-Wall', '-Wextra', '-pedantic', '-Werror', '-I', nodeInclude, '-I', path.dirname(path.dirname(header)), '-c', source, '-o', object], { encoding: 'utf8' });
+  return { cc, source, object };
+}
+
+test('the header is pure C: a C99 file with only node_api.h compiles and carries the info block', (t) => {
+  const { cc, source, object } = compileC99('#include <node_api.h>\n#include "erpmod/abi.h"\nERPMOD_INFO_BLOCK("pure-c", "1.2.3")\n');
   if (cc.error !== undefined) {
     t.skip('no C compiler (cc)');
     return;
@@ -53,4 +59,13 @@ test('the header is pure C: a C99 file with only node_api.h compiles and carries
   const missing = spawnSync('cc', ['-I', path.dirname(path.dirname(header)), '-c', source, '-o', object], { encoding: 'utf8' });
   assert.notEqual(missing.status, 0);
   assert.match(missing.stderr, /define NAPI_VERSION/);
+});
+
+test('erpmod/pool-c.h, the plain-C pool API, compiles as strict C99 too', (t) => {
+  const { cc } = compileC99('#include <node_api.h>\n#include "erpmod/pool-c.h"\n');
+  if (cc.error !== undefined) {
+    t.skip('no C compiler (cc)');
+    return;
+  }
+  assert.equal(cc.status, 0, cc.stderr);
 });
