@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
@@ -317,6 +319,54 @@ describe('execution: pool with module data on PostgreSQL', () => {
       assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { p1: 2, p3: 2 } });
     } finally {
       await host.stop();
+    }
+  });
+});
+
+describe('pool settings in an isolated module (isolation: process)', () => {
+  /** Sends `count` sleeps of `ms` at once to the pool-c module and returns the most that ran at once. */
+  async function peakOf(hostUrl: string, count: number, ms: number): Promise<number> {
+    const c = `${hostUrl}/api/v1/pool-c`;
+    await call(`${c}/peak`);
+    const replies = await Promise.all(Array.from({ length: count }, () => call(`${c}/sleep?ms=${ms}`)));
+    assert.deepEqual(replies.map((reply) => reply.status), replies.map(() => 200));
+    return (await call(`${c}/peak`)).json.peak;
+  }
+
+  const isolatedPoolC = (logs: readonly Record<string, unknown>[]): boolean => logs.some((entry) => entry.msg === 'module pool-c loaded' && entry.isolation === 'process');
+
+  it('runs the host\'s pool_threads in the runner: pool_threads 2 lets one handler run at a time', async () => {
+    // max_concurrency 4, capped at pool_threads − 1 = 1. A runner ignoring the host's setting (its own
+    // default of 4 threads) would run both sleeps at once.
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-c']), env: { ERPMOD_ISOLATION: 'process', ERPMOD_POOL_THREADS: '2', ERPMOD_LOG_LEVEL: 'info' } });
+    try {
+      assert.ok(isolatedPoolC(host.logs), 'pool-c runs in its own process');
+      assert.equal(await peakOf(host.url, 2, 300), 1);
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('pool_threads 8 lets the module reach its max_concurrency 4, and http_max_response_bytes holds in the runner', async () => {
+    const big = http.createServer((_req, res) => res.end(Buffer.alloc(4096, 'x')));
+    const port = await new Promise<number>((resolve) => big.listen(0, '127.0.0.1', () => resolve((big.address() as AddressInfo).port)));
+    const modulesDir = makeModulesDir(['pool-c']);
+    const manifest = path.join(modulesDir, 'pool-c', 'module.yml');
+    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('allow: ["127.0.0.1:9"]', `allow: ["127.0.0.1:${port}"]`));
+    const host = await startHostProcess({
+      modulesDir,
+      env: { ERPMOD_ISOLATION: 'process', ERPMOD_POOL_THREADS: '8', ERPMOD_HTTP_MAX_RESPONSE_BYTES: '1024', ERPMOD_LOG_LEVEL: 'info' },
+    });
+    try {
+      assert.ok(isolatedPoolC(host.logs), 'pool-c runs in its own process');
+      // A runner on its own default of 4 threads would cap the module at 3.
+      assert.equal(await peakOf(host.url, 4, 500), 4);
+      const fetched = await call(`${host.url}/api/v1/pool-c/fetch?url=${encodeURIComponent(`http://127.0.0.1:${port}/`)}`);
+      assert.equal(fetched.status, 502, fetched.text);
+      assert.equal(fetched.json.code, 'ERPMOD_HTTP_RESPONSE_TOO_LARGE');
+    } finally {
+      await host.stop();
+      big.close();
     }
   });
 });

@@ -6,14 +6,19 @@ export interface ExecutionSettings {
   readonly httpMaxResponseBytes: number;
 }
 
-let httpMaxResponseBytes = 8 * 1024 * 1024;
+let applied: ExecutionSettings = { poolThreads: hostExecutionPool.threads, poolQueueLimit: hostExecutionPool.queueLimit, httpMaxResponseBytes: 8 * 1024 * 1024 };
 
 /** Applies the host configuration to this process's execution pool and ctx.http. */
 export function configureExecution(settings: ExecutionSettings): void {
   hostExecutionPool.configure({ threads: settings.poolThreads, queueLimit: settings.poolQueueLimit });
-  httpMaxResponseBytes = settings.httpMaxResponseBytes;
+  applied = { poolThreads: settings.poolThreads, poolQueueLimit: settings.poolQueueLimit, httpMaxResponseBytes: settings.httpMaxResponseBytes };
+}
+
+/** What this process applied: an isolated module's runner applies the same (docs/decisions.md). */
+export function executionSettings(): ExecutionSettings {
+  return applied;
 }
 
 export function configuredHttpMaxResponseBytes(): number {
-  return httpMaxResponseBytes;
+  return applied.httpMaxResponseBytes;
 }

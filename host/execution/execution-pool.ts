@@ -68,6 +68,10 @@ export class ExecutionPool {
     return this.options.threads;
   }
 
+  get queueLimit(): number {
+    return this.options.queueLimit;
+  }
+
   /** A lane for a module declaring `max_concurrency`: never all threads when there are two or more. */
   lane(code: string, maxConcurrency: number): ModuleLane {
     const ceiling = this.options.threads > 1 ? this.options.threads - 1 : 1;

@@ -1,4 +1,5 @@
 import { ErpmodError } from '../errors';
+import { executionSettings } from '../execution/configure-execution';
 import { SubscriptionOwner } from '../loader/event-bus';
 import type { LoadModuleInput } from '../loader/load-module';
 import type { ModuleHandler } from '../loader/load-native-library';
@@ -38,6 +39,7 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
       env,
       generationNumber: input.generationNumber,
       logLevel: settings.logLevel,
+      execution: executionSettings(),
       store: input.runnerStore,
     },
     memoryMb: settings.memoryMb,

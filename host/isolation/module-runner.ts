@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { messageOf } from '../errors';
+import { configureExecution } from '../execution/configure-execution';
 import { EventBus, type SubscriptionOwner } from '../loader/event-bus';
 import { cleanupQuietly, loadModule } from '../loader/load-module';
 import { isThenable } from '../loader/with-timeout';
@@ -49,6 +50,7 @@ async function load(input: RunnerLoadInput): Promise<void> {
   const { manifest } = input.loaded;
   const logger = createLogger(input.logLevel).child({ module: manifest.code, version: manifest.version, isolated: true });
   bus = new ForwardingBus(logger);
+  configureExecution(input.execution);
   try {
     const store = input.store === undefined ? undefined : openRunnerStore(input.store, logger);
     generation = await loadModule({ ...input, logger, bus, env: input.env as NodeJS.ProcessEnv, store });

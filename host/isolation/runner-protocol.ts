@@ -1,5 +1,6 @@
 import type { LoadedManifest } from '../compliance/types';
 import type { MigrationFile } from '../compliance/manifest/list-migration-files';
+import type { ExecutionSettings } from '../execution/configure-execution';
 import type { RunnerStoreSettings } from '../store/module-store';
 
 /**
@@ -17,6 +18,8 @@ export interface RunnerLoadInput {
   readonly env: Record<string, string | undefined>;
   readonly generationNumber: number;
   readonly logLevel: string;
+  /** The host's pool_threads, pool_queue_limit and http_max_response_bytes, applied in the runner as in the host. */
+  readonly execution: ExecutionSettings;
   /** The module's own database connection when the host keeps module data on PostgreSQL. */
   readonly store?: RunnerStoreSettings;
 }
