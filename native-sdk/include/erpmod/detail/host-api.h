@@ -9,12 +9,41 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 namespace erpmod {
 namespace detail {
+
+// What a job threw on a worker thread, for the JavaScript thread to reject its promise with.
+struct NativeFailure {
+  std::string message;
+  // An error code the rejection carries (a DbError's, set by the caller that knows the type); "" for none.
+  std::string code;
+};
+
+// Runs `body` on a worker thread, where nothing may escape: what it threw becomes a NativeFailure
+// (what(), or "unknown native exception" for anything that is not a std::exception).
+template <typename F>
+std::optional<NativeFailure> CatchNative(F&& body) {
+  try {
+    body();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return NativeFailure{e.what(), {}};
+  } catch (...) {
+    return NativeFailure{"unknown native exception", {}};
+  }
+}
+
+// On the JavaScript thread: rejects with an Error carrying the failure's message, and its code if any.
+inline void RejectWith(Napi::Env env, napi_deferred deferred, const NativeFailure& failure) {
+  Napi::Error rejection = Napi::Error::New(env, failure.message);
+  if (!failure.code.empty()) rejection.Set("code", Napi::String::New(env, failure.code));
+  napi_reject_deferred(env, deferred, rejection.Value());
+}
 
 // One host function, bound to the object it must be called on (`ctx.db.run` with this = ctx.db).
 class HostMethod {
@@ -102,24 +131,14 @@ class HostApi {
     try {
       workers_->Submit([job = std::move(job), to_js = std::move(to_js), deferred, bridge]() {
         auto out = std::make_shared<R>();
-        std::string error;
-        bool failed = false;
-        try {
-          *out = job();
-        } catch (const std::exception& e) {
-          failed = true;
-          error = e.what();
-        } catch (...) {
-          failed = true;
-          error = "unknown native exception";
-        }
-        bridge->Post([bridge, out, failed, error = std::move(error), deferred, to_js](napi_env raw) {
+        std::optional<NativeFailure> failure = CatchNative([&] { *out = job(); });
+        bridge->Post([bridge, out, failure = std::move(failure), deferred, to_js](napi_env raw) {
           if (raw == nullptr) return;
           bridge->Unref(raw);
           Napi::Env js(raw);
           Napi::HandleScope scope(js);
           try {
-            if (failed) napi_reject_deferred(raw, deferred, Napi::Error::New(js, error).Value());
+            if (failure) RejectWith(js, deferred, *failure);
             else napi_resolve_deferred(raw, deferred, to_js(js, *out));
           } catch (const Napi::Error& e) {
             napi_reject_deferred(raw, deferred, e.Value());

@@ -8,6 +8,7 @@
 #define ERPMOD_DETAIL_RUNTIME_H_
 
 #include "erpmod/detail/execution.h"
+#include "erpmod/detail/host-api.h"
 #include "erpmod/detail/napi-config.h"
 
 #include <memory>
@@ -120,14 +121,9 @@ class Runtime {
     return host_->OnPool<std::optional<std::string>>(
         env,
         [this]() -> std::optional<std::string> {
-          try {
-            module_->Initialize(*context_);
-            return std::nullopt;
-          } catch (const std::exception& e) {
-            return std::string(e.what());
-          } catch (...) {
-            return std::string("unknown native exception");
-          }
+          std::optional<NativeFailure> failure = CatchNative([this] { module_->Initialize(*context_); });
+          if (!failure) return std::nullopt;
+          return std::move(failure->message);
         },
         [this](Napi::Env js, std::optional<std::string>& failure) -> napi_value {
           if (!failure) {
@@ -244,40 +240,33 @@ class Runtime {
       bridge->Ref(env);
       auto job = [this, fn, copy = std::move(copy), deferred, bridge]() mutable {
         auto res = std::make_shared<Response>();
-        std::string error, code;
-        bool failed = false;
-        try {
-          Request req(std::move(copy));
-          RequestIdScope request_id(req.requestId());
+        std::string code;
+        std::optional<NativeFailure> failure = CatchNative([&] {
           try {
-            *res = fn(req);
-          } catch (const HttpError& e) {
-            *res = e.ToResponse();
+            Request req(std::move(copy));
+            RequestIdScope request_id(req.requestId());
+            try {
+              *res = fn(req);
+            } catch (const HttpError& e) {
+              *res = e.ToResponse();
+            }
+          } catch (const DbError& e) {
+            // The code travels with the rejection: the host answers ERPMOD_DATABASE_UNAVAILABLE with 503.
+            code = e.code();
+            throw;
           }
-        } catch (const DbError& e) {
-          // The code travels with the rejection: the host answers ERPMOD_DATABASE_UNAVAILABLE with 503.
-          failed = true;
-          error = e.what();
-          code = e.code();
-        } catch (const std::exception& e) {
-          failed = true;
-          error = e.what();
-        } catch (...) {
-          failed = true;
-          error = "unknown native exception";
-        }
+        });
+        if (failure) failure->code = std::move(code);
         // The reply is built on the JavaScript thread; if the module is gone by then, the promise
         // is never settled (the host already answered that request).
-        bridge->Post([this, bridge, res, failed, error = std::move(error), code = std::move(code), deferred](napi_env raw) {
+        bridge->Post([this, bridge, res, failure = std::move(failure), deferred](napi_env raw) {
           if (raw == nullptr) return;
           bridge->Unref(raw);
           Napi::Env js(raw);
           Napi::HandleScope scope(js);
           try {
-            if (failed) {
-              Napi::Error rejection = Napi::Error::New(js, error);
-              if (!code.empty()) rejection.Set("code", Napi::String::New(js, code));
-              napi_reject_deferred(raw, deferred, rejection.Value());
+            if (failure) {
+              RejectWith(js, deferred, *failure);
             } else {
               napi_resolve_deferred(raw, deferred, ToJs(js, *res));
             }
