@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../bench/lib/server-process';
+import { freePort } from './support/free-port';
 import { call } from './support/http-client';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';

@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { SERVER_CORE, pinned } from './pinning';
 
 export interface ServerProcessOptions {
@@ -39,17 +38,8 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** A port free right now on loopback (the kernel's pick, released for the server to take). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// One helper for tests and benchmarks; bench already takes its PostgreSQL server from test/support too.
+export { freePort } from '../../test/support/free-port';
 
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const started = performance.now();

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../bench/lib/server-process';
+import { freePort } from './free-port';
 
 export interface PostgresServer {
   readonly port: number;
