@@ -8,7 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
-import { makeModulesDir } from './support/modules-dir';
+import { freePort } from './support/free-port';
+import { allowLoopbackPorts, makeModulesDir } from './support/modules-dir';
 
 const LAB = '/api/v1/pool-lab';
 
@@ -39,7 +40,6 @@ describe('ctx.http from pool handlers', () => {
       // Never answers: the request must time out.
     });
     const big = http.createServer((_req, res) => res.end(Buffer.alloc(64 * 1024, 'x')));
-    const closed = http.createServer();
     const tls = https.createServer(selfSigned(), (_req, res) => res.end('secret'));
     const denied = http.createServer((_req, res) => res.end('should never be reached'));
     servers.push(ok, silent, big, tls, denied);
@@ -48,13 +48,10 @@ describe('ctx.http from pool handlers', () => {
     ports.big = await listen(big);
     ports.tls = await listen(tls);
     ports.denied = await listen(denied);
-    ports.closed = await listen(closed);
-    await new Promise((resolve) => closed.close(resolve));
+    ports.closed = await freePort();
 
     const modulesDir = makeModulesDir(['pool-lab']);
-    const manifest = path.join(modulesDir, 'pool-lab', 'module.yml');
-    const allow = [ports.ok, ports.silent, ports.big, ports.closed, ports.tls].map((port) => `"127.0.0.1:${port}"`).join(', ');
-    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('allow: ["127.0.0.1:9"]', `allow: [${allow}]`));
+    allowLoopbackPorts(modulesDir, 'pool-lab', [ports.ok, ports.silent, ports.big, ports.closed, ports.tls]);
     host = await startHostProcess({ modulesDir, env: { ERPMOD_HTTP_MAX_RESPONSE_BYTES: '16384' } });
   });
   after(async () => {
@@ -131,7 +128,6 @@ describe('ctx.http from a plain-C pool handler (erpmod/pool-c.h)', () => {
     const silent = http.createServer(() => {
       // Never answers: the request must time out.
     });
-    const closed = http.createServer();
     const denied = http.createServer((req, res) => {
       seen.push({ method: req.method, url: req.url, body: 'denied server reached' });
       res.end();
@@ -140,13 +136,10 @@ describe('ctx.http from a plain-C pool handler (erpmod/pool-c.h)', () => {
     ports.ok = await listen(ok);
     ports.silent = await listen(silent);
     ports.denied = await listen(denied);
-    ports.closed = await listen(closed);
-    await new Promise((resolve) => closed.close(resolve));
+    ports.closed = await freePort();
 
     const modulesDir = makeModulesDir(['pool-c']);
-    const manifest = path.join(modulesDir, 'pool-c', 'module.yml');
-    const allow = [ports.ok, ports.silent, ports.closed].map((port) => `"127.0.0.1:${port}"`).join(', ');
-    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('allow: ["127.0.0.1:9"]', `allow: [${allow}]`));
+    allowLoopbackPorts(modulesDir, 'pool-c', [ports.ok, ports.silent, ports.closed]);
     host = await startHostProcess({ modulesDir });
   });
   after(async () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
-import { makeModulesDir } from './support/modules-dir';
+import { allowLoopbackPorts, makeModulesDir } from './support/modules-dir';
 import { FIXTURE_MODULES_DIR, PLATFORM_KEY } from './support/paths';
 import { readManifest } from '../host/compliance';
 import { runLoadCheck } from '../host/compliance/load';
@@ -351,8 +351,7 @@ describe('pool settings in an isolated module (isolation: process)', () => {
     const big = http.createServer((_req, res) => res.end(Buffer.alloc(4096, 'x')));
     const port = await new Promise<number>((resolve) => big.listen(0, '127.0.0.1', () => resolve((big.address() as AddressInfo).port)));
     const modulesDir = makeModulesDir(['pool-c']);
-    const manifest = path.join(modulesDir, 'pool-c', 'module.yml');
-    fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace('allow: ["127.0.0.1:9"]', `allow: ["127.0.0.1:${port}"]`));
+    allowLoopbackPorts(modulesDir, 'pool-c', [port]);
     const host = await startHostProcess({
       modulesDir,
       env: { ERPMOD_ISOLATION: 'process', ERPMOD_POOL_THREADS: '8', ERPMOD_HTTP_MAX_RESPONSE_BYTES: '1024', ERPMOD_LOG_LEVEL: 'info' },

@@ -16,3 +16,15 @@ export function makeModulesDir(names: readonly string[]): string {
   }
   return dir;
 }
+
+/**
+ * Points a copied fixture's `http.allow` (its placeholder `["127.0.0.1:9"]`) at these loopback ports, the
+ * servers a test started.
+ */
+export function allowLoopbackPorts(modulesDir: string, name: string, ports: readonly number[]): void {
+  const manifest = path.join(modulesDir, name, 'module.yml');
+  const allow = ports.map((port) => `"127.0.0.1:${port}"`).join(', ');
+  const text = fs.readFileSync(manifest, 'utf8');
+  if (!text.includes('allow: ["127.0.0.1:9"]')) throw new Error(`${manifest}: expected the placeholder http.allow ["127.0.0.1:9"]`);
+  fs.writeFileSync(manifest, text.replace('allow: ["127.0.0.1:9"]', `allow: [${allow}]`));
+}
