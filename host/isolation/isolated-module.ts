@@ -4,12 +4,15 @@ import type { Logger } from '../logger';
 import { decodeBytes, encodeBytes, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 import type { OutputSink } from './runner-output';
 import { RunnerProcess, type RunnerExit } from './runner-process';
+import { CAN_WATCH_MEMORY } from './watch-memory-ceiling';
 
 export interface CrashRecord {
   readonly signal: string | null;
   readonly exitCode: number | null;
   /** True when the host killed the process because a request outlived timeouts.request_ms. */
   readonly hung: boolean;
+  /** Set when the host killed the process because its resident size went over isolated_memory_mb. */
+  readonly memory: { readonly residentMb: number; readonly ceilingMb: number } | null;
   readonly failedRequests: number;
   readonly lastLines: readonly string[];
   /** Milliseconds until the restart, or null when the circuit opened instead. */
@@ -67,6 +70,9 @@ export class IsolatedModule {
 
   /** Starts the first process; rejects with the runner's reason when the module does not load. */
   start(): Promise<void> {
+    if (!CAN_WATCH_MEMORY) {
+      this.options.logger.warn({ module: this.code }, `isolated module ${this.code}: no /proc on this system, so only V8's heap limit bounds its process, not isolated_memory_mb`);
+    }
     return new Promise((resolve, reject) => this.spawn(resolve, reject));
   }
 
@@ -147,7 +153,7 @@ export class IsolatedModule {
         if (this.runner !== runner || loadFailed) return;
         if (!settled && onFailure !== undefined) {
           settled = true;
-          return onFailure(new ErpmodError('ERPMOD_LOAD_FAILED', `module "${this.code}": its process ${describeExit(exit)} while loading; last lines: ${exit.lastLines.slice(-3).join(' | ')}`));
+          return onFailure(new ErpmodError('ERPMOD_LOAD_FAILED', `module "${this.code}": its process ${this.describeExit(exit)} while loading; last lines: ${exit.lastLines.slice(-3).join(' | ')}`));
         }
         this.crashed(exit);
       },
@@ -197,18 +203,22 @@ export class IsolatedModule {
     const failedRequests = this.pending.size;
     for (const waiting of this.pending.values()) {
       clearTimeout(waiting.timer);
-      waiting.reject(new ErpmodError('ERPMOD_MODULE_CRASHED', `module "${this.code}": its process ${describeExit(exit)} while serving the request`));
+      waiting.reject(new ErpmodError('ERPMOD_MODULE_CRASHED', `module "${this.code}": its process ${this.describeExit(exit)} while serving the request`));
     }
     this.pending.clear();
     const hung = this.hung;
     this.hung = false;
+    const memory = exit.overCeilingBytes === null ? null : { residentMb: toMb(exit.overCeilingBytes), ceilingMb: this.options.memoryMb };
+    if (memory !== null) {
+      this.options.logger.error({ module: this.code, ...memory }, `isolated module ${this.code} ${this.describeExit(exit)}`);
+    }
     if (this.state === 'stopped') return;
 
     const now = Date.now();
     this.crashes = [...this.crashes.filter((at) => now - at < this.options.crashWindowMs), now];
     const open = this.crashes.length >= this.options.crashLimit;
     const restartInMs = open ? null : Math.min(BACKOFF_MIN_MS * 2 ** (this.crashes.length - 1), BACKOFF_MAX_MS);
-    this.options.onCrash({ signal: exit.signal, exitCode: exit.code, hung, failedRequests, lastLines: exit.lastLines, restartInMs });
+    this.options.onCrash({ signal: exit.signal, exitCode: exit.code, hung, memory, failedRequests, lastLines: exit.lastLines, restartInMs });
     if (open) {
       this.state = 'open';
       const reason = `circuit open: ${this.crashes.length} crashes within ${this.options.crashWindowMs} ms; reload the module to try again`;
@@ -220,9 +230,16 @@ export class IsolatedModule {
       if (this.state !== 'restarting') return;
       this.spawn(undefined, () => {
         // A restart that fails to load counts as one more crash.
-        this.crashed({ code: null, signal: null, lastLines: [] });
+        this.crashed({ code: null, signal: null, lastLines: [], overCeilingBytes: null });
       });
     }, restartInMs!);
+  }
+
+  private describeExit(exit: RunnerExit): string {
+    if (exit.overCeilingBytes !== null) {
+      return `went over its memory ceiling (resident ${toMb(exit.overCeilingBytes)} MB, isolated_memory_mb ${this.options.memoryMb}) and was killed`;
+    }
+    return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   }
 
   private unavailable(): ErpmodError {
@@ -235,8 +252,8 @@ export class IsolatedModule {
   }
 }
 
-function describeExit(exit: RunnerExit): string {
-  return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+function toMb(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024));
 }
 
 /** A binary reply body crossed the channel as base64; the reply writer wants the Buffer back. */

@@ -13,17 +13,35 @@ export interface RunnerCommand {
 const RUNNER = path.join(__dirname, 'module-runner.js');
 
 /**
- * The command that starts a runner. `sh -c 'ulimit -d …; exec …'` puts the memory ceiling on what
- * native code mallocs, not only on V8's heap. On Linux with util-linux's setpriv on the PATH, the exec
- * goes through `setpriv --pdeathsig KILL`: the kernel SIGKILLs the runner the moment the host's main
- * thread (which spawned it) ends, however it ends, even while the runner's own thread is stuck in
- * native code. Elsewhere the runner watches its parent pid from a worker thread (module-runner.ts).
- * The IPC channel survives every exec.
+ * V8's old-generation limit for a runner with a ceiling of `memoryMb`: half of it, so V8 collects its
+ * garbage well before the process nears the ceiling, and a JavaScript heap that keeps growing ends in
+ * V8's own "heap out of memory" (with that message in the crash record's last lines) rather than in the
+ * host's SIGKILL. The other half is for native memory, code and V8's young generation.
+ */
+export function heapLimitMb(memoryMb: number): number {
+  return Math.max(16, Math.floor(memoryMb / 2));
+}
+
+/**
+ * The command that starts a runner. The memory ceiling is not set here: the host watches the runner's
+ * resident size (watch-memory-ceiling.ts), which V8's address-space reservations do not count against
+ * (an RLIMIT_DATA did: Node 24 cannot start under 512 MB of it); V8's heap limit is. On Linux with
+ * util-linux's setpriv on the PATH, the exec goes through `setpriv --pdeathsig KILL`: the kernel SIGKILLs
+ * the runner the moment the host's main thread (which spawned it) ends, however it ends, even while the
+ * runner's own thread is stuck in native code. Elsewhere the runner watches its parent pid from a worker
+ * thread (module-runner.ts). The IPC channel survives the exec.
  */
 export function runnerCommand(memoryMb: number, hostEnv: NodeJS.ProcessEnv): RunnerCommand {
   const setpriv = process.platform === 'linux' ? findExecutable('setpriv', hostEnv.PATH) : undefined;
   const parentDeath: ParentDeath = setpriv === undefined ? 'watchdog' : 'pdeathsig';
-  const node = [process.execPath, RUNNER, '--host-pid', String(process.pid), ...(parentDeath === 'watchdog' ? ['--watchdog'] : [])];
-  const exec = setpriv === undefined ? node : [setpriv, '--pdeathsig', 'KILL', ...node];
-  return { file: '/bin/sh', args: ['-c', `ulimit -d ${memoryMb * 1024} && exec "$0" "$@"`, ...exec], parentDeath };
+  const node = [
+    process.execPath,
+    `--max-old-space-size=${heapLimitMb(memoryMb)}`,
+    RUNNER,
+    '--host-pid',
+    String(process.pid),
+    ...(parentDeath === 'watchdog' ? ['--watchdog'] : []),
+  ];
+  const [file, ...args] = setpriv === undefined ? node : [setpriv, '--pdeathsig', 'KILL', ...node];
+  return { file: file!, args, parentDeath };
 }

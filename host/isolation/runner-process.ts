@@ -3,16 +3,19 @@ import { ErpmodError } from '../errors';
 import { runnerCommand, type ParentDeath } from './runner-command';
 import { RunnerOutput, type OutputSink } from './runner-output';
 import type { HostToRunner, RunnerLoadInput, RunnerToHost } from './runner-protocol';
+import { watchMemoryCeiling, type MemoryCeilingWatch } from './watch-memory-ceiling';
 
 export interface RunnerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   /** The last lines the runner wrote (its log), for the crash record. */
   readonly lastLines: readonly string[];
+  /** The resident size in bytes the host saw when it killed the process over its memory ceiling, else null. */
+  readonly overCeilingBytes: number | null;
 }
 
 export interface RunnerProcessOptions {
-  /** RLIMIT_DATA of the runner in MiB: bounds native and JavaScript heap alike. */
+  /** The runner's memory ceiling in MiB: its resident size, native and JavaScript memory alike. */
   readonly memoryMb: number;
   /** The runner's whole environment (runner-environment.ts). */
   readonly env: Record<string, string>;
@@ -43,6 +46,8 @@ export class RunnerProcess {
   /** Settles when the process has exited, however it ended. */
   readonly exit: Promise<void>;
   private markExited: () => void = () => {};
+  private readonly memoryWatch: MemoryCeilingWatch | undefined;
+  private overCeilingBytes: number | null = null;
 
   constructor(options: RunnerProcessOptions) {
     this.exit = new Promise((resolve) => {
@@ -58,6 +63,13 @@ export class RunnerProcess {
     });
     killRunnersOnExit();
     running.add(this);
+    this.memoryWatch =
+      this.child.pid === undefined
+        ? undefined
+        : watchMemoryCeiling(this.child.pid, options.memoryMb * 1024 * 1024, (resident) => {
+            this.overCeilingBytes = resident;
+            this.kill('SIGKILL');
+          });
     this.output = new RunnerOutput(options.output);
     this.output.read(this.child.stdout!, 'stdout');
     this.output.read(this.child.stderr!, 'stderr');
@@ -65,8 +77,9 @@ export class RunnerProcess {
     this.child.once('exit', (code, signal) => {
       this.exited = true;
       running.delete(this);
+      this.memoryWatch?.stop();
       this.markExited();
-      options.onExit({ code, signal, lastLines: this.output.lastLines });
+      options.onExit({ code, signal, lastLines: this.output.lastLines, overCeilingBytes: this.overCeilingBytes });
     });
     // Both pipes have ended: nothing more will be read.
     this.child.once('close', () => this.output.close());
