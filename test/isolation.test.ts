@@ -5,6 +5,9 @@ import { startHostProcess, type HostProcess } from './support/host-process';
 import { runLoad } from './support/load-generator';
 import { makeModulesDir } from './support/modules-dir';
 
+/** The runners' memory ceiling (isolated_memory_mb); V8's heap limit is half of it. */
+const CEILING_MB = 160;
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntilServing(url: string, ms = 5000): Promise<number> {
@@ -17,14 +20,20 @@ async function waitUntilServing(url: string, ms = 5000): Promise<number> {
   }
 }
 
+interface CrashDetail {
+  readonly signal: string | null;
+  readonly hung: boolean;
+  readonly memory: { readonly residentMb: number; readonly ceilingMb: number } | null;
+  readonly lastLines: string[];
+}
+
 describe('a module in isolation: process', () => {
   let host: HostProcess;
   let api: string;
   before(async () => {
     host = await startHostProcess({
       modulesDir: makeModulesDir(['good-alpha', 'isolated-faulty', 'example:inventory']),
-      // Node 22's V8 needs more address space than 160 MB to start a runner: the Node-majors run raises it.
-      env: { ERPMOD_ISOLATED_MEMORY_MB: process.env.ISOLATION_TEST_MEMORY_MB ?? '160', ERPMOD_LOG_LEVEL: 'info' },
+      env: { ERPMOD_ISOLATED_MEMORY_MB: String(CEILING_MB), ERPMOD_LOG_LEVEL: 'info' },
     });
     api = `${host.url}/api/v1`;
   });
@@ -44,10 +53,12 @@ describe('a module in isolation: process', () => {
     assert.ok(host.logs.some((entry) => entry.msg === 'module faulty loaded' && entry.isolation === 'process'));
   });
 
+  // leak: native memory, stopped by the host at the ceiling; leak-js: V8's heap, stopped by V8 at its limit.
   for (const [fault, status, code, signal] of [
     ['crash', 502, 'ERPMOD_MODULE_CRASHED', 'SIGSEGV'],
     ['abort', 502, 'ERPMOD_MODULE_CRASHED', 'SIGABRT'],
-    ['leak', 502, 'ERPMOD_MODULE_CRASHED', 'SIGABRT'],
+    ['leak', 502, 'ERPMOD_MODULE_CRASHED', 'SIGKILL'],
+    ['leak-js', 502, 'ERPMOD_MODULE_CRASHED', 'SIGABRT'],
     ['spin', 504, 'ERPMOD_HANDLER_TIMEOUT', 'SIGKILL'],
   ] as const) {
     it(`contains a ${fault}: ${status} ${code}, the other modules keep answering 200 under load, then it recovers`, async () => {
@@ -63,12 +74,22 @@ describe('a module in isolation: process', () => {
       assert.ok(result.requests > 200, `only ${result.requests} requests`);
       assert.ok(recoveredMs < 3000, `recovered in ${recoveredMs} ms`);
 
-      const events = (await host.admin('/plugins/faulty')).json.events as { kind: string; detail: { signal: string | null; hung: boolean; lastLines: string[] } }[];
+      const events = (await host.admin('/plugins/faulty')).json.events as { kind: string; detail: CrashDetail }[];
       const crash = events.find((event) => event.kind === 'crashed');
       assert.ok(crash, 'the crash is in the audit trail');
       assert.equal(crash.detail.signal, signal);
       assert.equal(crash.detail.hung, fault === 'spin');
       assert.ok(Array.isArray(crash.detail.lastLines));
+      if (fault === 'leak') {
+        assert.match(reply.json.error.message, new RegExp(`went over its memory ceiling \\(resident \\d+ MB, isolated_memory_mb ${CEILING_MB}\\) and was killed`));
+        assert.equal(crash.detail.memory?.ceilingMb, CEILING_MB);
+        // Stopped at the ceiling, not long after it: a 64 MiB block is the most one look can miss.
+        assert.ok(crash.detail.memory.residentMb > CEILING_MB && crash.detail.memory.residentMb < CEILING_MB + 64, `resident ${crash.detail.memory.residentMb} MB`);
+      } else {
+        assert.equal(crash.detail.memory, null);
+      }
+      // V8's report: its first line, or (Node 20, whose native stack trace is longer than 20 lines) the handler's frame.
+      if (fault === 'leak-js') assert.ok(crash.detail.lastLines.some((line) => /JavaScript heap out of memory|OOMErrorHandler/.test(line)), crash.detail.lastLines.join('\n'));
       // A reload starts a fresh generation: a new process and a clean crash count.
       assert.equal((await host.admin('/plugins/faulty/reload', 'POST')).status, 200);
       assert.equal((await call(`${api}/faulty/ping`)).status, 200);
