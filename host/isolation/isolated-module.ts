@@ -252,8 +252,9 @@ export class IsolatedModule {
   }
 }
 
+/** Rounded up: a size over the ceiling never reads as the ceiling itself. */
 function toMb(bytes: number): number {
-  return Math.round(bytes / (1024 * 1024));
+  return Math.ceil(bytes / (1024 * 1024));
 }
 
 /** A binary reply body crossed the channel as base64; the reply writer wants the Buffer back. */

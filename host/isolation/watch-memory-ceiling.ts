@@ -19,17 +19,28 @@ export interface MemoryCeilingWatch {
   stop(): void;
 }
 
-/** Resident set size in bytes from the text of /proc/<pid>/status, or undefined when it has none (a zombie). */
-function residentBytes(status: string): number | undefined {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  return match === null ? undefined : Number(match[1]) * 1024;
+/**
+ * The process' own resident memory in bytes, from the text of /proc/<pid>/status: anonymous pages (the
+ * malloc heap, V8's heap, stacks) plus shared memory it created, not the Node binary and libraries mapped
+ * from disk (~45 MB resident, shared with the host and every other runner, the same for every module).
+ * VmRSS on kernels older than 4.5, which lack the split; undefined for a zombie, which has neither.
+ */
+function privateResidentBytes(status: string): number | undefined {
+  const anon = kilobytes(status, /^RssAnon:\s+(\d+) kB$/m);
+  const total = anon === undefined ? kilobytes(status, /^VmRSS:\s+(\d+) kB$/m) : anon + (kilobytes(status, /^RssShmem:\s+(\d+) kB$/m) ?? 0);
+  return total === undefined ? undefined : total * 1024;
+}
+
+function kilobytes(status: string, field: RegExp): number | undefined {
+  const match = field.exec(status);
+  return match === null ? undefined : Number(match[1]);
 }
 
 /**
- * Watches a process' resident size from outside it and calls `onOver` once, with the size it saw, when
+ * Watches a process' private resident memory from outside it and calls `onOver` once, with the size it saw, when
  * it exceeds `ceilingBytes`. From outside, because the process may be stuck in native code (a malloc
  * loop) and unable to run a timer of its own. The interval shrinks with the headroom left, so a leak is
- * seen within ~10 ms of crossing the ceiling while an idle process is looked at ~20 times a second.
+ * seen within ~10 ms of crossing the ceiling while an idle process is looked at 10 to 30 times a second.
  * Returns undefined when the process cannot be watched (it is gone already, or CAN_WATCH_MEMORY is false).
  */
 export function watchMemoryCeiling(pid: number, ceilingBytes: number, onOver: (residentBytes: number) => void): MemoryCeilingWatch | undefined {
@@ -52,7 +63,7 @@ export function watchMemoryCeiling(pid: number, ceilingBytes: number, onOver: (r
   const look = (): void => {
     let resident: number | undefined;
     try {
-      resident = residentBytes(buffer.toString('latin1', 0, fs.readSync(fd, buffer, 0, buffer.length, 0)));
+      resident = privateResidentBytes(buffer.toString('latin1', 0, fs.readSync(fd, buffer, 0, buffer.length, 0)));
     } catch {
       // The process is gone (ESRCH); its exit is reported elsewhere.
       return stop();
