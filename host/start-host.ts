@@ -16,7 +16,8 @@ import { ModuleDispatcher } from './http/module-dispatcher';
 import { listenerUrl } from './http/listener-url';
 import { createPublicApp } from './http/public-app';
 import { bootModules, type ModuleOutcome } from './loader/boot-modules';
-import { EventBus } from './loader/event-bus';
+import { openEventBus } from './events/open-event-bus';
+import type { EventBus } from './loader/event-bus';
 import type { GenerationSettings } from './loader/load-generation';
 import { openModuleStore } from './store/open-module-store';
 import { cleanupQuietly } from './loader/load-module';
@@ -78,7 +79,13 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   const registryDb = openRegistryDatabase(config.dataDir);
   const registry = new PluginRepository(registryDb);
   const table = new ModuleTable();
-  const bus = new EventBus(logger);
+  let bus: EventBus;
+  try {
+    bus = await openEventBus(config, logger, registry);
+  } catch (error) {
+    registryDb.close();
+    throw error;
+  }
   const store = openModuleStore(config, logger);
 
   const generations: GenerationSettings = {
@@ -106,6 +113,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy, acceptNewData: options.acceptNewData });
   } catch (error) {
+    await bus.close();
     await unloadModules(table, logger);
     await store.close();
     registryDb.close();
@@ -135,6 +143,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     transport = await openOperatorTransport({ config, operator, registry, table, logger });
   } catch (error) {
+    await bus.close();
     await unloadModules(table, logger);
     await store.close();
     registryDb.close();
@@ -168,6 +177,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   } catch (error) {
     admin.server.close();
     await transport.close();
+    await bus.close();
     await unloadModules(table, logger);
     await store.close();
     registryDb.close();
@@ -189,6 +199,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       const [drained] = await Promise.all([drainAndClose(config.shutdownTimeoutMs), admin.drainAndClose(config.shutdownTimeoutMs)]);
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await transport.close();
+      await bus.close();
       await unloadModules(table, logger);
       await store.close();
       registryDb.close();

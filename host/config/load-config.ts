@@ -63,6 +63,10 @@ export interface HostConfig {
   readonly databasePoolSize: number;
   /** How long a request waits for a PostgreSQL connection before ERPMOD_DATABASE_UNAVAILABLE. */
   readonly databaseConnectTimeoutMs: number;
+  /** PostgreSQL events: how long a claimed delivery is held (and a subscriber may run) before another instance may retry it. */
+  readonly eventLeaseMs: number;
+  /** PostgreSQL events: attempts per delivery before it fails for good (recorded as event-failed). */
+  readonly eventMaxAttempts: number;
   /** `erpmod install` refuses a pack whose files add up to more, or with one file larger. */
   readonly packMaxBytes: number;
   readonly packMaxFileBytes: number;
@@ -106,6 +110,8 @@ const DEFAULTS: HostConfig = {
   databaseSslCaFile: undefined,
   databasePoolSize: 4,
   databaseConnectTimeoutMs: 2000,
+  eventLeaseMs: 30_000,
+  eventMaxAttempts: 5,
   packMaxBytes: 256 * 1024 * 1024,
   packMaxFileBytes: 128 * 1024 * 1024,
   poolThreads: defaultPoolThreads(),
@@ -150,6 +156,8 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   databaseSslCaFile: { env: 'ERPMOD_DATABASE_SSL_CA_FILE', file: 'database_ssl_ca_file', parse: (v, w) => toText(v, w) },
   databasePoolSize: { env: 'ERPMOD_DATABASE_POOL_SIZE', file: 'database_pool_size', parse: (v, w) => toInteger(v, w, 1, 1000) },
   databaseConnectTimeoutMs: { env: 'ERPMOD_DATABASE_CONNECT_TIMEOUT_MS', file: 'database_connect_timeout_ms', parse: (v, w) => toInteger(v, w, 100, 600_000) },
+  eventLeaseMs: { env: 'ERPMOD_EVENT_LEASE_MS', file: 'event_lease_ms', parse: (v, w) => toInteger(v, w, 1000, 3_600_000) },
+  eventMaxAttempts: { env: 'ERPMOD_EVENT_MAX_ATTEMPTS', file: 'event_max_attempts', parse: (v, w) => toInteger(v, w, 1, 100) },
   packMaxBytes: { env: 'ERPMOD_PACK_MAX_BYTES', file: 'pack_max_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
   packMaxFileBytes: { env: 'ERPMOD_PACK_MAX_FILE_BYTES', file: 'pack_max_file_bytes', parse: (v, w) => toInteger(v, w, 1, 2 ** 40) },
   poolThreads: { env: 'ERPMOD_POOL_THREADS', file: 'pool_threads', parse: (v, w) => toInteger(v, w, 1, 1024) },

@@ -53,7 +53,7 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
     events: Object.freeze({
       publish(topic: string, payload: unknown) {
         if (!publishes.has(topic)) throw undeclaredTopic(manifest, 'publish', topic, [...publishes]);
-        return bus.publish(manifest.code, topic, payload);
+        return bus.publish(manifest.code, topic, payload, parts.db);
       },
       subscribe(topic: string, listener: EventListener) {
         if (!subscribes.has(topic)) throw undeclaredTopic(manifest, 'subscribe to', topic, [...subscribes]);

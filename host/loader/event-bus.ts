@@ -1,6 +1,7 @@
 import type { Logger } from '../logger';
 import { messageOf } from '../errors';
 import { isThenable } from './with-timeout';
+import type { ContextDb } from '../store/module-store';
 
 export type EventListener = (payload: unknown, topic: string) => unknown;
 
@@ -14,7 +15,7 @@ export class SubscriptionOwner {
   constructor(readonly code: string) {}
 }
 
-interface Subscription {
+export interface Subscription {
   readonly owner: SubscriptionOwner;
   readonly listener: EventListener;
 }
@@ -32,7 +33,7 @@ const MAX_DELIVERY_DEPTH = 16;
  * the whole delivery, which a publisher on a pool thread waits for, keeping the guarantee above.
  */
 export class EventBus {
-  private readonly subscriptions = new Map<string, Subscription[]>();
+  protected readonly subscriptions = new Map<string, Subscription[]>();
   private depth = 0;
 
   constructor(private readonly logger: Logger) {}
@@ -53,7 +54,11 @@ export class EventBus {
     }
   }
 
-  publish(publisher: string, topic: string, payload: unknown): void | Promise<void> {
+  /**
+   * `db` is the publisher's ctx.db: an engine that keeps events in the database (the PostgreSQL outbox)
+   * records the event through it, inside the publisher's open transaction if there is one.
+   */
+  publish(publisher: string, topic: string, payload: unknown, _db?: ContextDb): void | Promise<void> {
     const list = this.subscriptions.get(topic);
     if (list === undefined) return;
     if (this.depth >= MAX_DELIVERY_DEPTH) {
@@ -89,6 +94,9 @@ export class EventBus {
       this.depth--;
     }
   }
+
+  /** Stops delivering; an engine with work of its own (the outbox) finishes it first. */
+  async close(): Promise<void> {}
 
   private failed(publisher: string, topic: string, subscription: Subscription, error: unknown): void {
     this.logger.error({ publisher, topic, subscriber: subscription.owner.code, err: messageOf(error) }, 'event subscriber failed');

@@ -14,7 +14,8 @@ export type PluginEventKind =
   | 'toggled'
   | 'unloaded'
   | 'crashed'
-  | 'data-accepted';
+  | 'data-accepted'
+  | 'event-failed';
 
 export interface PluginIdentity {
   readonly code: string;

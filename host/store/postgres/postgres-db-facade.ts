@@ -32,6 +32,8 @@ export interface PostgresFacadeOptions {
   readonly writeLock: readonly [number, number];
   /** Told whether the server answered, so requests meanwhile can be answered 503 rather than 500. */
   readonly availability?: { reachable(): void; unreachable(error: unknown): void };
+  /** Runs on the transaction's connection just before COMMIT (the event outbox records a delivery as handled there). */
+  readonly beforeCommit?: (client: pg.PoolClient) => Promise<void>;
 }
 
 const BEGIN = /^BEGIN(?:\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?$/i;
@@ -163,6 +165,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     const client = await open;
     let broken = false;
     try {
+      if (statement === 'COMMIT') await options.beforeCommit?.(client);
       await client.query(statement);
       options.availability?.reachable();
     } catch (error) {

@@ -4,6 +4,7 @@ import type { Logger } from '../../logger';
 import type { ModuleDatabase, ModuleStore, RunnerStoreSettings } from '../module-store';
 import { planConnections, moduleRolePassword, type PostgresSettings } from './connection-settings';
 import { createPostgresDbFacade } from './postgres-db-facade';
+import { writeDeliveryMark } from './delivery-marks';
 import { rowTypes } from './pg-row-types';
 import { lockKey, moduleSchemaNames, provisionModuleSchema } from './provision-module-schema';
 import { isUnavailable, unavailable } from './translate-pg-error';
@@ -104,7 +105,7 @@ async function openModulePool(code: string, connection: pg.PoolConfig, where: st
   }
   let closed = false;
   return {
-    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code) }),
+    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code), beforeCommit: (client) => writeDeliveryMark(code, client) }),
     applied,
     async close() {
       if (closed) return;

@@ -1,0 +1,174 @@
+import type pg from 'pg';
+import { inTransaction } from '../store/postgres/in-transaction';
+
+/** One delivery this instance holds the lease of. */
+export interface ClaimedDelivery {
+  readonly eventId: number;
+  readonly subscriber: string;
+  readonly publisher: string;
+  readonly topic: string;
+  readonly payload: string;
+  /** Claims so far, this one included. */
+  readonly attempts: number;
+  /** The subscriber's transaction already committed it (a previous holder died before recording that). */
+  readonly handled: boolean;
+}
+
+export interface FailedDelivery {
+  readonly eventId: number;
+  readonly subscriber: string;
+  readonly publisher: string;
+  readonly topic: string;
+  readonly attempts: number;
+  readonly error: string;
+}
+
+interface ClaimRow {
+  event_id: string;
+  subscriber: string;
+  publisher: string;
+  topic: string;
+  payload: string;
+  attempts: number;
+  handled: boolean;
+}
+
+const CLAIM_RETURNING = `RETURNING d.event_id, d.subscriber, o.publisher, o.topic, o.payload, d.attempts,
+  EXISTS (SELECT 1 FROM erpmod_events.handled h WHERE h.event_id = d.event_id AND h.subscriber = d.subscriber) AS handled`;
+
+function claimed(row: ClaimRow): ClaimedDelivery {
+  return { eventId: Number(row.event_id), subscriber: row.subscriber, publisher: row.publisher, topic: row.topic, payload: row.payload, attempts: row.attempts, handled: row.handled };
+}
+
+/**
+ * The SQL of the outbox's deliveries, on the host's own connection. A claim is one statement: the row is
+ * picked with FOR UPDATE SKIP LOCKED (instances never wait for each other) and leased until
+ * `claimed_until`; a holder that dies simply lets its lease run out, and whoever claims next retries.
+ */
+export class OutboxDeliveries {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly instance: string,
+    private readonly leaseMs: number,
+    private readonly maxAttempts: number,
+  ) {}
+
+  async subscribe(subscriber: string, topic: string): Promise<void> {
+    await this.pool.query('INSERT INTO erpmod_events.subscriptions (topic, subscriber) VALUES ($1, $2) ON CONFLICT DO NOTHING', [topic, subscriber]);
+  }
+
+  /** Publishes for a module whose ctx.db is not here (an isolated module's runner): the event commits alone. */
+  async publish(publisher: string, topic: string, payload: string, here: string, graceMs: number): Promise<number> {
+    const result = await this.pool.query<{ id: string }>('SELECT erpmod_events.publish($1, $2, $3, $4, $5) AS id', [publisher, topic, payload, here, graceMs]);
+    return Number(result.rows[0]!.id);
+  }
+
+  /** The delivery of `eventId` to `subscriber`, whatever its grace period says; undefined when not visible (not committed yet) or held. */
+  async claimOne(eventId: number, subscriber: string): Promise<ClaimedDelivery | undefined> {
+    const result = await this.pool.query<ClaimRow>(
+      `UPDATE erpmod_events.deliveries d SET attempts = d.attempts + 1, claimed_by = $3, claimed_until = clock_timestamp() + $4 * interval '1 millisecond'
+         FROM erpmod_events.outbox o
+        WHERE o.id = d.event_id AND (d.event_id, d.subscriber) IN (
+              SELECT event_id, subscriber FROM erpmod_events.deliveries
+               WHERE event_id = $1 AND subscriber = $2 AND state = 'pending' AND attempts < $5
+                 AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+               FOR UPDATE SKIP LOCKED)
+        ${CLAIM_RETURNING}`,
+      [eventId, subscriber, this.instance, this.leaseMs, this.maxAttempts],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : claimed(row);
+  }
+
+  /**
+   * Up to `limit` deliveries due now, oldest first, among `pairs` ("subscriber topic": what is live
+   * here); `own` are events this instance published, which it may claim before their grace ends.
+   */
+  async claimDue(pairs: readonly string[], own: readonly number[], limit: number): Promise<ClaimedDelivery[]> {
+    if (pairs.length === 0) return [];
+    const result = await this.pool.query<ClaimRow>(
+      `UPDATE erpmod_events.deliveries d SET attempts = d.attempts + 1, claimed_by = $3, claimed_until = clock_timestamp() + $4 * interval '1 millisecond'
+         FROM erpmod_events.outbox o
+        WHERE o.id = d.event_id AND (d.event_id, d.subscriber) IN (
+              SELECT p.event_id, p.subscriber FROM erpmod_events.deliveries p JOIN erpmod_events.outbox e ON e.id = p.event_id
+               WHERE p.state = 'pending' AND p.attempts < $5 AND p.subscriber || ' ' || e.topic = ANY ($1::text[])
+                 AND (p.available_at <= clock_timestamp() OR p.event_id = ANY ($2::bigint[]))
+                 AND (p.claimed_until IS NULL OR p.claimed_until < clock_timestamp())
+               ORDER BY p.event_id LIMIT $6
+               FOR UPDATE OF p SKIP LOCKED)
+        ${CLAIM_RETURNING}`,
+      [pairs, own, this.instance, this.leaseMs, this.maxAttempts, limit],
+    );
+    return result.rows.map(claimed).sort((a, b) => a.eventId - b.eventId);
+  }
+
+  /** Done, if this instance still holds the lease (a holder whose lease ran out records nothing). */
+  async complete(delivery: ClaimedDelivery): Promise<void> {
+    await this.pool.query(
+      `UPDATE erpmod_events.deliveries SET state = 'done', finished_at = clock_timestamp(), claimed_until = NULL, last_error = NULL
+        WHERE event_id = $1 AND subscriber = $2 AND state = 'pending' AND claimed_by = $3 AND attempts = $4`,
+      [delivery.eventId, delivery.subscriber, this.instance, delivery.attempts],
+    );
+  }
+
+  /** Gives a claim back untouched (the subscriber was not live here after all). */
+  async release(delivery: ClaimedDelivery): Promise<void> {
+    await this.pool.query(
+      `UPDATE erpmod_events.deliveries SET attempts = attempts - 1, claimed_until = NULL
+        WHERE event_id = $1 AND subscriber = $2 AND state = 'pending' AND claimed_by = $3 AND attempts = $4`,
+      [delivery.eventId, delivery.subscriber, this.instance, delivery.attempts],
+    );
+  }
+
+  /**
+   * A failed attempt: retried after `backoffMs`, or failed for good at the last attempt. Anything the
+   * subscriber's transactions marked as handled is forgotten, so the retry runs it again. Resolves true
+   * when this was the last attempt.
+   */
+  async fail(delivery: ClaimedDelivery, error: string, backoffMs: number): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      const result = await client.query<{ state: string }>(
+        `UPDATE erpmod_events.deliveries
+            SET state = CASE WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END,
+                finished_at = CASE WHEN attempts >= $5 THEN clock_timestamp() END,
+                available_at = clock_timestamp() + $6 * interval '1 millisecond', claimed_until = NULL, last_error = $7
+          WHERE event_id = $1 AND subscriber = $2 AND state = 'pending' AND claimed_by = $3 AND attempts = $4
+          RETURNING state`,
+        [delivery.eventId, delivery.subscriber, this.instance, delivery.attempts, this.maxAttempts, backoffMs, error],
+      );
+      if (result.rows.length === 0) return false;
+      await client.query('DELETE FROM erpmod_events.handled WHERE event_id = $1 AND subscriber = $2', [delivery.eventId, delivery.subscriber]);
+      return result.rows[0]!.state === 'failed';
+    });
+  }
+
+  /** Deliveries whose every attempt was claimed by instances that died: failed for good. */
+  async failExhausted(subscribers: readonly string[]): Promise<FailedDelivery[]> {
+    if (subscribers.length === 0) return [];
+    const result = await this.pool.query<{ event_id: string; subscriber: string; publisher: string; topic: string; attempts: number }>(
+      `UPDATE erpmod_events.deliveries d SET state = 'failed', finished_at = clock_timestamp(), claimed_until = NULL,
+              last_error = coalesce(d.last_error, 'every attempt ended with its instance (lease expired)')
+         FROM erpmod_events.outbox o
+        WHERE o.id = d.event_id AND d.state = 'pending' AND d.attempts >= $1 AND d.claimed_until < clock_timestamp() AND d.subscriber = ANY ($2::text[])
+        RETURNING d.event_id, d.subscriber, o.publisher, o.topic, d.attempts`,
+      [this.maxAttempts, subscribers],
+    );
+    return result.rows.map((row) => ({
+      eventId: Number(row.event_id),
+      subscriber: row.subscriber,
+      publisher: row.publisher,
+      topic: row.topic,
+      attempts: row.attempts,
+      error: 'every attempt ended with its instance (lease expired)',
+    }));
+  }
+
+  /** Events older than `retentionMs` with no delivery left pending or failed (those stay for the operator). */
+  async purge(retentionMs: number): Promise<void> {
+    await this.pool.query(
+      `DELETE FROM erpmod_events.outbox o WHERE o.published_at < clock_timestamp() - $1 * interval '1 millisecond'
+          AND NOT EXISTS (SELECT 1 FROM erpmod_events.deliveries d WHERE d.event_id = o.id AND d.state <> 'done')`,
+      [retentionMs],
+    );
+  }
+}

@@ -1,0 +1,268 @@
+import os from 'node:os';
+import pg from 'pg';
+import { ErpmodError, messageOf } from '../errors';
+import type { Logger } from '../logger';
+import { EventBus, type EventListener, type SubscriptionOwner } from '../loader/event-bus';
+import { isThenable, withTimeout } from '../loader/with-timeout';
+import type { ContextDb } from '../store/module-store';
+import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
+import { beginDeliveryMark } from '../store/postgres/delivery-marks';
+import type { AsyncModuleDbFacade } from '../store/postgres/postgres-db-facade';
+import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
+import { OutboxDeliveries, type ClaimedDelivery, type FailedDelivery } from './outbox-deliveries';
+import { EVENTS_CHANNEL, ensureOutboxSchema } from './outbox-schema';
+
+export interface OutboxBusOptions {
+  readonly settings: PostgresSettings;
+  /** How long a claim holds a delivery, and how long a subscriber may take: a dead holder's claims are retried after this. */
+  readonly leaseMs: number;
+  /** Attempts per delivery (claims, including ones whose instance died) before it fails for good. */
+  readonly maxAttempts: number;
+  /** Records a delivery that failed for good in the registry's audit trail (plugin_events, kind event-failed). */
+  readonly recordFailure: (failure: FailedDelivery) => void;
+}
+
+/** Rows of subscribers live in the publishing instance wait this long before another instance may take them. */
+const PUBLISHER_GRACE_MS = 3000;
+/** A missed notification (or a grace period that ran out) costs at most this long. */
+const POLL_MS = 1000;
+const CLAIM_BATCH = 16;
+const RETRY_BASE_MS = 250;
+const RETRY_MAX_MS = 30_000;
+const RETENTION_MS = 24 * 3600_000;
+const PURGE_EVERY_MS = 60_000;
+
+/**
+ * Events on PostgreSQL: a transactional outbox. publish() records the event and one delivery per
+ * subscribing module through the publisher's own ctx.db, so inside its open transaction the event
+ * commits (or rolls back) with the publisher's writes. Any instance with that subscriber live may then
+ * claim a delivery (SKIP LOCKED, leased), woken by NOTIFY at commit and by a poll; each subscribing
+ * module handles each event once across the fleet, a failure is retried with backoff up to
+ * `maxAttempts`, and a delivery that fails for good is recorded as `event-failed`.
+ *
+ * The publishing instance delivers to its own live subscribers before publish() resolves (when the
+ * event committed alone), so a reply written after publish still reflects what they did, as on SQLite.
+ */
+export class PostgresOutboxBus extends EventBus {
+  private readonly pool: pg.Pool;
+  private readonly deliveries: OutboxDeliveries;
+  private readonly where: string;
+  private readonly plan;
+  private listener: pg.Client | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private registrations: Promise<unknown> = Promise.resolve();
+  /** Events published here whose rows were not visible yet (their transaction had not committed): claimed at the next wake-up, grace or not. */
+  private readonly own = new Map<number, number>();
+  private draining: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  private lastPurge = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: OutboxBusOptions,
+  ) {
+    super(log);
+    this.plan = planConnections(options.settings);
+    this.where = this.plan.target.where;
+    this.pool = new pg.Pool({ ...this.plan.admin, max: 4, application_name: 'erpmod:events' });
+    this.pool.on('error', (error) => log.warn({ err: error.message, database: this.where }, 'PostgreSQL connection lost (events)'));
+    const instance = `${os.hostname()}:${process.pid}`;
+    this.deliveries = new OutboxDeliveries(this.pool, instance, options.leaseMs, options.maxAttempts);
+  }
+
+  /** Creates the outbox schema if needed and starts listening; throws ERPMOD_DATABASE_UNAVAILABLE when PostgreSQL cannot be reached. */
+  async open(): Promise<void> {
+    try {
+      const client = await this.pool.connect();
+      try {
+        await ensureOutboxSchema(client);
+      } finally {
+        client.release();
+      }
+      await this.listen();
+    } catch (error) {
+      await this.pool.end().catch(() => undefined);
+      throw isUnavailable(error) ? unavailable(this.where, error) : error;
+    }
+    this.pollTimer = setInterval(() => this.wake(), POLL_MS);
+    this.pollTimer.unref();
+  }
+
+  override subscribe(owner: SubscriptionOwner, topic: string, listener: EventListener): void {
+    super.subscribe(owner, topic, listener);
+    const registered = this.deliveries.subscribe(owner.code, topic).catch((error: unknown) => {
+      this.log.error({ module: owner.code, topic, err: messageOf(error) }, 'events: could not record the subscription; events published before the next boot may miss it');
+    });
+    this.registrations = Promise.all([this.registrations, registered]);
+  }
+
+  override publish(publisher: string, topic: string, payload: unknown, db?: ContextDb): Promise<void> {
+    return this.publishToOutbox(publisher, topic, payload, db).catch((error: unknown) => {
+      // The SDK does not hand a publish failure to the module; inside a transaction its COMMIT fails anyway.
+      this.log.error({ publisher, topic, err: messageOf(error) }, 'event not recorded in the outbox');
+    });
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    await this.draining;
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+    await this.pool.end().catch(() => undefined);
+  }
+
+  private async publishToOutbox(publisher: string, topic: string, payload: unknown, db: ContextDb | undefined): Promise<void> {
+    await this.registrations;
+    const here = this.liveSubscribers(topic);
+    const text = JSON.stringify(payload ?? null);
+    const hereList = here.join(',');
+    let eventId: number;
+    if (db !== undefined && (db as AsyncModuleDbFacade).promises === true) {
+      // Through the module's ctx.db: inside its open transaction if it has one, alone otherwise.
+      const row = (await (db as AsyncModuleDbFacade).get('SELECT erpmod_events.publish(?, ?, ?, ?, ?) AS id', [publisher, topic, text, hereList, PUBLISHER_GRACE_MS])) as { id: number | bigint };
+      eventId = Number(row.id);
+    } else {
+      eventId = await this.deliveries.publish(publisher, topic, text, hereList, PUBLISHER_GRACE_MS);
+    }
+    for (const subscriber of here) {
+      if (this.closed) return;
+      const claim = await this.deliveries.claimOne(eventId, subscriber);
+      if (claim === undefined) {
+        // Not committed yet (published inside a transaction): delivered when its NOTIFY wakes us.
+        this.own.set(eventId, Date.now() + PUBLISHER_GRACE_MS);
+        continue;
+      }
+      await this.deliver(claim);
+    }
+  }
+
+  /** Modules with a live generation subscribed to `topic` here, in subscription order. */
+  private liveSubscribers(topic: string): string[] {
+    const codes: string[] = [];
+    for (const subscription of this.subscriptions.get(topic) ?? []) {
+      if (subscription.owner.live && !codes.includes(subscription.owner.code)) codes.push(subscription.owner.code);
+    }
+    return codes;
+  }
+
+  /** "subscriber topic" for everything live here: what this instance may claim. */
+  private livePairs(): string[] {
+    const pairs = new Set<string>();
+    for (const [topic, list] of this.subscriptions) {
+      for (const subscription of list) if (subscription.owner.live) pairs.add(`${subscription.owner.code} ${topic}`);
+    }
+    return [...pairs];
+  }
+
+  private wake(): void {
+    if (this.closed) return;
+    if (this.draining !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+      if (this.again && !this.closed) this.wake();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.again = false;
+    try {
+      if (this.listener === undefined) await this.listen().catch(() => undefined);
+      const now = Date.now();
+      for (const [eventId, until] of this.own) if (until < now) this.own.delete(eventId);
+      const pairs = this.livePairs();
+      const subscribers = [...new Set(pairs.map((pair) => pair.slice(0, pair.indexOf(' '))))];
+      for (const failure of await this.deliveries.failExhausted(subscribers)) this.failedForGood(failure);
+      for (;;) {
+        if (this.closed) return;
+        const batch = await this.deliveries.claimDue(pairs, [...this.own.keys()], CLAIM_BATCH);
+        for (const claim of batch) {
+          this.own.delete(claim.eventId);
+          await this.deliver(claim);
+        }
+        if (batch.length < CLAIM_BATCH) break;
+      }
+      if (now - this.lastPurge > PURGE_EVERY_MS) {
+        this.lastPurge = now;
+        await this.deliveries.purge(RETENTION_MS);
+      }
+    } catch (error) {
+      // An outage: the next poll tries again; claims taken meanwhile expire and are retried.
+      this.log.warn({ database: this.where, err: messageOf(error) }, 'events: could not deliver from the outbox; retrying');
+    }
+  }
+
+  /** Runs one claimed delivery's subscriber and records the outcome. */
+  private async deliver(claim: ClaimedDelivery): Promise<void> {
+    if (claim.handled) return this.deliveries.complete(claim);
+    const listeners = this.listenersOf(claim.subscriber, claim.topic);
+    if (listeners.length === 0) return this.deliveries.release(claim);
+    const clearMark = beginDeliveryMark(claim.subscriber, claim.eventId);
+    let failure: unknown;
+    try {
+      const payload = JSON.parse(claim.payload) as unknown;
+      // Within the lease, or another instance may already be retrying it.
+      const timeoutMs = Math.max(100, this.options.leaseMs - 1000);
+      for (const listener of listeners) {
+        const result = listener(payload, claim.topic);
+        if (isThenable(result)) {
+          await withTimeout(result, timeoutMs, () => new ErpmodError('ERPMOD_HANDLER_TIMEOUT', `module "${claim.subscriber}": subscriber of ${claim.topic} did not finish within ${timeoutMs} ms (event_lease_ms)`));
+        }
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      clearMark?.();
+    }
+    if (failure === undefined) return this.deliveries.complete(claim);
+    const error = messageOf(failure);
+    const backoffMs = Math.min(RETRY_BASE_MS * 2 ** (claim.attempts - 1), RETRY_MAX_MS);
+    const final = await this.deliveries.fail(claim, error, backoffMs);
+    this.log.error(
+      { publisher: claim.publisher, topic: claim.topic, subscriber: claim.subscriber, eventId: claim.eventId, attempt: claim.attempts, maxAttempts: this.options.maxAttempts, err: error, ...(final ? {} : { retryInMs: backoffMs }) },
+      final ? 'event subscriber failed; no attempts left' : 'event subscriber failed; will retry',
+    );
+    if (final) this.failedForGood({ eventId: claim.eventId, subscriber: claim.subscriber, publisher: claim.publisher, topic: claim.topic, attempts: claim.attempts, error });
+  }
+
+  private listenersOf(code: string, topic: string): EventListener[] {
+    return (this.subscriptions.get(topic) ?? []).filter((subscription) => subscription.owner.live && subscription.owner.code === code).map((subscription) => subscription.listener);
+  }
+
+  private failedForGood(failure: FailedDelivery): void {
+    try {
+      this.options.recordFailure(failure);
+    } catch (error) {
+      this.log.error({ subscriber: failure.subscriber, eventId: failure.eventId, err: messageOf(error) }, 'events: could not record a failed delivery in the registry');
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ ...this.plan.admin, application_name: `erpmod:events-listen:${process.pid}`, keepAlive: true });
+    const lost = (): void => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => undefined);
+      // The poll reconnects; until then it alone finds new deliveries.
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+    client.on('notification', (message) => {
+      if (message.channel === EVENTS_CHANNEL) this.wake();
+    });
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    } catch (error) {
+      this.listener = undefined;
+      void client.end().catch(() => undefined);
+      throw error;
+    }
+  }
+}
