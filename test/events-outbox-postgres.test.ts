@@ -29,6 +29,8 @@ interface DeliveryRow {
 
 describe('events across a fleet on one PostgreSQL (transactional outbox)', () => {
   let server: PostgresServer;
+  let modulesDir: string;
+  let env: Record<string, string>;
   let db: pg.Client;
   let a: HostProcess;
   let b: HostProcess;
@@ -66,8 +68,8 @@ describe('events across a fleet on one PostgreSQL (transactional outbox)', () =>
   before(async () => {
     server = await startPostgres();
     const url = server.createDatabase('events');
-    const modulesDir = makeModulesDir(['example:inventory', 'example:sales', 'event-lab']);
-    const env = { ERPMOD_DATABASE_URL: url, ERPMOD_EVENT_LEASE_MS: String(LEASE_MS), ERPMOD_EVENT_MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
+    modulesDir = makeModulesDir(['example:inventory', 'example:sales', 'event-lab']);
+    env = { ERPMOD_DATABASE_URL: url, ERPMOD_EVENT_LEASE_MS: String(LEASE_MS), ERPMOD_EVENT_MAX_ATTEMPTS: String(MAX_ATTEMPTS) };
     a = await startHostProcess({ modulesDir, env, timeoutMs: 60_000 });
     b = await startHostProcess({ modulesDir, env, timeoutMs: 60_000 });
     victim = await startHostProcess({ modulesDir, env, timeoutMs: 60_000 });
@@ -148,6 +150,25 @@ describe('events across a fleet on one PostgreSQL (transactional outbox)', () =>
     assert.ok(!row!.claimed_by!.endsWith(`:${victimPid}`), `delivered by a surviving instance, got ${row!.claimed_by}`);
     const by = await db.query('SELECT pid FROM erpmod_event_lab.handled WHERE task = $1', ['slow-kill']);
     assert.ok([a.child.pid, b.child.pid].includes(Number(by.rows[0].pid)), 'the handling ran in a surviving instance');
+  });
+
+  it('a delivery whose subscriber committed before its instance was killed is not run again: its work and its handled mark committed together', async () => {
+    const killed = await startHostProcess({ modulesDir, env, timeoutMs: 60_000 });
+    victim = killed;
+    const victimPid = killed.child.pid!;
+    const pending = call(`${killed.url}/api/v1/event-lab/tasks`, 'POST', { task: 'linger-kill', mode: 'linger', ms: 5000 }).catch(() => undefined);
+    await until('the victim committed the handling', () => handledThrough(a, 'linger-kill'), (n) => n === 1, 10_000);
+    killed.child.kill('SIGKILL');
+    victim = undefined;
+    await pending;
+    const [claimed] = await deliveriesOf('lab.task', 'linger-kill');
+    assert.equal(claimed!.state, 'pending', 'the killed instance never recorded the delivery as done');
+
+    const [row] = await until('another instance closed the delivery after the lease', () => deliveriesOf('lab.task', 'linger-kill'), (rows) => rows[0]?.state === 'done', LEASE_MS + 15_000);
+    assert.equal(row!.attempts, 2, 'claimed again once the lease ran out');
+    assert.ok(!row!.claimed_by!.endsWith(`:${victimPid}`), `closed by a surviving instance, got ${row!.claimed_by}`);
+    await sleep(1000);
+    assert.equal(await handledThrough(b, 'linger-kill'), 1, 'the subscriber did not run a second time');
   });
 
   it('a subscriber that always fails gets a bounded number of attempts, then an event-failed record the operator sees', async () => {
