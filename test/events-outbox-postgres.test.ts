@@ -202,7 +202,7 @@ describe('events across a fleet on one PostgreSQL (transactional outbox)', () =>
     try {
       await assert.rejects(sales.query('SELECT * FROM erpmod_events.outbox'), /permission denied/);
       await assert.rejects(sales.query('SELECT * FROM erpmod_events.deliveries'), /permission denied/);
-      await assert.rejects(sales.query(`SELECT erpmod_events.publish('inventory', 'stock.reserved', '{}', '', 0)`), /may not publish events as module inventory/);
+      await assert.rejects(sales.query(`SELECT erpmod_events.publish('inventory', 'stock.reserved', '{}', '', 0, 'x')`), /may not publish events as module inventory/);
       await assert.rejects(sales.query(`SELECT erpmod_events.mark_handled(1, 'inventory')`), /may not mark deliveries of module inventory/);
     } finally {
       await sales.end();

@@ -48,7 +48,7 @@ function claimed(row: ClaimRow): ClaimedDelivery {
 export class OutboxDeliveries {
   constructor(
     private readonly pool: pg.Pool,
-    private readonly instance: string,
+    readonly instance: string,
     private readonly leaseMs: number,
     private readonly maxAttempts: number,
   ) {}
@@ -59,7 +59,7 @@ export class OutboxDeliveries {
 
   /** Publishes for a module whose ctx.db is not here (an isolated module's runner): the event commits alone. */
   async publish(publisher: string, topic: string, payload: string, here: string, graceMs: number): Promise<number> {
-    const result = await this.pool.query<{ id: string }>('SELECT erpmod_events.publish($1, $2, $3, $4, $5) AS id', [publisher, topic, payload, here, graceMs]);
+    const result = await this.pool.query<{ id: string }>('SELECT erpmod_events.publish($1, $2, $3, $4, $5, $6) AS id', [publisher, topic, payload, here, graceMs, this.instance]);
     return Number(result.rows[0]!.id);
   }
 

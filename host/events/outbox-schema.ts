@@ -20,6 +20,7 @@ const SCHEMA_LOCK = 0x45_52_50_45; // 'ERPE'
  */
 const SCHEMA = `
   CREATE SCHEMA IF NOT EXISTS erpmod_events;
+  DROP FUNCTION IF EXISTS erpmod_events.publish(TEXT, TEXT, TEXT, TEXT, INTEGER);
   REVOKE ALL ON SCHEMA erpmod_events FROM PUBLIC;
   GRANT USAGE ON SCHEMA erpmod_events TO PUBLIC;
   CREATE TABLE IF NOT EXISTS erpmod_events.subscriptions (
@@ -55,12 +56,14 @@ const SCHEMA = `
 
   -- p_here: the subscribers live in the publishing instance (comma-separated). It delivers to them
   -- itself before the publish returns, so their rows wait out a grace period before anyone else may
-  -- claim them; every other row is available at once. The NOTIFY is sent at commit.
-  CREATE OR REPLACE FUNCTION erpmod_events.publish(p_publisher TEXT, p_topic TEXT, p_payload TEXT, p_here TEXT, p_grace_ms INTEGER)
+  -- claim them; every other row is available at once. The NOTIFY is sent at commit: to everyone ('')
+  -- when some row is available now, else naming the publishing instance, whom alone it concerns.
+  CREATE OR REPLACE FUNCTION erpmod_events.publish(p_publisher TEXT, p_topic TEXT, p_payload TEXT, p_here TEXT, p_grace_ms INTEGER, p_instance TEXT)
   RETURNS BIGINT LANGUAGE plpgsql SECURITY DEFINER SET search_path = erpmod_events, pg_temp AS $fn$
   DECLARE
     v_id BIGINT;
     v_here TEXT[] := string_to_array(coalesce(p_here, ''), ',');
+    v_elsewhere BOOLEAN;
   BEGIN
     IF session_user <> current_user AND session_user <> 'erpmod_' || replace(p_publisher, '-', '_') THEN
       RAISE EXCEPTION 'role % may not publish events as module %', session_user, p_publisher USING ERRCODE = '42501';
@@ -71,7 +74,8 @@ const SCHEMA = `
              CASE WHEN s.subscriber = ANY (v_here) THEN clock_timestamp() + p_grace_ms * interval '1 millisecond' ELSE clock_timestamp() END
         FROM subscriptions s WHERE s.topic = p_topic;
     IF FOUND THEN
-      PERFORM pg_notify('${EVENTS_CHANNEL}', '');
+      v_elsewhere := EXISTS (SELECT 1 FROM subscriptions s WHERE s.topic = p_topic AND NOT s.subscriber = ANY (v_here));
+      PERFORM pg_notify('${EVENTS_CHANNEL}', CASE WHEN v_elsewhere THEN '' ELSE p_instance END);
     END IF;
     RETURN v_id;
   END $fn$;

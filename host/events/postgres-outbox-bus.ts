@@ -55,6 +55,7 @@ export class PostgresOutboxBus extends EventBus {
   private readonly own = new Map<number, number>();
   private draining: Promise<void> | undefined;
   private again = false;
+  private housekeeping = false;
   private closed = false;
   private lastPurge = 0;
 
@@ -85,7 +86,7 @@ export class PostgresOutboxBus extends EventBus {
       await this.pool.end().catch(() => undefined);
       throw isUnavailable(error) ? unavailable(this.where, error) : error;
     }
-    this.pollTimer = setInterval(() => this.wake(), POLL_MS);
+    this.pollTimer = setInterval(() => this.wake(true), POLL_MS);
     this.pollTimer.unref();
   }
 
@@ -121,20 +122,23 @@ export class PostgresOutboxBus extends EventBus {
     let eventId: number;
     if (db !== undefined && (db as AsyncModuleDbFacade).promises === true) {
       // Through the module's ctx.db: inside its open transaction if it has one, alone otherwise.
-      const row = (await (db as AsyncModuleDbFacade).get('SELECT erpmod_events.publish(?, ?, ?, ?, ?) AS id', [publisher, topic, text, hereList, PUBLISHER_GRACE_MS])) as { id: number | bigint };
+      const row = (await (db as AsyncModuleDbFacade).get('SELECT erpmod_events.publish(?, ?, ?, ?, ?, ?) AS id', [publisher, topic, text, hereList, PUBLISHER_GRACE_MS, this.deliveries.instance])) as {
+        id: number | bigint;
+      };
       eventId = Number(row.id);
     } else {
       eventId = await this.deliveries.publish(publisher, topic, text, hereList, PUBLISHER_GRACE_MS);
     }
     for (const subscriber of here) {
       if (this.closed) return;
+      const claimedAt = Date.now();
       const claim = await this.deliveries.claimOne(eventId, subscriber);
       if (claim === undefined) {
         // Not committed yet (published inside a transaction): delivered when its NOTIFY wakes us.
         this.own.set(eventId, Date.now() + PUBLISHER_GRACE_MS);
         continue;
       }
-      await this.deliver(claim);
+      await this.deliver(claim, claimedAt);
     }
   }
 
@@ -156,8 +160,10 @@ export class PostgresOutboxBus extends EventBus {
     return [...pairs];
   }
 
-  private wake(): void {
+  /** A notification or the poll (`housekeeping`: also reconnects, fails exhausted deliveries, purges). */
+  private wake(housekeeping = false): void {
     if (this.closed) return;
+    this.housekeeping ||= housekeeping;
     if (this.draining !== undefined) {
       this.again = true;
       return;
@@ -170,25 +176,32 @@ export class PostgresOutboxBus extends EventBus {
 
   private async drain(): Promise<void> {
     this.again = false;
+    const housekeeping = this.housekeeping;
+    this.housekeeping = false;
     try {
-      if (this.listener === undefined) await this.listen().catch(() => undefined);
       const now = Date.now();
-      for (const [eventId, until] of this.own) if (until < now) this.own.delete(eventId);
       const pairs = this.livePairs();
-      const subscribers = [...new Set(pairs.map((pair) => pair.slice(0, pair.indexOf(' '))))];
-      for (const failure of await this.deliveries.failExhausted(subscribers)) this.failedForGood(failure);
+      if (housekeeping) {
+        if (this.listener === undefined) await this.listen().catch(() => undefined);
+        for (const [eventId, until] of this.own) if (until < now) this.own.delete(eventId);
+        const subscribers = [...new Set(pairs.map((pair) => pair.slice(0, pair.indexOf(' '))))];
+        for (const failure of await this.deliveries.failExhausted(subscribers)) this.failedForGood(failure);
+        if (now - this.lastPurge > PURGE_EVERY_MS) {
+          this.lastPurge = now;
+          await this.deliveries.purge(RETENTION_MS);
+        }
+      }
       for (;;) {
         if (this.closed) return;
         const batch = await this.deliveries.claimDue(pairs, [...this.own.keys()], CLAIM_BATCH);
+        const claimedAt = Date.now();
         for (const claim of batch) {
           this.own.delete(claim.eventId);
-          await this.deliver(claim);
+          // Claims of a batch share one lease: one that waited too long behind the others goes back.
+          if (this.closed || Date.now() - claimedAt > this.options.leaseMs / 2) await this.deliveries.release(claim);
+          else await this.deliver(claim, claimedAt);
         }
         if (batch.length < CLAIM_BATCH) break;
-      }
-      if (now - this.lastPurge > PURGE_EVERY_MS) {
-        this.lastPurge = now;
-        await this.deliveries.purge(RETENTION_MS);
       }
     } catch (error) {
       // An outage: the next poll tries again; claims taken meanwhile expire and are retried.
@@ -197,7 +210,7 @@ export class PostgresOutboxBus extends EventBus {
   }
 
   /** Runs one claimed delivery's subscriber and records the outcome. */
-  private async deliver(claim: ClaimedDelivery): Promise<void> {
+  private async deliver(claim: ClaimedDelivery, claimedAt = Date.now()): Promise<void> {
     if (claim.handled) return this.deliveries.complete(claim);
     const listeners = this.listenersOf(claim.subscriber, claim.topic);
     if (listeners.length === 0) return this.deliveries.release(claim);
@@ -206,7 +219,7 @@ export class PostgresOutboxBus extends EventBus {
     try {
       const payload = JSON.parse(claim.payload) as unknown;
       // Within the lease, or another instance may already be retrying it.
-      const timeoutMs = Math.max(100, this.options.leaseMs - 1000);
+      const timeoutMs = Math.max(100, this.options.leaseMs - (Date.now() - claimedAt) - 1000);
       for (const listener of listeners) {
         const result = listener(payload, claim.topic);
         if (isThenable(result)) {
@@ -253,7 +266,11 @@ export class PostgresOutboxBus extends EventBus {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (message) => {
-      if (message.channel === EVENTS_CHANNEL) this.wake();
+      if (message.channel !== EVENTS_CHANNEL) return;
+      // Naming this instance: only its own subscribers are concerned, and only for events it could not
+      // deliver at once (published inside a transaction, which has now committed).
+      const only = message.payload ?? '';
+      if (only === '' || (only === this.deliveries.instance && this.own.size > 0)) this.wake();
     });
     this.listener = client;
     try {
