@@ -3,7 +3,7 @@ import type { EventBus, SubscriptionOwner } from '../loader/event-bus';
 import type { Logger } from '../logger';
 import { decodeBytes, encodeBytes, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 import type { OutputSink } from './runner-output';
-import { RunnerProcess, type RunnerExit } from './runner-process';
+import { RunnerProcess, type RunnerExit, type RunnerProcessOptions } from './runner-process';
 import { CAN_WATCH_MEMORY } from './watch-memory-ceiling';
 
 export interface CrashRecord {
@@ -33,6 +33,8 @@ export interface IsolatedModuleOptions {
   readonly onCircuitOpen: (reason: string) => void;
   /** Passes a runner's output on to the host's log. */
   readonly output: OutputSink;
+  /** Confines each runner with bubblewrap; undefined runs it with the host's view (runner-sandbox.ts). */
+  readonly sandbox?: RunnerProcessOptions['sandbox'];
 }
 
 type State = 'starting' | 'ready' | 'restarting' | 'open' | 'stopped';
@@ -131,6 +133,7 @@ export class IsolatedModule {
     const runner = new RunnerProcess({
       memoryMb: this.options.memoryMb,
       env: this.options.env,
+      ...(this.options.sandbox === undefined ? {} : { sandbox: this.options.sandbox }),
       output: this.options.output,
       onMessage: (message) => {
         if (message.t === 'ready') {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { ErpmodError } from '../errors';
 import { executionSettings } from '../execution/configure-execution';
 import { SubscriptionOwner } from '../loader/event-bus';
@@ -6,6 +7,7 @@ import type { ModuleHandler } from '../loader/load-native-library';
 import { newGeneration, type ModuleGeneration, type RouteFunction } from '../runtime/module-generation';
 import { IsolatedModule, type CrashRecord } from './isolated-module';
 import { runnerEnvironment } from './runner-environment';
+import { sandboxSupport, type RunnerSandboxInput } from './runner-sandbox';
 
 export interface IsolationSettings {
   readonly memoryMb: number;
@@ -16,6 +18,42 @@ export interface IsolationSettings {
   readonly onCircuitOpen: (code: string, reason: string) => void;
   /** Where the runner's log lines go (the host logger's destination); standard output by default. */
   readonly logLine?: (text: string) => void;
+  /** `isolated_sandbox`: 'auto' confines runners with bubblewrap where it works; 'off' never does. */
+  readonly sandbox?: 'auto' | 'off';
+}
+
+/** The host warns once, not once per module, that runners cannot be confined. */
+let warnedUnconfined = false;
+
+/** Where the runner's PostgreSQL connection goes through a Unix socket: its directory. */
+function socketDirs(input: LoadModuleInput): string[] {
+  const connection = (input.runnerStore as { connection?: { host?: unknown } } | undefined)?.connection;
+  return [connection?.host, input.env.PGHOST].filter((host): host is string => typeof host === 'string' && path.isAbsolute(host));
+}
+
+function sandboxFor(input: LoadModuleInput, settings: IsolationSettings): { readonly bwrap: string; readonly input: RunnerSandboxInput } | undefined {
+  const { manifest, moduleDir } = input.loaded;
+  if (settings.sandbox === 'off') return undefined;
+  const support = sandboxSupport(input.env);
+  if ('missing' in support) {
+    if (!warnedUnconfined) {
+      warnedUnconfined = true;
+      input.logger.warn({ sandbox: 'none', missing: support.missing }, `isolated modules run unconfined, with the host's view of the filesystem: ${support.missing}`);
+    }
+    return undefined;
+  }
+  const sandboxInput: RunnerSandboxInput = {
+    code: manifest.code,
+    moduleDir,
+    shadowPath: input.shadowPath,
+    migrationPaths: input.migrations.map((migration) => migration.absolutePath),
+    dataDir: input.dataDir,
+    sqlite: input.runnerStore === undefined,
+    // SQLite is opened by the runner itself, as a file: only ctx.http or a database server needs the network.
+    network: manifest.http.allow.length > 0 || input.runnerStore !== undefined,
+    socketDirs: socketDirs(input),
+  };
+  return { bwrap: support.bwrap, input: sandboxInput };
 }
 
 /**
@@ -29,7 +67,15 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
   const subscriptions = new SubscriptionOwner(manifest.code);
   const env = runnerEnvironment(manifest, input.env);
   const { logger } = input;
+  const sandbox = sandboxFor(input, settings);
+  logger.info(
+    { module: manifest.code, sandbox: sandbox === undefined ? 'none' : 'bwrap', network: sandbox === undefined || sandbox.input.network },
+    sandbox === undefined
+      ? `isolated module ${manifest.code}: its process runs unconfined`
+      : `isolated module ${manifest.code}: its process runs in a bubblewrap sandbox (${sandbox.input.network ? 'with' : 'without'} network)`,
+  );
   const isolated = new IsolatedModule({
+    ...(sandbox === undefined ? {} : { sandbox }),
     input: {
       loaded: input.loaded,
       shadowPath: input.shadowPath,

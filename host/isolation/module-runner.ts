@@ -15,11 +15,12 @@ import { openRunnerStore } from '../store/open-runner-store';
 import { startParentWatchdog } from './parent-watchdog';
 import { decodeBytes, encodeBytes, type HostToRunner, type RunnerLoadInput, type RunnerToHost } from './runner-protocol';
 
-const { values: options } = parseArgs({ options: { 'host-pid': { type: 'string' }, watchdog: { type: 'boolean' } } });
+const { values: options } = parseArgs({ options: { 'host-pid': { type: 'string' }, watchdog: { type: 'boolean' }, sandboxed: { type: 'boolean' } } });
 const hostPid = Number(options['host-pid']);
 // The host died before the parent-death signal was armed (or the watchdog started): nobody will ask
-// this process to end, so it ends now.
-if (process.ppid !== hostPid) process.exit(0);
+// this process to end, so it ends now. In a sandbox the parent is bwrap's init, which dies with the host
+// (runner-command.ts); a host that died before that chain was armed closed the IPC channel (below).
+if (options.sandboxed !== true && process.ppid !== hostPid) process.exit(0);
 if (options.watchdog === true) {
   startParentWatchdog(hostPid, (error) => createLogger('warn').warn({ err: error }, 'isolated module runner: the parent watchdog did not start; this process may outlive a killed host'));
 }

@@ -8,7 +8,12 @@ export interface RunnerCommand {
   readonly file: string;
   readonly args: readonly string[];
   readonly parentDeath: ParentDeath;
+  /** True when the runner starts inside bubblewrap (runner-sandbox.ts): the spawned process is bwrap. */
+  readonly sandboxed: boolean;
 }
+
+/** The descriptor bwrap reports its child's pid on (the child's stdio slot after the IPC channel). */
+export const SANDBOX_INFO_FD = 4;
 
 const RUNNER = path.join(__dirname, 'module-runner.js');
 
@@ -31,9 +36,13 @@ export function heapLimitMb(memoryMb: number): number {
  * runner's own thread is stuck in native code. Elsewhere the runner watches its parent pid from a worker
  * thread (module-runner.ts). The IPC channel survives the exec.
  */
-export function runnerCommand(memoryMb: number, hostEnv: NodeJS.ProcessEnv): RunnerCommand {
+export function runnerCommand(memoryMb: number, hostEnv: NodeJS.ProcessEnv, sandbox?: { readonly bwrap: string; readonly args: readonly string[] }): RunnerCommand {
   const setpriv = process.platform === 'linux' ? findExecutable('setpriv', hostEnv.PATH) : undefined;
   const parentDeath: ParentDeath = setpriv === undefined ? 'watchdog' : 'pdeathsig';
+  // Inside bwrap the sandbox's own init is the runner's parent: the chain setpriv (bwrap dies with the
+  // host) → --die-with-parent (bwrap's init dies with bwrap) → PID namespace (the runner dies with its
+  // init) replaces the runner's own check of its parent. runner-sandbox.ts only offers a sandbox with setpriv.
+  const sandboxed = sandbox !== undefined && setpriv !== undefined;
   const node = [
     process.execPath,
     `--max-old-space-size=${heapLimitMb(memoryMb)}`,
@@ -41,7 +50,9 @@ export function runnerCommand(memoryMb: number, hostEnv: NodeJS.ProcessEnv): Run
     '--host-pid',
     String(process.pid),
     ...(parentDeath === 'watchdog' ? ['--watchdog'] : []),
+    ...(sandboxed ? ['--sandboxed'] : []),
   ];
-  const [file, ...args] = setpriv === undefined ? node : [setpriv, '--pdeathsig', 'KILL', ...node];
-  return { file: file!, args, parentDeath };
+  const wrapped = sandboxed ? [sandbox.bwrap, ...sandbox.args, '--', ...node] : node;
+  const [file, ...args] = setpriv === undefined ? wrapped : [setpriv, '--pdeathsig', 'KILL', ...wrapped];
+  return { file: file!, args, parentDeath, sandboxed };
 }

@@ -14,6 +14,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { bwrapSystemView } from '../../sandbox/bwrap-system-view';
 
 export type SandboxMechanism = 'bwrap' | 'unshare' | 'setpriv' | 'none';
 
@@ -57,10 +58,6 @@ export interface SandboxInput {
 
 export const NOBODY = 65534;
 
-/** System directories bwrap makes visible, read-only; merged-/usr symlinks are recreated as symlinks. */
-const SYSTEM_DIRS = ['/usr', '/lib', '/lib64', '/lib32', '/libx32', '/bin', '/sbin'];
-const SYSTEM_FILES = ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/localtime'];
-
 function info(mechanism: SandboxMechanism, noWrites: boolean, noNetwork: boolean, notRoot: boolean, missing: string): SandboxInfo {
   const full = noWrites && noNetwork && notRoot;
   return { mechanism, full, noWrites, noNetwork, notRoot, note: full ? null : missing };
@@ -72,26 +69,8 @@ function setprivArgs(uid: number): string[] {
 
 function bwrapArgs(input: SandboxInput): string[] {
   const args = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
-  for (const dir of SYSTEM_DIRS) {
-    let stat: fs.Stats;
-    try {
-      stat = fs.lstatSync(dir);
-    } catch {
-      continue;
-    }
-    if (stat.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(dir), dir);
-    else args.push('--ro-bind', dir, dir);
-  }
-  for (const file of SYSTEM_FILES) args.push('--ro-bind-try', file, file);
-  // A fresh /tmp first: the module (a temp dir in tests, a staging dir under install) may live below it.
-  args.push('--tmpfs', '/tmp');
-  // Node may live outside /usr (a version manager's prefix); library search paths the caller set too.
-  const extra = [path.dirname(path.dirname(input.node)), ...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => path.isAbsolute(d))];
-  for (const dir of [...extra, ...input.readDirs]) {
-    if (SYSTEM_DIRS.some((s) => dir === s || dir.startsWith(`${s}/`)) && !input.readDirs.includes(dir)) continue;
-    args.push('--ro-bind-try', dir, dir);
-  }
-  args.push('--dev', '/dev', '--proc', '/proc', '--bind', input.workDir, input.workDir);
+  args.push(...bwrapSystemView(input.node, input.readDirs));
+  args.push('--bind', input.workDir, input.workDir);
   args.push('--uid', String(NOBODY), '--gid', String(NOBODY), '--chdir', input.cwd, '--', input.node, ...input.childArgs);
   return args;
 }
