@@ -92,6 +92,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     store,
     isolationOverride: config.isolation,
     memoryMb: config.isolatedMemoryMb,
+    sandbox: config.isolatedSandbox,
     crashLimit: config.crashLimit,
     crashWindowMs: config.crashWindowMs,
     logLevel: config.logLevel,

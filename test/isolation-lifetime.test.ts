@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { makeTempDir, startHostProcess } from './support/host-process';
-import { childPids, environOf, processInfo } from './support/linux-processes';
+import { environOf, processInfo, runnerNodePids } from './support/linux-processes';
 import { makeModulesDir } from './support/modules-dir';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,7 +16,7 @@ interface Outcome {
 }
 
 /** Polls the runner until it is gone (or `boundMs` passes), from the moment the host is dead. */
-async function watchRunner(runnerPid: number, hostPid: number, hostDead: Promise<unknown>, boundMs: number): Promise<Outcome> {
+async function watchRunner(runnerPid: number, parentPid: number, hostDead: Promise<unknown>, boundMs: number): Promise<Outcome> {
   await hostDead;
   const died = performance.now();
   let orphanSince: number | undefined;
@@ -24,7 +24,7 @@ async function watchRunner(runnerPid: number, hostPid: number, hostDead: Promise
     const info = processInfo(runnerPid);
     const now = performance.now();
     if (info === undefined || info.state === 'Z') return { goneMs: now - died, orphanMs: orphanSince === undefined ? 0 : now - orphanSince };
-    if (info.ppid !== hostPid) orphanSince ??= now;
+    if (info.ppid !== parentPid) orphanSince ??= now;
     await sleep(5);
   }
   return { goneMs: undefined, orphanMs: orphanSince === undefined ? 0 : performance.now() - orphanSince };
@@ -42,8 +42,10 @@ describe('isolated runners never outlive the host', () => {
       it(`with ${mechanism}: the host ends by ${ending} while the runner's thread is stuck in native code`, async (t) => {
         const host = await startHostProcess({ modulesDir: makeModulesDir(['isolated-noisy']), env: { ...env, ERPMOD_LOG_LEVEL: 'info' } });
         const hostPid = host.child.pid!;
-        const [runnerPid] = childPids(hostPid, 'module-runner.js');
-        assert.ok(runnerPid !== undefined, 'the runner is a child of the host');
+        // The process that runs Node: the host's child, or with bubblewrap the child of bwrap's init.
+        const [runnerPid] = runnerNodePids(hostPid);
+        assert.ok(runnerPid !== undefined, 'the runner runs below the host');
+        const runnerParent = processInfo(runnerPid)!.ppid;
         const watchdog = fs.readFileSync(`/proc/${runnerPid}/cmdline`, 'utf8').split('\0').includes('--watchdog');
         assert.equal(watchdog, mechanism === 'the parent watchdog');
 
@@ -55,7 +57,7 @@ describe('isolated runners never outlive the host', () => {
           await sleep(100);
           host.child.kill('SIGTERM');
         }
-        const outcome = await watchRunner(runnerPid, hostPid, hostDead, 5000);
+        const outcome = await watchRunner(runnerPid, runnerParent, hostDead, 5000);
         t.diagnostic(`${mechanism}, ${ending}: runner gone ${outcome.goneMs?.toFixed(0)} ms after the host, orphaned for ${outcome.orphanMs.toFixed(0)} ms`);
         if (outcome.goneMs === undefined) process.kill(runnerPid, 'SIGKILL');
         assert.ok(outcome.goneMs !== undefined && outcome.goneMs < 2000, `runner ${runnerPid} still alive ${outcome.goneMs ?? '>5000'} ms after the host died`);
@@ -73,7 +75,7 @@ describe("an isolated runner's environment", () => {
       env: { ERPMOD_ISOLATION: 'process', ERPMOD_ADMIN_TOKEN: 'admin-secret-1234', ERPMOD_SALES_TAX_RATE_BP: '1000', ERPMOD_INVENTORY_UNDECLARED: 'x', FIXTURE_PASSES_THROUGH: 'yes' },
     });
     try {
-      const runners = childPids(host.child.pid!, 'module-runner.js');
+      const runners = runnerNodePids(host.child.pid!);
       assert.equal(runners.length, 2);
       for (const pid of runners) {
         const env = environOf(pid);

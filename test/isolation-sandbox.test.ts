@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
-import { childPids, isRunning } from './support/linux-processes';
+import { isRunning, runnerNodePids } from './support/linux-processes';
 import { makeModulesDir } from './support/modules-dir';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -15,24 +15,6 @@ async function waitUntilServing(url: string): Promise<void> {
     assert.ok(waited < 10_000, `${url} did not answer 200 within 10 s`);
     await sleep(50);
   }
-}
-
-/** The processes below `root` that run Node on module-runner.js (bwrap and its init sit in between). */
-function runnerNodePids(root: number): number[] {
-  const node = fs.realpathSync(process.execPath);
-  const found: number[] = [];
-  const walk = (pid: number): void => {
-    for (const child of childPids(pid, '')) {
-      try {
-        if (fs.readlinkSync(`/proc/${child}/exe`) === node && fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('module-runner.js')) found.push(child);
-      } catch {
-        // gone meanwhile
-      }
-      walk(child);
-    }
-  };
-  walk(root);
-  return found;
 }
 
 interface Opened {

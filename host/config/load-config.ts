@@ -47,6 +47,8 @@ export interface HostConfig {
   readonly crashWindowMs: number;
   /** Memory ceiling of an isolated module's process (V8 old space, MiB). */
   readonly isolatedMemoryMb: number;
+  /** Whether isolated modules' runners start in a bubblewrap sandbox where it works ('auto') or never ('off'). */
+  readonly isolatedSandbox: 'auto' | 'off';
   /** Ed25519 public keys (base64 of the raw 32 bytes) whose module signatures the host trusts. */
   readonly trustedKeys: readonly string[];
   /** Refuse modules without a valid signature by a trusted key (rule binary/signature). */
@@ -102,6 +104,7 @@ const DEFAULTS: HostConfig = {
   crashLimit: 3,
   crashWindowMs: 60_000,
   isolatedMemoryMb: 256,
+  isolatedSandbox: 'auto',
   trustedKeys: [],
   requireSignature: false,
   instanceName: undefined,
@@ -148,6 +151,7 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   crashLimit: { env: 'ERPMOD_CRASH_LIMIT', file: 'crash_limit', parse: (v, w) => toInteger(v, w, 1, 1000) },
   crashWindowMs: { env: 'ERPMOD_CRASH_WINDOW_MS', file: 'crash_window_ms', parse: (v, w) => toInteger(v, w, 1000, 86_400_000) },
   isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
+  isolatedSandbox: { env: 'ERPMOD_ISOLATED_SANDBOX', file: 'isolated_sandbox', parse: (v, w) => toChoice(v, w, ['auto', 'off'] as const) },
   trustedKeys: { env: 'ERPMOD_TRUSTED_KEYS', file: 'trusted_keys', parse: (v, w) => toKeyList(v, w) },
   requireSignature: { env: 'ERPMOD_REQUIRE_SIGNATURE', file: 'require_signature', parse: (v, w) => toBoolean(v, w) },
   instanceName: { env: 'ERPMOD_INSTANCE_NAME', file: 'instance_name', parse: (v, w) => toText(v, w) },

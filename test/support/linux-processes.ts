@@ -60,3 +60,24 @@ export function environOf(pid: number): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * The processes below `root` (at any depth) that run this Node binary on module-runner.js: the runners
+ * themselves, also when bwrap and its init sit between them and the host.
+ */
+export function runnerNodePids(root: number): number[] {
+  const node = fs.realpathSync(process.execPath);
+  const found: number[] = [];
+  const walk = (pid: number): void => {
+    for (const child of childPids(pid, '')) {
+      try {
+        if (fs.readlinkSync(`/proc/${child}/exe`) === node && fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('module-runner.js')) found.push(child);
+      } catch {
+        // gone meanwhile
+      }
+      walk(child);
+    }
+  };
+  walk(root);
+  return found;
+}
