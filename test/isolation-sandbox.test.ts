@@ -98,3 +98,24 @@ describe('an isolated module runs in a bubblewrap sandbox', () => {
     await waitUntilServing(`${host.url}/api/v1/faulty/ping`);
   });
 });
+
+describe('without bubblewrap', () => {
+  it('warns once, naming what is missing, and runs isolated modules unconfined as before', async () => {
+    // setpriv alone on the PATH: the runners still die with the host, but cannot be confined.
+    const bin = makeTempDir('no-bwrap');
+    const setpriv = (process.env.PATH ?? '').split(':').map((dir) => path.join(dir, 'setpriv')).find((file) => fs.existsSync(file));
+    assert.ok(setpriv !== undefined, 'setpriv is on the PATH');
+    fs.symlinkSync(setpriv, path.join(bin, 'setpriv'));
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['isolated-faulty', 'isolated-noisy']), env: { PATH: bin, ERPMOD_LOG_LEVEL: 'info' } });
+    try {
+      const warnings = host.logs.filter((entry) => entry.level === 40 && entry.sandbox === 'none');
+      assert.equal(warnings.length, 1, JSON.stringify(warnings));
+      assert.match(String(warnings[0]!.msg), /isolated modules run unconfined.*bubblewrap \(bwrap\) is not on the PATH/);
+      assert.equal(host.logs.filter((entry) => entry.level === 30 && entry.sandbox === 'none').length, 2, 'each runner start says it is unconfined');
+      const reply = await call(`${host.url}/api/v1/faulty/open?path=${encodeURIComponent(path.join(host.dataDir, 'admin-token'))}`);
+      assert.equal(reply.json.opened, true, 'unconfined, the module reads what the host reads (the reason for the sandbox)');
+    } finally {
+      assert.equal(await host.stop(), 0);
+    }
+  });
+});

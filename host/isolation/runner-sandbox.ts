@@ -47,7 +47,10 @@ function probe(hostEnv: NodeJS.ProcessEnv): SandboxSupport {
   const bwrap = findExecutable('bwrap', hostEnv.PATH);
   if (bwrap === undefined) return { missing: 'bubblewrap (bwrap) is not on the PATH' };
   if (findExecutable('setpriv', hostEnv.PATH) === undefined) return { missing: "util-linux's setpriv is not on the PATH" };
-  const trial = spawnSync(bwrap, [...baseArgs(), ...bwrapSystemView(process.execPath, []), '--', process.execPath, '-e', '0'], {
+  // The kernel clears a parent-death signal when it execs a set-user-ID program: a setuid bwrap would
+  // outlive a killed host, and so would a runner stuck in native code below it.
+  if ((fs.statSync(bwrap).mode & 0o4000) !== 0) return { missing: `${bwrap} is set-user-ID, so a runner below it would not die with the host` };
+  const trial = spawnSync(bwrap, [...baseArgs(), ...bwrapSystemView(process.execPath, []), '--', process.execPath, '--version'], {
     encoding: 'utf8',
     timeout: 10_000,
     env: hostEnv,
