@@ -93,6 +93,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     isolationOverride: config.isolation,
     memoryMb: config.isolatedMemoryMb,
     sandbox: config.isolatedSandbox,
+    sandboxReadPaths: config.isolatedSandboxRead,
     crashLimit: config.crashLimit,
     crashWindowMs: config.crashWindowMs,
     logLevel: config.logLevel,

@@ -99,6 +99,37 @@ describe('an isolated module runs in a bubblewrap sandbox', () => {
   });
 });
 
+describe('isolated_sandbox_read', () => {
+  it("lets runners read an operator's NODE_OPTIONS preload, which they otherwise cannot load", async () => {
+    const agent = makeTempDir('agent');
+    const preload = path.join(agent, 'preload.js');
+    fs.writeFileSync(preload, 'globalThis.agentLoaded = true;\n');
+    const env = { NODE_OPTIONS: `--require ${preload}`, ERPMOD_LOG_LEVEL: 'info' };
+
+    const hidden = await startHostProcess({ modulesDir: makeModulesDir(['isolated-faulty']), env });
+    try {
+      const reply = await call(`${hidden.url}/api/v1/faulty/ping`);
+      assert.notEqual(reply.status, 200, 'the runner cannot load a preload it cannot see');
+      const failed = (await hidden.admin('/plugins/faulty')).json as { status: string; lastError: string | null };
+      assert.equal(failed.status, 'failed');
+      assert.match(String(failed.lastError), /Cannot find module '.*preload\.js'.*name others in isolated_sandbox_read/);
+    } finally {
+      assert.equal(await hidden.stop(), 0);
+    }
+
+    const shown = await startHostProcess({ modulesDir: makeModulesDir(['isolated-faulty']), env: { ...env, ERPMOD_ISOLATED_SANDBOX_READ: agent } });
+    try {
+      assert.equal((await call(`${shown.url}/api/v1/faulty/ping`)).status, 200);
+      const opened = await call(`${shown.url}/api/v1/faulty/open?path=${encodeURIComponent(preload)}`);
+      assert.equal(opened.json.opened, true);
+      const token = await call(`${shown.url}/api/v1/faulty/open?path=${encodeURIComponent(path.join(shown.dataDir, 'admin-token'))}`);
+      assert.equal(token.json.opened, false, 'only the named path is added');
+    } finally {
+      assert.equal(await shown.stop(), 0);
+    }
+  });
+});
+
 describe('without bubblewrap', () => {
   it('warns once, naming what is missing, and runs isolated modules unconfined as before', async () => {
     // setpriv alone on the PATH: the runners still die with the host, but cannot be confined.

@@ -47,6 +47,8 @@ function envFor(binding: SqliteBinding): NodeJS.ProcessEnv {
   // Without this the inner runner would report to the outer one instead of printing its results.
   delete env.NODE_TEST_CONTEXT;
   env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--require ${PRELOAD}`].filter(Boolean).join(' ');
+  // Isolated runners inherit the preload and open SQLite with this binding: their sandbox must show both.
+  env.ERPMOD_ISOLATED_SANDBOX_READ = [path.dirname(PRELOAD), path.dirname(binding.file)].join(path.delimiter);
   return env;
 }
 

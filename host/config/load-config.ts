@@ -49,6 +49,8 @@ export interface HostConfig {
   readonly isolatedMemoryMb: number;
   /** Whether isolated modules' runners start in a bubblewrap sandbox where it works ('auto') or never ('off'). */
   readonly isolatedSandbox: 'auto' | 'off';
+  /** Absolute paths a sandboxed runner may also read (an operator's NODE_OPTIONS preload, an agent's files). */
+  readonly isolatedSandboxRead: readonly string[];
   /** Ed25519 public keys (base64 of the raw 32 bytes) whose module signatures the host trusts. */
   readonly trustedKeys: readonly string[];
   /** Refuse modules without a valid signature by a trusted key (rule binary/signature). */
@@ -105,6 +107,7 @@ const DEFAULTS: HostConfig = {
   crashWindowMs: 60_000,
   isolatedMemoryMb: 256,
   isolatedSandbox: 'auto',
+  isolatedSandboxRead: [],
   trustedKeys: [],
   requireSignature: false,
   instanceName: undefined,
@@ -152,6 +155,7 @@ const FIELDS: Record<keyof HostConfig, { env: string; file: string; parse: (raw:
   crashWindowMs: { env: 'ERPMOD_CRASH_WINDOW_MS', file: 'crash_window_ms', parse: (v, w) => toInteger(v, w, 1000, 86_400_000) },
   isolatedMemoryMb: { env: 'ERPMOD_ISOLATED_MEMORY_MB', file: 'isolated_memory_mb', parse: (v, w) => toInteger(v, w, 32, 65_536) },
   isolatedSandbox: { env: 'ERPMOD_ISOLATED_SANDBOX', file: 'isolated_sandbox', parse: (v, w) => toChoice(v, w, ['auto', 'off'] as const) },
+  isolatedSandboxRead: { env: 'ERPMOD_ISOLATED_SANDBOX_READ', file: 'isolated_sandbox_read', parse: (v, w) => toAbsolutePathList(v, w) },
   trustedKeys: { env: 'ERPMOD_TRUSTED_KEYS', file: 'trusted_keys', parse: (v, w) => toKeyList(v, w) },
   requireSignature: { env: 'ERPMOD_REQUIRE_SIGNATURE', file: 'require_signature', parse: (v, w) => toBoolean(v, w) },
   instanceName: { env: 'ERPMOD_INSTANCE_NAME', file: 'instance_name', parse: (v, w) => toText(v, w) },
@@ -295,6 +299,18 @@ function toBoolean(raw: unknown, where: string): boolean {
   if (typeof raw === 'string' && /^(true|1)$/i.test(raw.trim())) return true;
   if (typeof raw === 'string' && /^(false|0)$/i.test(raw.trim())) return false;
   throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+/** A YAML list (or one string) of absolute paths; in a variable, paths separated by ':' as in PATH. */
+function toAbsolutePathList(raw: unknown, where: string): string[] {
+  const items = typeof raw === 'string' ? raw.split(path.delimiter).filter((item) => item.trim() !== '') : raw;
+  if (!Array.isArray(items)) throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}: expected a list of absolute paths, got ${JSON.stringify(raw)}`);
+  return items.map((item, index) => {
+    if (typeof item !== 'string' || !path.isAbsolute(item)) {
+      throw new ErpmodError('ERPMOD_CONFIG_INVALID', `${where}[${index}]: expected an absolute path, got ${JSON.stringify(item)}`);
+    }
+    return path.normalize(item);
+  });
 }
 
 /** A YAML list (or one string) of keys; in a variable, keys separated by commas. Each is normalised to base64 raw. */

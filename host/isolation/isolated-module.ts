@@ -156,7 +156,7 @@ export class IsolatedModule {
         if (this.runner !== runner || loadFailed) return;
         if (!settled && onFailure !== undefined) {
           settled = true;
-          return onFailure(new ErpmodError('ERPMOD_LOAD_FAILED', `module "${this.code}": its process ${this.describeExit(exit)} while loading; last lines: ${exit.lastLines.slice(-3).join(' | ')}`));
+          return onFailure(new ErpmodError('ERPMOD_LOAD_FAILED', `module "${this.code}": its process ${this.describeExit(exit)} while loading; ${describeLoadOutput(exit.lastLines, this.options.sandbox !== undefined)}`));
         }
         this.crashed(exit);
       },
@@ -267,4 +267,17 @@ function restoreBuffers(value: unknown): unknown {
     return { ...reply, body: decodeBytes(reply.body) };
   }
   return value;
+}
+
+/**
+ * What a runner that died while loading printed: the first error line (Node prints the cause first, then a
+ * stack and its version), then the last lines. A file a sandboxed runner could not find is most often one
+ * the sandbox hides (an operator's NODE_OPTIONS preload): say how to show it.
+ */
+function describeLoadOutput(lines: readonly string[], sandboxed: boolean): string {
+  const firstError = lines.find((line) => /\b\w*Error\b/.test(line));
+  const shown = [...new Set([...(firstError === undefined ? [] : [firstError]), ...lines.slice(-3)])];
+  const hidden = sandboxed && lines.some((line) => /Cannot find module|ENOENT/.test(line));
+  const hint = hidden ? '; a sandboxed runner sees only the paths docs/isolation.md lists: name others in isolated_sandbox_read' : '';
+  return `last lines: ${shown.join(' | ')}${hint}`;
 }

@@ -20,6 +20,8 @@ export interface IsolationSettings {
   readonly logLine?: (text: string) => void;
   /** `isolated_sandbox`: 'auto' confines runners with bubblewrap where it works; 'off' never does. */
   readonly sandbox?: 'auto' | 'off';
+  /** `isolated_sandbox_read`: further paths every sandboxed runner may read. */
+  readonly sandboxReadPaths?: readonly string[];
 }
 
 /** The host warns once, not once per module, that runners cannot be confined. */
@@ -52,6 +54,7 @@ function sandboxFor(input: LoadModuleInput, settings: IsolationSettings): { read
     // SQLite is opened by the runner itself, as a file: only ctx.http or a database server needs the network.
     network: manifest.http.allow.length > 0 || input.runnerStore !== undefined,
     socketDirs: socketDirs(input),
+    extraReadPaths: settings.sandboxReadPaths ?? [],
   };
   return { bwrap: support.bwrap, input: sandboxInput };
 }

@@ -21,6 +21,8 @@ export interface RunnerSandboxInput {
   readonly network: boolean;
   /** Directories of Unix sockets the runner connects to (PostgreSQL's, when its host is a path). */
   readonly socketDirs: readonly string[];
+  /** What the operator lets every runner read besides (`isolated_sandbox_read`), read-only where it exists. */
+  readonly extraReadPaths: readonly string[];
 }
 
 /** Whether runners can be confined here, and if not, why (named in the host's one warning). */
@@ -109,6 +111,7 @@ export function runnerSandboxArgs(input: RunnerSandboxInput, hostEnv: NodeJS.Pro
     if (extraCa !== undefined && path.isAbsolute(extraCa)) args.push('--ro-bind-try', extraCa, extraCa);
   }
   for (const dir of input.socketDirs) args.push('--bind-try', dir, dir);
+  for (const extra of input.extraReadPaths) args.push('--ro-bind-try', extra, extra);
   for (const own of ownDataPaths(input)) args.push('--bind', own, own);
   args.push('--chdir', '/tmp', '--info-fd', String(infoFd));
   return args;
