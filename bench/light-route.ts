@@ -1,22 +1,25 @@
 /**
- * `node dist/bench/light-route.js [--rounds N] [--seconds S] [--profile]`: the light route alone, erpmod
- * in-process against raw node:http, alternated rounds with the ratio of every round printed (min / median
- * / max), and with --profile a CPU profile of each under the same load (--serve: start both, print
- * name=url=pid, wait for SIGINT). The quick loop for hot-path work;
- * `npm run bench` measures the same pair as part of the full run.
+ * `node dist/bench/light-route.js [--rounds N] [--seconds S] [--profile] [--against DIR]`: the light
+ * route alone, erpmod in-process against raw node:http, alternated rounds with the ratio of every round
+ * printed (min / quartiles / median / max), by server CPU time per request (the figure the target is
+ * checked against) and by req/s; with --profile a CPU profile of each under the same load (--serve: start
+ * both, print name=url=pid, wait for SIGINT). `--against DIR` adds a third contender, the host built in
+ * another checkout (DIR holds its dist/), alternated with the other two: a change to the hot path
+ * measured against the build before it at the same moment of a busy machine. The quick loop for hot-path
+ * work; `npm run bench` measures the same pair as part of the full run.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PING_PATH, type Contender } from './contenders/contender';
-import { erpmodInProcess } from './contenders/erpmod-in-process';
+import { assembleModules, erpmodInProcess, startHost } from './contenders/erpmod-in-process';
 import { rawHttp } from './contenders/raw-http';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { alternateRounds } from './lib/alternate-rounds';
 import { loadTool } from './lib/load-generator';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
 import { freePort, type ServerProcess } from './lib/server-process';
-import { max, median, min } from './lib/stats';
+import { spread } from './lib/stats';
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const option = (name: string, fallback: number): number => {
@@ -31,6 +34,11 @@ async function main(): Promise<void> {
   try {
     const pingModuleDir = path.join(writeModuleCopies(1, await buildCopyLibraries(1, log), path.join(workDir, 'ping-copy')), copyCode(1));
     const contenders: Contender[] = [rawHttp, erpmodInProcess];
+    const against = process.argv.indexOf('--against');
+    if (against !== -1) {
+      const cli = path.resolve(process.argv[against + 1]!, 'dist', 'host', 'cli', 'erpmod.js');
+      contenders.push({ id: 'other', label: `erpmod built in ${process.argv[against + 1]}`, start: (context) => startHost(context, { label: 'erpmod (other build)', modulesDir: assembleModules(context, false), cli }) });
+    }
     if (process.argv.includes('--profile')) {
       for (const contender of contenders) {
         const run = await profileUnderLoad(contender, { seconds: option('--seconds', 5), connections: 50, workDir, pingModuleDir, path: PING_PATH, top: 40 }, log);
@@ -53,19 +61,27 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       return;
     }
-    const results = await alternateRounds(urls, { rounds: option('--rounds', 7), seconds: option('--seconds', 2), warmupSeconds: 2, connections: 50, workDir }, log);
-    const erpmod = results.get('erpmod')!.runs;
+    const results = await alternateRounds(urls, { rounds: option('--rounds', 9), seconds: option('--seconds', 2), warmupSeconds: 2, connections: 50, workDir }, log);
     const raw = results.get('raw')!.runs;
-    const ratios = erpmod.map((run, i) => run.requestsPerSecond / raw[i]!.requestsPerSecond);
-    log(`\nerpmod / raw per round: ${ratios.map((r) => r.toFixed(3)).join(' ')}`);
-    log(`min ${min(ratios).toFixed(3)}  median ${median(ratios).toFixed(3)}  max ${max(ratios).toFixed(3)}  (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    const cpu = raw.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (erpmod[i]!.cpuUsPerRequest ?? Number.NaN));
-    log(`raw / erpmod server CPU time per request: ${cpu.map((r) => r.toFixed(3)).join(' ')}`);
-    log(`min ${min(cpu).toFixed(3)}  median ${median(cpu).toFixed(3)}  max ${max(cpu).toFixed(3)}`);
+    for (const id of contenders.slice(1).map((c) => c.id)) {
+      const runs = results.get(id)!.runs;
+      const cpu = raw.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (runs[i]!.cpuUsPerRequest ?? Number.NaN));
+      const rps = runs.map((run, i) => run.requestsPerSecond / raw[i]!.requestsPerSecond);
+      log(`\nraw / ${id}, server CPU time per request, every round: ${cpu.map((r) => r.toFixed(3)).join(' ')}`);
+      log(`    ${describeSpread(cpu)}`);
+      log(`${id} / raw, req/s, every round: ${rps.map((r) => r.toFixed(3)).join(' ')}`);
+      log(`    ${describeSpread(rps)}`);
+    }
+    log(`(load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   } finally {
     for (const server of servers) await server.stop().catch(() => undefined);
     fs.rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+function describeSpread(values: readonly number[]): string {
+  const s = spread(values);
+  return `median ${s.median.toFixed(3)}, quartiles ${s.p25.toFixed(3)}–${s.p75.toFixed(3)}, min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)}`;
 }
 
 main().catch((error: unknown) => {

@@ -15,6 +15,8 @@ export interface HostStartOptions {
   readonly logLevel?: 'info' | 'warn';
   readonly readyTimeoutMs?: number;
   readonly discardOutput?: boolean;
+  /** The host's CLI to start; this checkout's build unless given. */
+  readonly cli?: string;
 }
 
 /** The admin token of every benchmarked host: operator routes are on their own listener and need one. */
@@ -33,7 +35,7 @@ export async function startHost(context: Pick<ContenderContext, 'dataDir' | 'por
   const adminPort = await freePort();
   const server = await startServerProcess({
     label: options.label,
-    args: [HOST_CLI, 'serve'],
+    args: [options.cli ?? HOST_CLI, 'serve'],
     env: {
       ...process.env,
       ...options.env,

@@ -15,6 +15,18 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[index]!;
 }
 
+/** The middle and the spread of round-by-round ratios (quartiles by linear interpolation). */
+export function spread(values: readonly number[]): { median: number; p25: number; p75: number; min: number; max: number } {
+  const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  const at = (q: number): number => {
+    if (sorted.length === 0) return Number.NaN;
+    const position = q * (sorted.length - 1);
+    const low = Math.floor(position);
+    return sorted[low]! + (sorted[Math.min(sorted.length - 1, low + 1)]! - sorted[low]!) * (position - low);
+  };
+  return { median: at(0.5), p25: at(0.25), p75: at(0.75), min: at(0), max: at(1) };
+}
+
 export function min(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : Math.min(...values);
 }

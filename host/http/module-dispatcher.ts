@@ -24,6 +24,18 @@ interface RouteStore {
   readonly route: string;
   /** The route says `accepts: json`: a body of another content type is refused (415). */
   readonly jsonOnly: boolean;
+  /**
+   * The generation last served through this route and its function for it: no table lookup while the
+   * slot keeps that generation; the first request after a swap refreshes both.
+   */
+  generation: ModuleGeneration | undefined;
+  fn: RouteFunction | undefined;
+}
+
+/** A route without parameters, found by method and the whole URL. */
+interface StaticRoute {
+  readonly slot: ModuleSlot;
+  readonly store: RouteStore;
 }
 
 /** One module's router: the slot it routes to and its routes without the `/api/v1/<code>` prefix. */
@@ -31,12 +43,6 @@ interface ModuleRouter {
   readonly slot: ModuleSlot;
   /** Undefined while the module has no generation (failed, skipped): its prefix answers 503. */
   readonly router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | undefined;
-  /**
-   * Routes without parameters, by method then exact path: a URL equal to one of them (no query string)
-   * is answered without the radix walk, the decoding scan and the four objects a find allocates. The
-   * router still decides everything else (parameters, queries, encoded characters, HEAD as GET).
-   */
-  readonly statics: ReadonlyMap<string, ReadonlyMap<string, RouteStore>>;
 }
 
 export interface ModuleDispatcherOptions {
@@ -51,7 +57,6 @@ export interface ModuleDispatcherOptions {
 
 const NO_BODY: RequestBody = { body: undefined, rawBody: undefined };
 const EMPTY = Object.freeze({});
-const NO_STATICS: ReadonlyMap<string, ReadonlyMap<string, RouteStore>> = new Map();
 
 /**
  * The module hot path: the module code from the URL picks that module's radix router (so lookup cost
@@ -61,6 +66,13 @@ const NO_STATICS: ReadonlyMap<string, ReadonlyMap<string, RouteStore>> = new Map
  */
 export class ModuleDispatcher {
   private routers: ReadonlyMap<string, ModuleRouter> = new Map();
+  /**
+   * Every module's routes without parameters, by method then whole URL (`/api/v1/<code><path>`, no
+   * query string): such a request is answered after one lookup — no cutting of the URL into code and
+   * path, no radix walk, no decoding scan, none of the objects a find allocates. The routers decide
+   * everything else (parameters, queries, encoded characters, HEAD as GET, 405).
+   */
+  private statics: ReadonlyMap<string, ReadonlyMap<string, StaticRoute>> = new Map();
   private inFlight = 0;
   private draining = false;
   private drained: (() => void) | undefined;
@@ -73,43 +85,47 @@ export class ModuleDispatcher {
   /** Rebuilds every module's router from the table's declared routes and swaps them in with one assignment. */
   rebuildRoutes(): void {
     const routers = new Map<string, ModuleRouter>();
+    const everyStatic = new Map<string, Map<string, StaticRoute>>();
     for (const slot of this.options.table.slots.values()) {
       const generation = slot.generation;
       if (generation === undefined) {
-        routers.set(slot.code, { slot, router: undefined, statics: NO_STATICS });
+        routers.set(slot.code, { slot, router: undefined });
         continue;
       }
       const router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 256 });
-      const statics = new Map<string, Map<string, RouteStore>>();
       for (const route of generation.loaded.manifest.routes) {
-        const store: RouteStore = { key: routeKey(route.method, route.path), route: route.path, jsonOnly: route.accepts === 'json' };
+        const key = routeKey(route.method, route.path);
+        const store: RouteStore = { key, route: route.path, jsonOnly: route.accepts === 'json', generation, fn: generation.routes.get(key) };
         router.on(route.method, route.path, noop, store);
         // A path with a parameter, a wildcard or a character the router would decode stays with the router.
         if (!/[:*%?#;]/.test(route.path)) {
-          const byPath = statics.get(route.method) ?? new Map<string, RouteStore>();
-          byPath.set(route.path, store);
-          statics.set(route.method, byPath);
+          const byUrl = everyStatic.get(route.method) ?? new Map<string, StaticRoute>();
+          byUrl.set(`${MODULE_PREFIX}${slot.code}${route.path}`, { slot, store });
+          // `/api/v1/<code>` alone is the module's `/`, as handle() reads it.
+          if (route.path === '/') byUrl.set(`${MODULE_PREFIX}${slot.code}`, { slot, store });
+          everyStatic.set(route.method, byUrl);
         }
       }
-      routers.set(slot.code, { slot, router, statics });
+      routers.set(slot.code, { slot, router });
     }
     this.routers = routers;
+    this.statics = everyStatic;
   }
 
   /** Returns true when the request is a module request (answered here), false to hand it on. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = req.url ?? '/';
+    const exact = this.statics.get(req.method!)?.get(url);
+    if (exact !== undefined) {
+      this.dispatch(req, res, exact.slot, exact.store, {}, EMPTY);
+      return true;
+    }
     if (!url.startsWith(MODULE_PREFIX)) return false;
     let end = MODULE_PREFIX.length;
     while (end < url.length && url.charCodeAt(end) !== 0x2f /* / */ && url.charCodeAt(end) !== 0x3f /* ? */) end++;
     const entry = this.routers.get(url.slice(MODULE_PREFIX.length, end));
     if (entry === undefined) return false;
     const rest = end === url.length || url.charCodeAt(end) === 0x3f ? `/${url.slice(end)}` : url.slice(end);
-    const fixed = entry.statics.get(req.method!)?.get(rest);
-    if (fixed !== undefined) {
-      this.dispatch(req, res, entry.slot, fixed, {}, EMPTY);
-      return true;
-    }
     let found = entry.router?.find(req.method as FindMyWay.HTTPMethod, rest) ?? null;
     // HEAD is GET without the body (RFC 9110 §9.3.2): Node drops the body and keeps every header.
     if (found === null && req.method === 'HEAD') found = entry.router?.find('GET', rest) ?? null;
@@ -149,7 +165,11 @@ export class ModuleDispatcher {
     const requestId = requestIdOf(req);
     if (this.answerNotServing(req, res, slot, requestId)) return;
     const generation = slot.generation!;
-    const fn = generation.routes.get(store.key);
+    if (store.generation !== generation) {
+      store.generation = generation;
+      store.fn = generation.routes.get(store.key);
+    }
+    const fn = store.fn;
     if (fn === undefined) return this.finishEarly(req, slot, this.reject(res, 'ERPMOD_NOT_FOUND', `module "${slot.code}" no longer serves ${store.key}`, requestId), requestId);
 
     const started = performance.now();

@@ -46,7 +46,8 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
   if (headers !== undefined && headers !== null) {
     if (typeof headers !== 'object' || Array.isArray(headers)) throw badResponse(`expected headers to be an object of strings, got ${describe(headers)}`);
     // A frozen headers object cannot change, so it is validated once: the SDK hands out one per module.
-    const trusted = VALIDATED_FROZEN.has(headers);
+    // Asked only when a name or value is not known valid already (the usual reply asks nothing).
+    let trusted: boolean | undefined;
     for (const name in headers) {
       const raw = (headers as Record<string, unknown>)[name];
       if (typeof raw !== 'string' && typeof raw !== 'number') {
@@ -56,18 +57,21 @@ export function writeModuleReply(res: ServerResponse, reply: unknown, requestId:
       // A module built in C hands out a fresh headers object per reply, with the same names and values
       // every time: the last value seen valid for a name is remembered, so they are checked once, not per reply.
       let known = SEEN_HEADERS.get(name);
-      if (known === undefined || (!trusted && known.value !== value)) {
-        if (!trusted && !isValidHeader(name, value)) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
-        known = { lower: name.toLowerCase(), value };
-        if (SEEN_HEADERS.size >= SEEN_HEADERS_LIMIT) SEEN_HEADERS.clear();
-        SEEN_HEADERS.set(name, known);
+      if (known === undefined || known.value !== value) {
+        trusted ??= VALIDATED_FROZEN.has(headers);
+        if (known === undefined || !trusted) {
+          if (!trusted && !isValidHeader(name, value)) throw badResponse(`header "${name}" has a name or value HTTP does not allow`);
+          known = { lower: name.toLowerCase(), value };
+          if (SEEN_HEADERS.size >= SEEN_HEADERS_LIMIT) SEEN_HEADERS.clear();
+          SEEN_HEADERS.set(name, known);
+        }
       }
       const lower = known.lower;
       if (lower === 'content-length' || lower === 'connection' || lower === 'transfer-encoding') continue;
       if (lower === 'content-type') hasType = true;
       list.push(name, value);
     }
-    if (!trusted && Object.isFrozen(headers)) VALIDATED_FROZEN.add(headers);
+    if (trusted === false && Object.isFrozen(headers)) VALIDATED_FROZEN.add(headers);
   }
   if (!hasType && contentType !== '') list.push('content-type', contentType);
   list.push('content-length', String(typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length), 'x-request-id', requestId, 'x-erpmod-module', identity);
