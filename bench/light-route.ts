@@ -1,8 +1,9 @@
 /**
- * `node dist/bench/light-route.js [--rounds N] [--seconds S] [--profile] [--against DIR]`: the light
- * route alone, erpmod in-process against raw node:http, alternated rounds with the ratio of every round
- * printed (min / quartiles / median / max), by server CPU time per request (the figure the target is
- * checked against) and by req/s; with --profile a CPU profile of each under the same load (--serve: start
+ * `node dist/bench/light-route.js [--rounds N] [--seconds S] [--paired-only] [--profile] [--against DIR]`:
+ * the light route alone, erpmod in-process against raw node:http: alternated rounds (req/s and server
+ * CPU time per request), then paired rounds (both loaded at the same moment, bench/lib/paired-rounds.ts:
+ * server CPU time per request, the figure the target is checked against), the ratio of every round
+ * printed with its median, quartiles, min and max; with --profile a CPU profile of each under the same load (--serve: start
  * both, print name=url=pid, wait for SIGINT). `--against DIR` adds a third contender, the host built in
  * another checkout (DIR holds its dist/), alternated with the other two: a change to the hot path
  * measured against the build before it at the same moment of a busy machine. The quick loop for hot-path
@@ -15,7 +16,8 @@ import { PING_PATH, type Contender } from './contenders/contender';
 import { assembleModules, erpmodInProcess, startHost } from './contenders/erpmod-in-process';
 import { rawHttp } from './contenders/raw-http';
 import { profileUnderLoad } from './internal/profile-hot-path';
-import { alternateRounds } from './lib/alternate-rounds';
+import { alternateRounds, type RoundRun } from './lib/alternate-rounds';
+import { pairedRounds } from './lib/paired-rounds';
 import { loadTool } from './lib/load-generator';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
 import { freePort, type ServerProcess } from './lib/server-process';
@@ -61,16 +63,27 @@ async function main(): Promise<void> {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       return;
     }
-    const results = await alternateRounds(urls, { rounds: option('--rounds', 9), seconds: option('--seconds', 2), warmupSeconds: 2, connections: 50, workDir }, log);
-    const raw = results.get('raw')!.runs;
-    for (const id of contenders.slice(1).map((c) => c.id)) {
-      const runs = results.get(id)!.runs;
-      const cpu = raw.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (runs[i]!.cpuUsPerRequest ?? Number.NaN));
-      const rps = runs.map((run, i) => run.requestsPerSecond / raw[i]!.requestsPerSecond);
-      log(`\nraw / ${id}, server CPU time per request, every round: ${cpu.map((r) => r.toFixed(3)).join(' ')}`);
-      log(`    ${describeSpread(cpu)}`);
-      log(`${id} / raw, req/s, every round: ${rps.map((r) => r.toFixed(3)).join(' ')}`);
-      log(`    ${describeSpread(rps)}`);
+    const rounds = option('--rounds', 9);
+    const seconds = option('--seconds', 2);
+    const others = contenders.slice(1).map((c) => c.id);
+    const cpuRatios = (raw: RoundRun[], runs: RoundRun[]): number[] => raw.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (runs[i]!.cpuUsPerRequest ?? Number.NaN));
+    if (!process.argv.includes('--paired-only')) {
+      const results = await alternateRounds(urls, { rounds, seconds, warmupSeconds: 2, connections: 50, workDir }, log);
+      const raw = results.get('raw')!.runs;
+      for (const id of others) {
+        const runs = results.get(id)!.runs;
+        const rps = runs.map((run, i) => run.requestsPerSecond / raw[i]!.requestsPerSecond);
+        log(`\nalternated: raw / ${id}, server CPU time per request, every round: ${cpuRatios(raw, runs).map((r) => r.toFixed(3)).join(' ')}`);
+        log(`    ${describeSpread(cpuRatios(raw, runs))}`);
+        log(`alternated: ${id} / raw, req/s, every round: ${rps.map((r) => r.toFixed(3)).join(' ')}`);
+        log(`    ${describeSpread(rps)}\n`);
+      }
+    }
+    const paired = await pairedRounds(urls, { rounds, seconds: Math.max(seconds, 3), warmupSeconds: 2, connections: 50, workDir }, log);
+    for (const id of others) {
+      const ratios = cpuRatios(paired.get('raw')!, paired.get(id)!);
+      log(`\npaired: raw / ${id}, server CPU time per request, every round: ${ratios.map((r) => r.toFixed(3)).join(' ')}`);
+      log(`    ${describeSpread(ratios)}`);
     }
     log(`(load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
   } finally {

@@ -21,6 +21,7 @@ import { profileUnderLoad } from './internal/profile-hot-path';
 import { measureReload } from './internal/reload-latency';
 import { measureScale } from './internal/scale-modules';
 import { alternateRounds, roundRatio, roundRatios, type RoundPlan, type TargetResults } from './lib/alternate-rounds';
+import { pairedRounds } from './lib/paired-rounds';
 import { loadTool } from './lib/load-generator';
 import { machineInfo } from './lib/machine-info';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
@@ -110,6 +111,15 @@ async function main(): Promise<void> {
     servers.delete('isolated');
     await servers.get('express')?.stop();
     servers.delete('express');
+
+    // 1b'. The figure the light-route target is checked against: raw and erpmod loaded at the same moment.
+    log('\nGET /api/v1/b0001/ping, raw vs erpmod loaded at the same moment (paired rounds)');
+    const paired = await pairedRounds(
+      [rawHttp, erpmodInProcess].map((c) => ({ id: c.id, url: `${servers.get(c.id)!.url}${PING_PATH}`, pid: servers.get(c.id)!.pid })),
+      { rounds: quick ? 2 : 9, seconds: quick ? 2 : 3, warmupSeconds: 1, connections: PLAN.connections, workDir },
+      log,
+    );
+    const lightPaired = paired.get('raw')!.map((run, i) => (run.cpuUsPerRequest ?? Number.NaN) / (paired.get('erpmod')![i]!.cpuUsPerRequest ?? Number.NaN));
 
     // 1c. What the access log costs, on against off.
     log('\nThe access log: on vs off');
@@ -203,6 +213,7 @@ async function main(): Promise<void> {
       getRatios,
       light: lightRows,
       lightRatios,
+      lightPaired,
       fixedLoad,
       post,
       pool,

@@ -76,6 +76,10 @@ describe('requests answered in words: 405, 415, request ids in module errors, th
     assert.equal(line.version, '1.0.0');
     assert.equal(typeof line.durationMs, 'number');
     assert.match(String(line.msg), /^GET \/api\/v1\/alpha\/ping 200 [\d.]+ ms$/);
+    for (const entry of [...lines('access-1'), ...lines('access-2')]) {
+      // The duration is written as text twice (field and message): both must read as the same number.
+      assert.equal(entry.msg, `${String(entry.method)} ${String(entry.path)} ${String(entry.status)} ${String(entry.durationMs)} ms`);
+    }
     assert.equal(lines('access-2')[0]!.status, 404);
   });
 

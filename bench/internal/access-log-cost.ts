@@ -1,8 +1,9 @@
 /**
  * What the access log costs: two erpmod hosts, identical but for `access_log_level` (info vs off), both
  * logging at info into a pipe the bench reads, alternated in one run on the light route (where the log
- * line is the largest share of the work) and on the SQL route. Besides requests per second it reports
- * the server's CPU time per request, which a busy machine disturbs far less. Runs inside `npm run bench`, or alone:
+ * line is the largest share of the work) and on the SQL route, both loaded at the same moment (paired
+ * rounds): the server's CPU time per request, on over off, is the figure; req/s of two servers sharing a
+ * core follows from it. Runs inside `npm run bench`, or alone:
  * `node dist/bench/internal/access-log-cost.js [--quick]`.
  */
 import fs from 'node:fs';
@@ -10,16 +11,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { PING_PATH, SUMMARY_PATH, type ContenderContext } from '../contenders/contender';
 import { assembleModules, startHost } from '../contenders/erpmod-in-process';
-import type { RoundPlan } from '../lib/alternate-rounds';
-import { runLoad } from '../lib/load-generator';
-import { cpuMicros } from '../lib/cpu-time';
+import type { RoundPlan, RoundRun } from '../lib/alternate-rounds';
+import { pairedRounds } from '../lib/paired-rounds';
 import { median } from '../lib/stats';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from '../lib/module-copies';
 import { freePort, type ServerProcess } from '../lib/server-process';
 
 export interface RouteCost {
   readonly route: string;
-  /** Requests per second with the access log on, over off (median of per-round ratios). */
+  /** Requests per second with the access log on, over off, the two sharing a core (median of per-round ratios). */
   readonly rpsRatio: number;
   /** Server CPU time per request, on over off (median of per-round ratios): steady even on a busy machine. */
   readonly cpuRatio: number;
@@ -49,26 +49,16 @@ export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: strin
     };
     const targets = { on: await start('on'), off: await start('off') };
     const measure = async (route: string): Promise<RouteCost> => {
-      log(`    access log on vs off, GET ${route}`);
-      const runs = { on: [] as { rps: number; cpuUs: number }[], off: [] as { rps: number; cpuUs: number }[] };
-      const once = async (id: 'on' | 'off', seconds: number): Promise<{ rps: number; cpuUs: number }> => {
-        const server = targets[id];
-        const before = cpuMicros(server.pid);
-        const result = await runLoad({ url: `${server.url}${route}`, seconds, connections: plan.connections, workDir: plan.workDir });
-        const cpuUs = (cpuMicros(server.pid) - before) / Math.max(1, result.requests);
-        return { rps: result.requestsPerSecond, cpuUs };
-      };
-      for (const id of ['on', 'off'] as const) await once(id, plan.warmupSeconds);
-      for (let round = 0; round < plan.rounds; round++) {
-        for (const id of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
-          const run = await once(id, plan.seconds);
-          runs[id].push(run);
-          log(`    round ${round + 1}/${plan.rounds} ${id.padEnd(4)} ${Math.round(run.rps).toString().padStart(7)} req/s  ${run.cpuUs.toFixed(1)} µs CPU/request`);
-        }
-      }
-      const ratio = (pick: (run: { rps: number; cpuUs: number }) => number): number => median(runs.on.map((run, i) => pick(run) / pick(runs.off[i]!)));
-      const summary = (list: { rps: number; cpuUs: number }[]): RouteCost['on'] => ({ rps: median(list.map((r) => r.rps)), cpuUsPerRequest: median(list.map((r) => r.cpuUs)) });
-      return { route, rpsRatio: ratio((r) => r.rps), cpuRatio: ratio((r) => r.cpuUs), on: summary(runs.on), off: summary(runs.off) };
+      log(`    access log on vs off, GET ${route}, both loaded at the same moment (paired rounds)`);
+      const paired = await pairedRounds(
+        (['on', 'off'] as const).map((id) => ({ id, url: `${targets[id].url}${route}`, pid: targets[id].pid })),
+        { rounds: plan.rounds, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
+        log,
+      );
+      const runs = { on: paired.get('on')!, off: paired.get('off')! };
+      const ratio = (pick: (run: RoundRun) => number): number => median(runs.on.map((run, i) => pick(run) / pick(runs.off[i]!)));
+      const summary = (list: RoundRun[]): RouteCost['on'] => ({ rps: median(list.map((r) => r.requestsPerSecond)), cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest ?? Number.NaN)) });
+      return { route, rpsRatio: ratio((r) => r.requestsPerSecond), cpuRatio: ratio((r) => r.cpuUsPerRequest ?? Number.NaN), on: summary(runs.on), off: summary(runs.off) };
     };
     return { light: await measure(PING_PATH), sql: await measure(SUMMARY_PATH) };
   } finally {

@@ -9,7 +9,7 @@ import type { TargetResults } from './alternate-rounds';
 import type { ProfileRun } from '../internal/profile-hot-path';
 import type { ProfileSummary } from './cpu-profile';
 import type { MachineInfo } from './machine-info';
-import { formatMiB, formatMs, formatNumber, formatRatio } from './stats';
+import { formatMiB, formatMs, formatNumber, formatRatio, spread } from './stats';
 import { table } from './write-report';
 
 export interface ContenderRow {
@@ -39,6 +39,8 @@ export interface BenchResults {
   readonly getRatios: { label: string; value: number }[];
   readonly light: ContenderRow[];
   readonly lightRatios: { label: string; value: number; rounds?: readonly number[] }[];
+  /** Raw / erpmod server CPU time per request on the light route, every paired round (both loaded at once). */
+  readonly lightPaired: readonly number[];
   readonly fixedLoad: { offeredPerSecond: number; rows: ContenderRow[]; p99Ratio: number; p50Ratio: number } | { skipped: string };
   readonly post: { rows: ContenderRow[]; ratio: number } | { skipped: string };
   readonly pool: PoolFigures | { skipped: string };
@@ -81,6 +83,13 @@ export function renderResults(r: BenchResults): string {
   out.push('### GET `/api/v1/b0001/ping`: a light route (plain-C fixture, no SQL), the HTTP layer exposed', '');
   out.push(contenderTable(r.light, r.light.find((row) => row.id === 'raw')?.results), '');
   out.push(r.lightRatios.map((ratio) => `- ${ratio.label}: **${formatRatio(ratio.value)}**${ratio.rounds === undefined || ratio.rounds.length === 0 ? '' : ` (every round: ${ratio.rounds.map(formatRatio).join(', ')}; min ${formatRatio(Math.min(...ratio.rounds))}, max ${formatRatio(Math.max(...ratio.rounds))})`}`).join('\n'), '');
+  if (r.lightPaired.length > 0) {
+    const s = spread(r.lightPaired);
+    out.push(
+      `- raw node:http / erpmod in-process, server CPU time per request, **paired rounds** (both loaded at the same moment, their CPU taken over the same window — the figure the target is checked against): **${formatRatio(s.median)}** (every round: ${r.lightPaired.map(formatRatio).join(', ')}; quartiles ${formatRatio(s.p25)}–${formatRatio(s.p75)}, min ${formatRatio(s.min)}, max ${formatRatio(s.max)})`,
+      '',
+    );
+  }
   out.push(`Isolation (\`isolation: process\`): ${r.isolation.available ? 'available' : '**not available yet**'} — ${r.isolation.evidence}.`, '');
 
   out.push(...renderPoolFigures(r.pool, formatRatio));
