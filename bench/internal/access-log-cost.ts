@@ -4,7 +4,7 @@
  * line is the largest share of the work) and on the SQL route, both loaded at the same moment (paired
  * rounds): the server's CPU time per request, on over off, is the figure; req/s of two servers sharing a
  * core follows from it. Runs inside `npm run bench`, or alone:
- * `node dist/bench/internal/access-log-cost.js [--quick]`.
+ * `node dist/bench/internal/access-log-cost.js [--quick] [--against DIR]`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,7 +32,8 @@ export interface AccessLogCost {
   readonly sql: RouteCost;
 }
 
-export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: string, log: (line: string) => void): Promise<AccessLogCost> {
+/** `cli`: the host to measure, this checkout's build unless given (another build's dist/host/cli/erpmod.js). */
+export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: string, log: (line: string) => void, cli?: string): Promise<AccessLogCost> {
   const servers: ServerProcess[] = [];
   try {
     const start = async (id: 'on' | 'off'): Promise<ServerProcess> => {
@@ -43,6 +44,7 @@ export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: strin
         logLevel: 'info',
         env: { ERPMOD_ACCESS_LOG_LEVEL: id === 'on' ? 'info' : 'off', ERPMOD_LOG_FORMAT: 'json' },
         discardOutput: true,
+        ...(cli === undefined ? {} : { cli }),
       });
       servers.push(server);
       return server;
@@ -74,7 +76,10 @@ if (require.main === module) {
     try {
       const pingModuleDir = path.join(writeModuleCopies(1, await buildCopyLibraries(1, log), path.join(workDir, 'ping-copy')), copyCode(1));
       const plan: RoundPlan = quick ? { rounds: 2, seconds: 2, warmupSeconds: 1, connections: 50, workDir } : { rounds: 6, seconds: 3, warmupSeconds: 2, connections: 50, workDir };
-      const cost = await measureAccessLogCost(plan, pingModuleDir, log);
+      // --against DIR: the host built in another checkout (its dist/), for a before / after.
+      const against = process.argv.indexOf('--against');
+      const cli = against === -1 ? undefined : path.resolve(process.argv[against + 1]!, 'dist', 'host', 'cli', 'erpmod.js');
+      const cost = await measureAccessLogCost(plan, pingModuleDir, log, cli);
       log(JSON.stringify(cost, null, 2));
     } finally {
       fs.rmSync(workDir, { recursive: true, force: true });
