@@ -24,8 +24,8 @@ import { cleanupQuietly } from './loader/load-module';
 import { createLogger, lineWriter, type Logger } from './logger';
 import { createAccessLog } from './logging/access-log';
 import { ModuleOperator } from './operations/module-operator';
-import { openRegistryDatabase } from './registry/open-registry';
-import { PluginRepository } from './registry/plugin-repository';
+import { openRegistry } from './registry/open-registry';
+import type { PluginRepository } from './registry/plugin-repository';
 import { HealthReporter } from './runtime/module-health';
 import { ModuleTable } from './runtime/module-slot';
 import { readTrustPolicy, type TrustPolicy } from './packaging/trust-policy';
@@ -76,8 +76,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     const announce = options.announce ?? ((text: string) => process.stderr.write(text));
     announce(`erpmod: created the admin token file ${adminToken.file} (mode 0600); operator routes need "Authorization: Bearer ${adminToken.token}"\n`);
   }
-  const registryDb = openRegistryDatabase(config.dataDir);
-  const registry = new PluginRepository(registryDb);
+  const registry = await openRegistry(config, logger);
   const table = new ModuleTable();
   let bus: EventBus;
   try {
@@ -99,11 +98,11 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     logLevel: config.logLevel,
     logLine: lineWriter(logger),
     onCrash: (code, record) => {
-      registry.recordEvent(code, 'crashed', { ...record });
+      registry.recordEvent(code, 'crashed', { ...record }).catch((error: unknown) => logger.error({ module: code, err: messageOf(error) }, `could not record the crash of ${code} in the registry`));
       logger.error({ module: code, signal: record.signal, exitCode: record.exitCode, hung: record.hung, restartInMs: record.restartInMs }, `isolated module ${code} crashed`);
     },
     onCircuitOpen: (code, reason) => {
-      registry.setStatus(code, 'failed', reason);
+      registry.batch((writes) => writes.setStatus(code, 'failed', reason)).catch((error: unknown) => logger.error({ module: code, err: messageOf(error) }, `could not record ${code} as failed in the registry`));
       logger.error({ module: code, reason }, `isolated module ${code}: ${reason}`);
     },
   };
@@ -118,7 +117,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     await bus.close();
     await unloadModules(table, logger);
     await store.close();
-    registryDb.close();
+    await registry.close();
     throw error;
   }
 
@@ -143,12 +142,12 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   // How an action reaches the other workers and instances: the transport decides (IPC, PostgreSQL, none).
   let transport: OperatorTransport;
   try {
-    transport = await openOperatorTransport({ config, operator, registry, table, logger });
+    transport = await openOperatorTransport({ config, operator, registry, table, logger, trustPolicy });
   } catch (error) {
     await bus.close();
     await unloadModules(table, logger);
     await store.close();
-    registryDb.close();
+    await registry.close();
     throw error;
   }
   const actions = transport.actions;
@@ -182,7 +181,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     await bus.close();
     await unloadModules(table, logger);
     await store.close();
-    registryDb.close();
+    await registry.close();
     throw error;
   }
   const { server, drainAndClose } = publicServer;
@@ -204,7 +203,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       await bus.close();
       await unloadModules(table, logger);
       await store.close();
-      registryDb.close();
+      await registry.close();
       logger.info('shutdown complete');
     })();
     return closing;

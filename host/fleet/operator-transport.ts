@@ -6,6 +6,9 @@ import type { ModuleOperator } from '../operations/module-operator';
 import type { PluginRepository } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
 import { postgresSettings } from '../store/open-module-store';
+import { messageOf } from '../errors';
+import type { TrustPolicy } from '../packaging/trust-policy';
+import { registryInstanceName } from '../registry/open-registry';
 import { FleetOperator } from './fleet-operator';
 import { PostgresFleetLink } from './postgres-fleet-link';
 
@@ -18,11 +21,13 @@ export interface OperatorTransport {
 }
 
 export interface OperatorTransportOptions {
-  readonly config: Pick<HostConfig, 'dataDir' | 'databaseUrl' | 'databaseSslMode' | 'databaseSslCaFile' | 'databasePoolSize' | 'databaseConnectTimeoutMs'>;
+  readonly config: Pick<HostConfig, 'dataDir' | 'databaseUrl' | 'databaseSslMode' | 'databaseSslCaFile' | 'databasePoolSize' | 'databaseConnectTimeoutMs' | 'modulesDir' | 'instanceName' | 'port'>;
   readonly operator: ModuleOperator;
   readonly registry: PluginRepository;
   readonly table: ModuleTable;
   readonly logger: Logger;
+  /** The trust policy packs installed from the fleet are checked against (read afresh each time). */
+  readonly trustPolicy: () => TrustPolicy;
 }
 
 /**
@@ -35,8 +40,12 @@ export async function openOperatorTransport(options: OperatorTransportOptions): 
   const { config, operator, registry, table, logger } = options;
   if (config.databaseUrl !== undefined) {
     let fleet: FleetOperator | undefined;
-    const link = new PostgresFleetLink(postgresSettings(config, config.databaseUrl), logger, (reason) => fleet?.wake(reason));
-    fleet = new FleetOperator(operator, link, table, logger);
+    const link = new PostgresFleetLink(postgresSettings(config, config.databaseUrl), logger, (reason) => {
+      // The registry's mirror and the operator state follow the same wake-ups.
+      registry.refresh().catch((error: unknown) => logger.warn({ reason, err: messageOf(error) }, 'fleet: could not read the registry; the next wake-up tries again'));
+      fleet?.wake(reason);
+    });
+    fleet = new FleetOperator(operator, link, table, logger, { modulesDir: config.modulesDir, trustPolicy: options.trustPolicy, registry, instance: registryInstanceName(config) });
     try {
       await fleet.adopt(await link.open());
     } catch (error) {

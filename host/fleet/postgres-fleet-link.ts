@@ -3,9 +3,9 @@ import type { Logger } from '../logger';
 import { inTransaction } from '../store/postgres/in-transaction';
 import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
+import { announceChange, ensureFleetSchema, FLEET_CHANNEL, SCHEMA_LOCK } from '../registry/postgres/fleet-schema';
 
-/** The channel every instance LISTENs on; the payload is only the new registry version, never the change. */
-export const FLEET_CHANNEL = 'erpmod_fleet';
+export { FLEET_CHANNEL };
 
 /** A module's fleet-wide operator state: the row is the truth every instance converges to. */
 export interface FleetModuleState {
@@ -15,6 +15,8 @@ export interface FleetModuleState {
   readonly reloadSerial: number;
   /** The build the last fleet reload loaded: every instance must load the same bytes. */
   readonly binarySha256: string | null;
+  /** The pack (erpmod_fleet.packs) that build came from, when it was installed from one: every instance installs it first. */
+  readonly packSha256: string | null;
 }
 
 export interface FleetSnapshot {
@@ -26,34 +28,38 @@ export interface FleetChange {
   readonly enabled?: boolean;
   readonly reload?: boolean;
   readonly binarySha256?: string;
+  /** The pack the reloaded build was installed from: stored (when the fleet does not hold it yet) with the change. */
+  readonly pack?: SharedPack;
 }
 
-// Created under an advisory lock: instances booting together would otherwise race on CREATE ... IF NOT EXISTS.
-const SCHEMA_LOCK = 0x45_52_50_46; // 'ERPF'
-const SCHEMA = `
-  CREATE SCHEMA IF NOT EXISTS erpmod_fleet;
-  CREATE TABLE IF NOT EXISTS erpmod_fleet.module_state (
-    code          TEXT PRIMARY KEY,
-    enabled       BOOLEAN NOT NULL,
-    reload_serial BIGINT NOT NULL DEFAULT 0,
-    changed_at    TIMESTAMPTZ NOT NULL DEFAULT now()
-  );
-  CREATE TABLE IF NOT EXISTS erpmod_fleet.registry_version (
-    id      INTEGER PRIMARY KEY CHECK (id = 1),
-    version BIGINT NOT NULL
-  );
-  ALTER TABLE erpmod_fleet.module_state ADD COLUMN IF NOT EXISTS binary_sha256 TEXT;
-  INSERT INTO erpmod_fleet.registry_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;`;
+/** A pack as the fleet keeps it: its bytes, their sha256, and what the installing instance's checks found. */
+export interface SharedPack {
+  readonly code: string;
+  readonly version: string;
+  readonly sha256: string;
+  readonly signedBy: string | null;
+  readonly installedBy: string;
+  readonly bytes: () => Buffer;
+}
+
+export interface StoredPack {
+  readonly sha256: string;
+  readonly version: string;
+  readonly signedBy: string | null;
+  readonly installedBy: string;
+  readonly bytes: Buffer;
+}
 
 interface StateRow {
   enabled: boolean;
   reload_serial: string;
   binary_sha256: string | null;
+  pack_sha256: string | null;
 }
-const STATE_COLUMNS = 'enabled, reload_serial, binary_sha256';
+const STATE_COLUMNS = 'enabled, reload_serial, binary_sha256, pack_sha256';
 
 function stateOf(code: string, row: StateRow): FleetModuleState {
-  return { code, enabled: row.enabled, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256 };
+  return { code, enabled: row.enabled, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256, packSha256: row.pack_sha256 };
 }
 
 const RECONNECT_MIN_MS = 200;
@@ -90,10 +96,7 @@ export class PostgresFleetLink {
 
   /** Creates the fleet tables when absent and starts listening; throws when PostgreSQL cannot be reached. */
   async open(): Promise<FleetSnapshot> {
-    await this.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      await client.query(SCHEMA);
-    });
+    await this.transaction((client) => ensureFleetSchema(client));
     await this.listen();
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS);
     this.pollTimer.unref();
@@ -104,14 +107,14 @@ export class PostgresFleetLink {
 
   /** Every module's fleet state and the version it belongs to, read in one statement. */
   async snapshot(): Promise<FleetSnapshot> {
-    const result = await this.query<{ version: string; code: string | null; enabled: boolean | null; reload_serial: string | null; binary_sha256: string | null }>(
-      `SELECT v.version, m.code, m.enabled, m.reload_serial, m.binary_sha256
+    const result = await this.query<{ version: string; code: string | null; enabled: boolean | null; reload_serial: string | null; binary_sha256: string | null; pack_sha256: string | null }>(
+      `SELECT v.version, m.code, m.enabled, m.reload_serial, m.binary_sha256, m.pack_sha256
          FROM erpmod_fleet.registry_version v LEFT JOIN erpmod_fleet.module_state m ON true WHERE v.id = 1 ORDER BY m.code`,
     );
     const version = Number(result.rows[0]?.version ?? 0);
     const modules = result.rows
       .filter((row) => row.code !== null)
-      .map((row) => ({ code: row.code!, enabled: row.enabled!, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256 }));
+      .map((row) => ({ code: row.code!, enabled: row.enabled!, reloadSerial: Number(row.reload_serial), binarySha256: row.binary_sha256, packSha256: row.pack_sha256 }));
     return { version, modules };
   }
 
@@ -135,20 +138,29 @@ export class PostgresFleetLink {
       const row = current.rows[0];
       const result = await apply(row === undefined ? undefined : stateOf(code, row));
       const change = changeOf(result);
+      if (change.pack !== undefined) await storePack(client, change.pack);
       const written = await client.query<StateRow>(
-        `INSERT INTO erpmod_fleet.module_state (code, enabled, reload_serial, binary_sha256) VALUES ($1, COALESCE($2, true), CASE WHEN $3 THEN 1 ELSE 0 END, $4)
+        `INSERT INTO erpmod_fleet.module_state (code, enabled, reload_serial, binary_sha256, pack_sha256) VALUES ($1, COALESCE($2, true), CASE WHEN $3 THEN 1 ELSE 0 END, $4, $5)
          ON CONFLICT (code) DO UPDATE SET enabled = COALESCE($2, module_state.enabled),
            reload_serial = module_state.reload_serial + CASE WHEN $3 THEN 1 ELSE 0 END,
-           binary_sha256 = COALESCE($4, module_state.binary_sha256), changed_at = now()
+           binary_sha256 = COALESCE($4, module_state.binary_sha256),
+           pack_sha256 = CASE WHEN $3 THEN $5 ELSE module_state.pack_sha256 END, changed_at = now()
          RETURNING ${STATE_COLUMNS}`,
-        [code, change.enabled ?? null, change.reload === true, change.binarySha256 ?? null],
+        [code, change.enabled ?? null, change.reload === true, change.binarySha256 ?? null, change.pack?.sha256 ?? null],
       );
-      const version = await client.query<{ version: string }>('UPDATE erpmod_fleet.registry_version SET version = version + 1 WHERE id = 1 RETURNING version');
-      // Delivered at commit, to every listener (this instance included); never before the rows are visible.
-      await client.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, version.rows[0]!.version]);
-      const state = stateOf(code, written.rows[0]!);
-      return { result, state, version: Number(version.rows[0]!.version) };
+      const version = await announceChange(client);
+      return { result, state: stateOf(code, written.rows[0]!), version };
     });
+  }
+
+  /** The pack the fleet keeps for a module, or undefined when it keeps none. */
+  async pack(code: string): Promise<StoredPack | undefined> {
+    const result = await this.query<{ sha256: string; version: string; signed_by: string | null; installed_by: string; bytes: Buffer }>(
+      'SELECT sha256, version, signed_by, installed_by, bytes FROM erpmod_fleet.packs WHERE code = $1',
+      [code],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : { sha256: row.sha256, version: row.version, signedBy: row.signed_by, installedBy: row.installed_by, bytes: row.bytes };
   }
 
   /** Remembers the version this instance has converged to, so the poll only wakes it for newer ones. */
@@ -234,4 +246,16 @@ export class PostgresFleetLink {
       throw isUnavailable(error) ? unavailable(this.where, error) : error;
     }
   }
+}
+
+/** Stores the pack's bytes unless the fleet holds these already (a reload of an unchanged install sends nothing). */
+async function storePack(client: pg.PoolClient, pack: SharedPack): Promise<void> {
+  const held = await client.query<{ sha256: string }>('SELECT sha256 FROM erpmod_fleet.packs WHERE code = $1', [pack.code]);
+  if (held.rows[0]?.sha256 === pack.sha256) return;
+  await client.query(
+    `INSERT INTO erpmod_fleet.packs (code, sha256, version, signed_by, bytes, installed_by, installed_at) VALUES ($1, $2, $3, $4, $5, $6, now())
+     ON CONFLICT (code) DO UPDATE SET sha256 = excluded.sha256, version = excluded.version, signed_by = excluded.signed_by,
+       bytes = excluded.bytes, installed_by = excluded.installed_by, installed_at = excluded.installed_at`,
+    [pack.code, pack.sha256, pack.version, pack.signedBy, pack.bytes(), pack.installedBy],
+  );
 }

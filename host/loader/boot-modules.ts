@@ -2,7 +2,7 @@ import type { LoadedManifest } from '../compliance/types';
 import { migrationFiles } from '../compliance/manifest/list-migration-files';
 import { ErpmodError, messageOf } from '../errors';
 import type { Logger } from '../logger';
-import type { PluginRepository, PluginStatus } from '../registry/plugin-repository';
+import type { PluginRepository, PluginStatus, RegistryWrites } from '../registry/plugin-repository';
 import type { ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../packaging/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
@@ -43,29 +43,30 @@ export interface ModuleOutcome {
 export async function bootModules(input: BootModulesInput): Promise<ModuleOutcome[]> {
   const { logger, registry } = input;
   const outcomes = new Map<string, ModuleOutcome>();
-  const settle = (code: string, status: PluginStatus, reason: string | undefined, critical: boolean, loadMs?: number): void => {
+  /** Records a module's outcome with `writes`, part of the caller's batch. */
+  const settled = (writes: RegistryWrites, code: string, status: PluginStatus, reason: string | undefined, critical: boolean, loadMs?: number): void => {
     outcomes.set(code, { code, status, reason, critical, loadMs });
-    registry.batch(() => {
-      registry.setStatus(code, status, reason ?? null);
-      if (status !== 'active') registry.recordEvent(code, eventKindFor(status), reason === undefined ? {} : { reason });
-    });
+    writes.setStatus(code, status, reason ?? null);
+    if (status !== 'active') writes.recordEvent(code, eventKindFor(status), reason === undefined ? {} : { reason });
     if (status !== 'active') {
       const log = status === 'inactive' ? logger.info.bind(logger) : logger.error.bind(logger);
       log({ module: code, status, reason }, `module ${code} ${status}`);
     }
   };
+  const settle = (code: string, status: PluginStatus, reason: string | undefined, critical: boolean): Promise<void> =>
+    registry.batch((writes) => settled(writes, code, status, reason, critical));
 
   const valid = new Map<string, LoadedManifest>();
   const discovered = discoverModules(input.modulesDir, logger);
-  registry.batch(() => {
+  await registry.batch((writes) => {
     for (const found of discovered) {
       if (found.ok) {
         const { manifest } = found.loaded;
-        registry.recordIdentity({ ...manifest, moduleDir: found.dir });
+        writes.recordIdentity({ ...manifest, moduleDir: found.dir });
         valid.set(manifest.code, found.loaded);
       } else {
-        registry.recordIdentity({ code: found.code, name: found.code, description: undefined, version: '', vendor: undefined, moduleDir: found.dir });
-        settle(found.code, 'rejected', found.error.message, false);
+        writes.recordIdentity({ code: found.code, name: found.code, description: undefined, version: '', vendor: undefined, moduleDir: found.dir });
+        settled(writes, found.code, 'rejected', found.error.message, false);
       }
     }
   });
@@ -81,7 +82,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
   const isCritical = (code: string): boolean => valid.get(code)?.manifest.critical ?? (dependents.get(code) ?? 0) > 0;
 
   const { order, problems } = orderModules([...valid.values()].map(({ manifest }) => manifest));
-  for (const [code, error] of problems) settle(code, 'failed', error.message, isCritical(code));
+  for (const [code, error] of problems) await settle(code, 'failed', error.message, isCritical(code));
 
   for (const code of order) {
     const loaded = valid.get(code)!;
@@ -91,20 +92,22 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     const blocker = manifest.dependencies.find((dependency) => outcomes.get(dependency)?.status !== 'active');
     if (blocker !== undefined) {
       const why = outcomes.get(blocker);
-      settle(code, 'blocked', `dependency "${blocker}" is ${why?.status ?? 'not loaded'}${why?.reason === undefined ? '' : `: ${why.reason}`}`, critical);
+      await settle(code, 'blocked', `dependency "${blocker}" is ${why?.status ?? 'not loaded'}${why?.reason === undefined ? '' : `: ${why.reason}`}`, critical);
       continue;
     }
     const skipped = skipReason(loaded, registry, input.env);
     if (!registry.isEnabled(code)) input.table.slot(code).state = 'disabled';
     if (skipped !== undefined) {
-      settle(code, 'inactive', skipped, false);
+      await settle(code, 'inactive', skipped, false);
       continue;
     }
 
     const checked = checkModuleBinary(loaded, input.dataDir, input.trustPolicy());
     if (!checked.ok) {
-      registry.recordBinary(code, checked.binary);
-      settle(code, 'rejected', checked.reason, critical);
+      await registry.batch((writes) => {
+        writes.recordBinary(code, checked.binary);
+        settled(writes, code, 'rejected', checked.reason, critical);
+      });
       continue;
     }
     try {
@@ -125,21 +128,21 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       slot.generation = generation;
       slot.residentImages.add(generation.shadowPath);
       generation.subscriptions.live = true;
-      registry.batch(() => {
-        registry.recordBinary(code, checked.binary);
-        registry.replaceEndpoints(code, manifest.routes);
-        registry.recordModuleMigrations(code, migrations.map((migration) => migration.name));
-        settle(code, 'active', undefined, critical, generation.loadMs);
-        registry.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: generation.loadMs });
+      await registry.batch((writes) => {
+        writes.recordBinary(code, checked.binary);
+        writes.replaceEndpoints(code, manifest.routes);
+        writes.recordModuleMigrations(code, migrations.map((migration) => migration.name));
+        settled(writes, code, 'active', undefined, critical, generation.loadMs);
+        writes.recordEvent(code, 'loaded', { version: manifest.version, sha256: checked.sha256, loadMs: generation.loadMs });
       });
       logger.info(
         { module: code, version: manifest.version, loadMs: generation.loadMs, routes: manifest.routes.length, isolation: generation.isolation },
         `module ${code} loaded`,
       );
     } catch (error) {
-      registry.batch(() => {
-        registry.recordBinary(code, checked.binary);
-        settle(code, 'failed', messageOf(error), critical);
+      await registry.batch((writes) => {
+        writes.recordBinary(code, checked.binary);
+        settled(writes, code, 'failed', messageOf(error), critical);
       });
     }
   }

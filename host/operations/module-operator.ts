@@ -11,7 +11,7 @@ import type { EventBus } from '../loader/event-bus';
 import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
 import { cleanupQuietly } from '../loader/load-module';
 import type { Logger } from '../logger';
-import type { PluginBinary, PluginRepository } from '../registry/plugin-repository';
+import type { PluginBinary, PluginRepository, RegistryWrites } from '../registry/plugin-repository';
 import { storageErrorOf } from '../registry/storage-error';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
@@ -61,8 +61,8 @@ export class ModuleOperator {
    */
   reload(code: string, expectSha256?: string): Promise<ReloadResult> {
     return this.exclusive(code, async () => {
-      const { registry, logger } = this.options;
-      const { slot, moduleDir } = this.slotToReload(code);
+      const { logger } = this.options;
+      const { slot, moduleDir } = await this.slotToReload(code);
       const previous = slot.generation;
       const keeps = previous === undefined ? 'nothing was serving' : 'the previous generation keeps serving';
       let next: LoadedGeneration;
@@ -70,21 +70,19 @@ export class ModuleOperator {
         next = await this.loadGeneration(slot, moduleDir, (previous?.number ?? 0) + 1, expectSha256);
       } catch (error) {
         const reason = messageOf(error);
-        this.recordQuietly(code, () => {
-          registry.batch(() => {
-            registry.recordEvent(code, 'failed', { operation: 'reload', reason, stillServing: previous?.loaded.manifest.version ?? null });
-            if (previous === undefined) registry.setStatus(code, 'failed', reason);
-          });
+        await this.recordQuietly(code, (writes) => {
+          writes.recordEvent(code, 'failed', { operation: 'reload', reason, stillServing: previous?.loaded.manifest.version ?? null });
+          if (previous === undefined) writes.setStatus(code, 'failed', reason);
         });
         logger.error({ module: code, reason }, `reload of ${code} failed; ${keeps}`);
         throw this.storageFailure(error, `reload of module "${code}" failed; ${keeps}`) ??
           new ErpmodError('ERPMOD_RELOAD_FAILED', `reload of module "${code}" failed: ${reason}`, { cause: error });
       }
       const { generation } = next;
-      await this.commitOrDiscard(generation, `reload of module "${code}" failed; ${keeps}`, () => {
-        this.recordLoaded(next, moduleDir);
-        registry.setStatus(code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
-        registry.recordEvent(code, 'reloaded', {
+      await this.commitOrDiscard(generation, `reload of module "${code}" failed; ${keeps}`, (writes) => {
+        this.recordLoaded(writes, next, moduleDir);
+        writes.setStatus(code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
+        writes.recordEvent(code, 'reloaded', {
           generation: generation.number,
           from: previous?.loaded.manifest.version ?? null,
           to: generation.loaded.manifest.version,
@@ -123,11 +121,10 @@ export class ModuleOperator {
           { details: { dependents } },
         );
       }
-      const { registry } = this.options;
-      this.commit(`module "${code}" was not disabled; it keeps serving`, () => {
-        registry.setEnabled(code, false);
-        registry.setStatus(code, 'inactive', 'disabled by an operator');
-        registry.recordEvent(code, 'toggled', { enabled: false });
+      await this.commit(`module "${code}" was not disabled; it keeps serving`, (writes) => {
+        writes.setEnabled(code, false);
+        writes.setStatus(code, 'inactive', 'disabled by an operator');
+        writes.recordEvent(code, 'toggled', { enabled: false });
       });
       slot.state = 'disabled';
       if (slot.generation !== undefined) slot.generation.subscriptions.live = false;
@@ -152,18 +149,18 @@ export class ModuleOperator {
           loaded = await this.loadGeneration(slot, record.moduleDir, 1);
         } catch (error) {
           const reason = messageOf(error);
-          this.recordQuietly(code, () => registry.recordEvent(code, 'toggled', { enabled: true, loaded: false, reason }));
+          await this.recordQuietly(code, (writes) => writes.recordEvent(code, 'toggled', { enabled: true, loaded: false, reason }));
           throw this.storageFailure(error, `module "${code}" was not enabled`) ??
             new ErpmodError('ERPMOD_RELOAD_FAILED', `module "${code}" was not enabled: it could not be loaded: ${reason}`, { cause: error });
         }
       }
-      const change = (): void => {
-        if (loaded !== undefined) this.recordLoaded(loaded, record.moduleDir);
-        registry.setEnabled(code, true);
-        registry.setStatus(code, 'active');
-        registry.recordEvent(code, 'toggled', { enabled: true });
+      const change = (writes: RegistryWrites): void => {
+        if (loaded !== undefined) this.recordLoaded(writes, loaded, record.moduleDir);
+        writes.setEnabled(code, true);
+        writes.setStatus(code, 'active');
+        writes.recordEvent(code, 'toggled', { enabled: true });
       };
-      if (loaded === undefined) this.commit(`module "${code}" was not enabled; it stays disabled`, change);
+      if (loaded === undefined) await this.commit(`module "${code}" was not enabled; it stays disabled`, change);
       else await this.commitOrDiscard(loaded.generation, `module "${code}" was not enabled; it stays disabled`, change);
       slot.state = 'active';
       if (loaded !== undefined) this.swapIn(slot, loaded.generation);
@@ -220,28 +217,27 @@ export class ModuleOperator {
   }
 
   /** The registry rows of a freshly loaded generation; called inside the operation's one transaction. */
-  private recordLoaded(loaded: LoadedGeneration, moduleDir: string): void {
-    const { registry } = this.options;
+  private recordLoaded(writes: RegistryWrites, loaded: LoadedGeneration, moduleDir: string): void {
     const { manifest } = loaded.generation.loaded;
-    registry.recordIdentity({ ...manifest, moduleDir });
-    registry.recordBinary(manifest.code, loaded.binary);
-    registry.replaceEndpoints(manifest.code, manifest.routes);
-    registry.recordModuleMigrations(manifest.code, loaded.migrations);
+    writes.recordIdentity({ ...manifest, moduleDir });
+    writes.recordBinary(manifest.code, loaded.binary);
+    writes.replaceEndpoints(manifest.code, manifest.routes);
+    writes.recordModuleMigrations(manifest.code, loaded.migrations);
   }
 
   /** Writes the operation's registry rows as one transaction; a storage failure names the cause and what did not happen. */
-  private commit(unchanged: string, write: () => void): void {
+  private async commit(unchanged: string, write: (writes: RegistryWrites) => void): Promise<void> {
     try {
-      this.options.registry.batch(write);
+      await this.options.registry.batch(write);
     } catch (error) {
       throw this.storageFailure(error, unchanged) ?? error;
     }
   }
 
   /** commit, and when it fails, unloads the generation loaded for it so nothing is left half switched. */
-  private async commitOrDiscard(generation: ModuleGeneration, unchanged: string, write: () => void): Promise<void> {
+  private async commitOrDiscard(generation: ModuleGeneration, unchanged: string, write: (writes: RegistryWrites) => void): Promise<void> {
     try {
-      this.commit(unchanged, write);
+      await this.commit(unchanged, write);
     } catch (error) {
       await this.discard(generation);
       throw error;
@@ -259,9 +255,9 @@ export class ModuleOperator {
    * Records a failure when the registry can take it; a registry that cannot be written (the failure being
    * reported may be that) must not hide the original error.
    */
-  private recordQuietly(code: string, write: () => void): void {
+  private async recordQuietly(code: string, write: (writes: RegistryWrites) => void): Promise<void> {
     try {
-      write();
+      await this.options.registry.batch(write);
     } catch (error) {
       this.options.logger.error({ module: code, err: messageOf(error) }, `could not record the failure of module ${code} in the registry`);
     }
@@ -293,7 +289,7 @@ export class ModuleOperator {
     await cleanupQuietly(old.handler, this.options.logger.child({ module: old.loaded.manifest.code, generation: old.number }));
     old.closeDatabase();
     const code = old.loaded.manifest.code;
-    this.recordQuietly(code, () => this.options.registry.recordEvent(code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight }));
+    await this.recordQuietly(code, (writes) => writes.recordEvent(code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight }));
   }
 
   /**
@@ -301,7 +297,7 @@ export class ModuleOperator {
    * the modules directory: an operator who drops a new module there (or `erpmod install`s one) can load
    * it with a reload, without restarting the host.
    */
-  private slotToReload(code: string): { slot: ModuleSlot; moduleDir: string } {
+  private async slotToReload(code: string): Promise<{ slot: ModuleSlot; moduleDir: string }> {
     const slot = this.options.table.slots.get(code);
     const record = this.options.registry.find(code);
     if (slot !== undefined && record !== undefined) return { slot, moduleDir: record.moduleDir };
@@ -309,8 +305,10 @@ export class ModuleOperator {
     if (found === undefined) {
       throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}": the host does not know it, and no directory under ${this.options.modulesDir} declares it`);
     }
-    this.options.registry.recordIdentity({ ...found.manifest, moduleDir: found.moduleDir });
-    this.options.registry.recordEvent(code, 'discovered', { moduleDir: found.moduleDir, operation: 'reload' });
+    await this.options.registry.batch((writes) => {
+      writes.recordIdentity({ ...found.manifest, moduleDir: found.moduleDir });
+      writes.recordEvent(code, 'discovered', { moduleDir: found.moduleDir, operation: 'reload' });
+    });
     this.options.logger.info({ module: code, moduleDir: found.moduleDir }, `module ${code} discovered by a reload`);
     return { slot: this.options.table.slot(code), moduleDir: found.moduleDir };
   }

@@ -11,6 +11,9 @@
  * 3. Rename an existing `<modules>/<code>` aside (into the staging directory), rename the new one into
  *    place; if that fails, rename the old one back. Remove the staging directory.
  *
+ *    The pack's bytes go along inside the module directory (kept-pack.ts): a fleet on PostgreSQL hands
+ *    them to its other instances at the next reload.
+ *
  * Any failure before step 3 leaves the modules directory exactly as it was. `module.yml.sig` stays
  * beside module.yml: it is how the host checks the signature at every boot and reload.
  */
@@ -20,6 +23,7 @@ import path from 'node:path';
 import type { CheckReport } from '../compliance/report/check-report';
 import { runCheck } from '../compliance/run-check';
 import { ErpmodError, messageOf } from '../errors';
+import { keepPack, sha256Of } from './kept-pack';
 import { extractPack, readPack } from './read-pack';
 import type { TarLimits } from './tar-parser';
 import type { TrustPolicy } from './trust-policy';
@@ -44,6 +48,8 @@ export interface InstallResult {
   readonly findings: readonly Finding[];
   readonly signedBy: string | undefined;
   readonly check: CheckReport;
+  /** The sha256 of the pack file as installed (and kept). */
+  readonly packSha256: string;
 }
 
 /**
@@ -96,8 +102,15 @@ export async function installPack(packFile: string, options: InstallOptions): Pr
       throw new ErpmodError('ERPMOD_PACK_REJECTED', `${packFile} fails the compliance check:\n${describeCheckFailures(check)}`, { details: { check } });
     }
 
+    const bytes = readPackBytes(packFile);
+    const packSha256 = sha256Of(bytes);
+    try {
+      keepPack(unpacked, bytes, { code: manifest.code, version: manifest.version, sha256: packSha256, signedBy: verified.signedBy ?? null });
+    } catch (error) {
+      throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot keep the pack beside the unpacked module in ${staging}: ${messageOf(error)}`, { cause: error });
+    }
     swapIntoPlace(unpacked, target, path.join(staging, 'previous'));
-    return { code: manifest.code, version: manifest.version, moduleDir: target, replaced, findings: verified.findings, signedBy: verified.signedBy, check };
+    return { code: manifest.code, version: manifest.version, moduleDir: target, replaced, findings: verified.findings, signedBy: verified.signedBy, check, packSha256 };
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
@@ -145,6 +158,14 @@ function existingVersion(target: string, code: string): string | undefined {
       `${target} exists but is not module "${code}" (${declared === undefined ? 'no module.yml with a code' : `its module.yml declares "${declared}"`}); refusing to replace it`);
   }
   return /^version:\s*["']?([^"'\s#]+)["']?/m.exec(text)?.[1] ?? 'unknown';
+}
+
+function readPackBytes(packFile: string): Buffer {
+  try {
+    return fs.readFileSync(packFile);
+  } catch (error) {
+    throw new ErpmodError('ERPMOD_INSTALL_FAILED', `cannot read ${packFile} again to keep it: ${messageOf(error)}`, { cause: error });
+  }
 }
 
 function isDirectory(p: string): boolean {

@@ -40,8 +40,7 @@ export function guardModuleData(input: GuardModuleDataInput): void {
   const file = moduleDatabasePath(dataDir, code);
   let record = registry.moduleDatabase(code);
   if (record !== undefined && input.acceptNewData === true) {
-    registry.forgetModuleDatabase(code);
-    registry.recordEvent(code, 'data-accepted', { file, forgottenDatabaseId: record.databaseId });
+    registry.acceptModuleDatabase(code, { file, forgottenDatabaseId: record.databaseId });
     logger.warn({ module: code, file, forgottenDatabaseId: record.databaseId }, `module ${code}: ${ACCEPT_FLAG} given: the registry forgot its database and takes ${file} as it is now`);
     record = undefined;
   }
