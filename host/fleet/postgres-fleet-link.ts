@@ -88,6 +88,9 @@ export class PostgresFleetLink {
     this.plan = planConnections(settings);
     this.pool = new pg.Pool({ ...this.plan.admin, max: 2, application_name: 'erpmod:fleet' });
     this.pool.on('error', (error) => logger.warn({ err: error.message, database: this.plan.target.where }, 'PostgreSQL connection lost (fleet)'));
+    // A connection that dies while checked out also emits 'error' on its client; the query it was running
+    // rejects and reports it, so the event itself must not become an uncaught exception.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   get where(): string {

@@ -40,6 +40,9 @@ export class PostgresRegistry implements PluginRepository {
     this.where = plan.target.where;
     this.pool = new pg.Pool({ ...plan.admin, max: 2, application_name: 'erpmod:registry' });
     this.pool.on('error', (error) => logger.warn({ err: error.message, database: this.where }, 'PostgreSQL connection lost (registry)'));
+    // A connection that dies while checked out also emits 'error' on its client; the query it was running
+    // rejects and reports it, so the event itself must not become an uncaught exception.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.mirror = new RegistryMirror(this.file);
   }
 

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { applyRegistryMigrations } from '../sqlite/open-sqlite-database';
+import { MIRROR_TABLES } from '../sqlite/registry-schema';
 import { SqliteRegistry } from '../sqlite/sqlite-registry';
 
 /** How many of the fleet's newest audit events a mirror keeps (the console and /plugins/:code show the newest). */
@@ -74,7 +75,8 @@ export class RegistryMirror {
   constructor(name: string) {
     this.db = new Database(':memory:');
     applyRegistryMigrations(this.db);
-    this.reads = new SqliteRegistry(this.db, name);
+    this.db.exec(MIRROR_TABLES);
+    this.reads = new SqliteRegistry(this.db, name, true);
     const db = this.db;
     this.statements = {
       upsert: db.prepare(

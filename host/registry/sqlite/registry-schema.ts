@@ -51,17 +51,22 @@ export const REGISTRY_MIGRATIONS: readonly string[] = [
      recorded_at TEXT NOT NULL,
      updated_at  TEXT NOT NULL
    );`,
-  // A fleet's per-instance states and the instance each event happened on, mirrored from PostgreSQL
-  // (registry/postgres/); a lone SQLite host leaves both empty.
-  `CREATE TABLE plugin_instances (
-     code           TEXT NOT NULL,
-     instance       TEXT NOT NULL,
-     status         TEXT NOT NULL,
-     last_error     TEXT,
-     loaded_at      TEXT,
-     binary_sha256  TEXT,
-     updated_at     TEXT NOT NULL,
-     PRIMARY KEY (code, instance)
-   );
-   ALTER TABLE plugin_events ADD COLUMN instance TEXT;`,
 ];
+
+/**
+ * What the in-memory mirror of a fleet's registry (registry/postgres/registry-mirror.ts) has beyond a
+ * host's file: every instance's state and the instance each event happened on. Not a migration: a
+ * lone host's file never needs them.
+ */
+export const MIRROR_TABLES = `
+  CREATE TABLE plugin_instances (
+    code           TEXT NOT NULL,
+    instance       TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    last_error     TEXT,
+    loaded_at      TEXT,
+    binary_sha256  TEXT,
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (code, instance)
+  );
+  ALTER TABLE plugin_events ADD COLUMN instance TEXT;`;

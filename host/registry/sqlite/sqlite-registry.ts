@@ -74,7 +74,9 @@ export class SqliteRegistry implements PluginRepository {
   private readonly statements;
   private readonly writes: RegistryWrites;
 
-  constructor(private readonly db: Database.Database, private readonly name = db.name) {
+  /** `fleet`: the database has the mirror's tables (MIRROR_TABLES): instances and events' instance are read too. */
+  constructor(private readonly db: Database.Database, private readonly name = db.name, fleet = false) {
+    const instance = fleet ? 'e.instance' : 'NULL AS instance';
     this.statements = {
       upsert: db.prepare(
         `INSERT INTO plugins (code, name, description, version, vendor, module_dir, status, created_at, updated_at)
@@ -101,14 +103,14 @@ export class SqliteRegistry implements PluginRepository {
       all: db.prepare('SELECT * FROM plugins ORDER BY code'),
       one: db.prepare('SELECT * FROM plugins WHERE code = ?'),
       endpointsOf: db.prepare('SELECT method, path, type FROM plugin_endpoints WHERE plugin_id = ? ORDER BY path, method'),
-      instancesOf: db.prepare('SELECT instance, status, last_error, loaded_at, binary_sha256, updated_at FROM plugin_instances WHERE code = ? ORDER BY instance'),
-      eventsOf: db.prepare('SELECT id, kind, detail, at, instance FROM plugin_events WHERE plugin_id = ? ORDER BY id DESC LIMIT ?'),
+      instancesOf: fleet ? db.prepare('SELECT instance, status, last_error, loaded_at, binary_sha256, updated_at FROM plugin_instances WHERE code = ? ORDER BY instance') : undefined,
+      eventsOf: db.prepare(`SELECT e.id, e.kind, e.detail, e.at, ${instance} FROM plugin_events e WHERE e.plugin_id = ? ORDER BY e.id DESC LIMIT ?`),
       eventsAfter: db.prepare(
-        `SELECT e.id, p.code, e.kind, e.detail, e.at, e.instance FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
+        `SELECT e.id, p.code, e.kind, e.detail, e.at, ${instance} FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
          WHERE e.id > ? ORDER BY e.id LIMIT ?`,
       ),
       latestEvents: db.prepare(
-        `SELECT e.id, p.code, e.kind, e.detail, e.at, e.instance FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
+        `SELECT e.id, p.code, e.kind, e.detail, e.at, ${instance} FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
          ORDER BY e.id DESC LIMIT ?`,
       ),
       databaseOf: db.prepare('SELECT code, database_id, file, migrations, recorded_at FROM module_databases WHERE code = ?'),
@@ -251,7 +253,7 @@ export class SqliteRegistry implements PluginRepository {
       updatedAt: row.updated_at,
       endpoints: this.statements.endpointsOf.all(row.id) as PluginEndpoint[],
     };
-    const instances = this.statements.instancesOf.all(row.code) as InstanceRow[];
+    const instances = (this.statements.instancesOf?.all(row.code) ?? []) as InstanceRow[];
     if (instances.length === 0) return record;
     return {
       ...record,
