@@ -34,7 +34,8 @@ export interface PackPreview extends PackPreviewShape {
  * directory, so the operator sees exactly what installing would find, and nothing served changes. Apply
  * installs the same file into the modules directory (checked again: the trust settings may have changed)
  * and reloads the module. The upload waits in `<data_dir>/console-uploads/`, which every cluster worker
- * shares, so apply may land on another worker than preview.
+ * shares, so apply may land on another worker than preview. In a fleet on PostgreSQL that reload
+ * stores the pack for the other instances, which install the same bytes and reload too.
  */
 export class PackUploads {
   private readonly dir: string;
