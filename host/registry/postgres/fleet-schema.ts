@@ -5,6 +5,8 @@ export const FLEET_CHANNEL = 'erpmod_fleet';
 
 // Created under an advisory lock: instances booting together would otherwise race on CREATE ... IF NOT EXISTS.
 export const SCHEMA_LOCK = 0x45_52_50_46; // 'ERPF'
+/** The key space of the registry's per-module write locks; apart from SCHEMA_LOCK's, which an operator action holds while it writes the registry. */
+export const REGISTRY_LOCK = 0x45_52_50_52; // 'ERPR'
 
 /**
  * Everything a fleet shares besides module data, in the erpmod_fleet schema: the registry (plugins and

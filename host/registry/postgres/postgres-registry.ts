@@ -13,11 +13,17 @@ import type {
   PluginRepository,
   RegistryWrites,
 } from '../plugin-repository';
-import { announceChange, ensureFleetSchema } from './fleet-schema';
+import { announceChange, ensureFleetSchema, REGISTRY_LOCK } from './fleet-schema';
 import { MIRRORED_EVENTS, RegistryMirror, type FleetEndpointRow, type FleetEventRow, type FleetInstanceRow, type FleetPluginRow } from './registry-mirror';
 
 /** One write of a batch, as PostgreSQL statements; collected first so the whole batch is one transaction. */
 type Statement = readonly [text: string, values: readonly unknown[]];
+
+/**
+ * Instances writing the same module's shared rows at once (three booting together replace its endpoints)
+ * take turns: each batch first locks every module it touches, in one statement, in hash order.
+ */
+const LOCK_MODULES = `SELECT count(pg_advisory_xact_lock($1, h)) FROM (SELECT DISTINCT hashtext(code) AS h FROM unnest($2::text[]) AS code ORDER BY 1) AS locks`;
 
 /**
  * The registry of a fleet on PostgreSQL (erpmod_fleet.plugins, plugin_endpoints, plugin_instances,
@@ -65,10 +71,12 @@ export class PostgresRegistry implements PluginRepository {
 
   async batch(work: (writes: RegistryWrites) => void): Promise<void> {
     const statements: Statement[] = [];
-    work(this.collector(statements));
+    const codes = new Set<string>();
+    work(this.collector(statements, codes));
     if (statements.length === 0) return;
     try {
       await this.transaction(async (client) => {
+        await client.query(LOCK_MODULES, [REGISTRY_LOCK, [...codes]]);
         for (const [text, values] of statements) await client.query(text, values as unknown[]);
         await announceChange(client);
       });
@@ -170,10 +178,12 @@ export class PostgresRegistry implements PluginRepository {
   }
 
   /** The writes of one batch, as statements run later in one transaction. */
-  private collector(into: Statement[]): RegistryWrites {
+  private collector(into: Statement[], codes: Set<string>): RegistryWrites {
     const instance = this.instance;
-    const add = (text: string, ...values: unknown[]): void => {
-      into.push([text, values]);
+    // Every statement's first value is the module's code.
+    const add = (text: string, code: string, ...values: unknown[]): void => {
+      codes.add(code);
+      into.push([text, [code, ...values]]);
     };
     return {
       recordIdentity: (identity) => {
