@@ -30,7 +30,9 @@ function toEvent(row: Omit<EventRow, 'code'>): PluginEventRecord {
 }
 
 function toModuleEvent(row: EventRow): ModuleEventRecord {
-  return { code: row.code, ...toEvent(row) };
+  // Key order as before (id, code, kind, …): clients of the live stream may read the JSON text.
+  const { id, ...rest } = toEvent(row);
+  return { id, code: row.code, ...rest };
 }
 
 interface PluginRow {
