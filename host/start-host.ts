@@ -82,7 +82,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     bus = await openEventBus(config, logger, registry);
   } catch (error) {
-    registryDb.close();
+    await registry.close();
     throw error;
   }
   const store = openModuleStore(config, logger);

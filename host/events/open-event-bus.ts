@@ -1,4 +1,5 @@
 import type { HostConfig } from '../config/load-config';
+import { messageOf } from '../errors';
 import { EventBus } from '../loader/event-bus';
 import type { Logger } from '../logger';
 import type { PluginRepository } from '../registry/plugin-repository';
@@ -17,14 +18,16 @@ export async function openEventBus(settings: EventBusSettings, logger: Logger, r
     settings: postgresSettings(settings, settings.databaseUrl),
     leaseMs: settings.eventLeaseMs,
     maxAttempts: settings.eventMaxAttempts,
-    recordFailure: (failure) =>
+    // The registry's write resolves once committed; a write that fails is logged here, never left unhandled.
+    recordFailure: (failure) => {
       registry.recordEvent(failure.subscriber, 'event-failed', {
         eventId: failure.eventId,
         topic: failure.topic,
         publisher: failure.publisher,
         attempts: failure.attempts,
         error: failure.error,
-      }),
+      }).catch((error: unknown) => logger.error({ subscriber: failure.subscriber, eventId: failure.eventId, err: messageOf(error) }, 'events: could not record a failed delivery in the registry'));
+    },
   });
   await bus.open();
   return bus;
