@@ -19,10 +19,6 @@ export function buildScaffoldVersion(code: string, version: string): string {
     const { dir } = scaffoldModule(code, { builder: 'gyp', language: 'cpp', parentDir: scratch });
     const manifest = path.join(dir, 'module.yml');
     fs.writeFileSync(manifest, fs.readFileSync(manifest, 'utf8').replace(/^version: .*$/m, `version: ${version}`));
-    // The scaffold's upsert names `count` unqualified, which PostgreSQL finds ambiguous; qualified, it runs on both engines.
-    const source = path.join(dir, 'src', `${code}.cc`);
-    const text = fs.readFileSync(source, 'utf8');
-    fs.writeFileSync(source, text.replace('SET count = count + 1', 'SET count = greetings.count + 1'));
     const cached = path.join(builds, `${code}-${version}-node${process.versions.node.split('.')[0]}-${digestOf(dir)}`);
     const moduleDir = path.join(cached, code);
     if (fs.existsSync(path.join(moduleDir, 'lib', 'linux-x64', `${code}.so`))) return moduleDir;
