@@ -3,7 +3,8 @@
  * `pg`, running the statements the sales and inventory modules run (order and lines in one
  * transaction, then the reservation in another, then the status update and the order read back), on
  * the very tables erpmod created (`erpmod_sales`, `erpmod_inventory`). No module boundary, no events,
- * no per-module roles: what a team would write by hand.
+ * no per-module roles: what a team would write by hand, correct under concurrency (stock read FOR
+ * UPDATE), with as many connections as erpmod's module pools and no limit on requests in flight.
  */
 import Fastify from 'fastify';
 import path from 'node:path';
@@ -72,13 +73,15 @@ async function serve(): Promise<void> {
       return orderId;
     });
 
-    // Nothing reserved (short of stock) rolls back, as the inventory module does.
+    // Nothing reserved (short of stock) rolls back, as the inventory module does. The stock is read
+    // FOR UPDATE: without it two orders could both see the last units and both reserve them. The
+    // inventory module gets the same guarantee from BEGIN IMMEDIATE (one writing transaction at a time).
     const status = await inTransaction(db, async (inventory) => {
       const held = await inventory.query('SELECT 1 AS held FROM erpmod_inventory.reservations WHERE order_id = $1 LIMIT 1', [id]);
       let enough = held.rowCount === 0;
       for (const line of priced) {
         if (!enough) break;
-        const row = await inventory.query('SELECT stock - reserved AS available FROM erpmod_inventory.items WHERE sku = $1', [line.sku]);
+        const row = await inventory.query('SELECT stock - reserved AS available FROM erpmod_inventory.items WHERE sku = $1 FOR UPDATE', [line.sku]);
         enough = row.rowCount === 1 && Number(row.rows[0].available) >= line.quantity;
       }
       if (!enough) throw new ShortOfStock();

@@ -20,6 +20,23 @@ export interface AsyncModuleDbFacade {
   run(sql: string, params?: SqlParams): Promise<AsyncRunResult>;
   get(sql: string, params?: SqlParams): Promise<unknown>;
   all(sql: string, params?: SqlParams): Promise<unknown[]>;
+  /**
+   * Transactions by handle: each on its own pooled connection, so a module's concurrent requests each
+   * run their own transaction at once instead of taking turns on the module's one. The SDK uses them
+   * from pool threads when they are there; libraries built before them keep the calls above.
+   */
+  readonly transactions: TransactionHandles;
+}
+
+export interface TransactionHandles {
+  /** `BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE]` (or just the word) on a connection of its own; the handle's number. */
+  begin(statement?: string): Promise<number>;
+  exec(id: number, sql: string): Promise<void>;
+  run(id: number, sql: string, params?: SqlParams): Promise<AsyncRunResult>;
+  get(id: number, sql: string, params?: SqlParams): Promise<unknown>;
+  all(id: number, sql: string, params?: SqlParams): Promise<unknown[]>;
+  commit(id: number): Promise<void>;
+  rollback(id: number): Promise<void>;
 }
 
 export interface PostgresFacadeOptions {
@@ -62,8 +79,8 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     return name;
   }
 
-  async function withClient<T>(work: (client: pg.PoolClient | pg.Pool) => Promise<T>): Promise<T> {
-    const open = transaction;
+  // `open` is the transaction the statement belongs to (its connection), or none: then any pooled connection.
+  async function withClient<T>(open: Promise<pg.PoolClient> | undefined, work: (client: pg.PoolClient | pg.Pool) => Promise<T>, dropped?: () => boolean): Promise<T> {
     try {
       const result = await work(open === undefined ? pool : await open);
       options.availability?.reachable();
@@ -71,17 +88,26 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     } catch (error) {
       if (isUnavailable(error)) {
         options.availability?.unreachable(error);
-        if (open !== undefined && transaction === open) {
-          transaction = undefined;
+        if (open !== undefined && dropped?.() === true) {
           const client = await open.catch(() => undefined);
-          client?.off('error', ignoreClientError);
-          client?.release(true);
+          if (client !== undefined) releaseClient(client, true);
         }
         throw unavailable(where, error);
       }
       throw translatePgError(error, where);
     }
   }
+
+  // The module-wide transaction of `exec('BEGIN')`: dropped when its connection is lost.
+  const dropLegacy = (open: Promise<pg.PoolClient>) => (): boolean => {
+    if (transaction !== open) return false;
+    transaction = undefined;
+    return true;
+  };
+  const onLegacy = <T>(work: (client: pg.PoolClient | pg.Pool) => Promise<T>): Promise<T> => {
+    const open = transaction;
+    return withClient(open, work, open === undefined ? undefined : dropLegacy(open));
+  };
 
   function bind(params: SqlParams, expected: number): unknown[] {
     if (params === undefined || params === null) params = [];
@@ -94,60 +120,94 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     return params.map(bindValue);
   }
 
-  async function query(sql: string, params: SqlParams): Promise<pg.QueryResult> {
+  async function query(sql: string, params: SqlParams, on: typeof onLegacy): Promise<pg.QueryResult> {
     if (typeof sql !== 'string') throw new TypeError(`ctx.db: expected SQL text, got ${typeof sql}`);
     const { text, parameterCount } = translatePlaceholders(sql);
     const values = bind(params, parameterCount);
-    return withClient((client) => {
+    return on((client) => {
       const name = nameOf(text);
       return client.query(name === '' ? { text, values } : { name, text, values });
     });
   }
 
-  async function keyColumnOf(table: string): Promise<string | null> {
+  // Asked on the statement's own connection: inside a transaction, another connection might not come
+  // while every one is held by a transaction waiting for it.
+  async function keyColumnOf(table: string, on: typeof onLegacy): Promise<string | null> {
     const known = keyColumns.get(table);
     if (known !== undefined) return known;
-    const result = await withClient((client) =>
+    // One row when the table exists (a table without a generated key is remembered too: asking again
+    // on every INSERT would cost a catalog query each time), none when it does not.
+    const result = await on((client) =>
       client.query(
-        `SELECT a.attname AS name FROM pg_attribute a
-           JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-          WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
-            AND (a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%')`,
+        `SELECT count(k.name)::int AS keys, min(k.name) AS name
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           LEFT JOIN LATERAL (
+             SELECT a.attname::text AS name FROM pg_attribute a
+               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                AND (a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%')
+           ) k ON true
+          WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
+          GROUP BY c.oid`,
         [options.schema, table.toLowerCase()],
       ),
     );
-    const column = result.rows.length === 1 ? (result.rows[0] as { name: string }).name : null;
+    const found = result.rows[0] as { keys: number; name: string | null } | undefined;
+    const column = found !== undefined && Number(found.keys) === 1 ? found.name : null;
     // Unknown tables are not remembered: the statement itself will say what is wrong.
-    if (result.rows.length > 0 || column !== null) keyColumns.set(table, column);
+    if (found !== undefined) keyColumns.set(table, column);
     return column;
   }
 
-  async function begin(mode: string | undefined): Promise<void> {
-    if (transaction !== undefined) throw sqliteError('cannot start a transaction within a transaction');
-    const starting = (async () => {
-      const client = await pool.connect();
-      // A connection lost between statements is reported by the next statement; the event alone must not end the process.
-      client.on('error', ignoreClientError);
-      try {
-        await client.query('BEGIN');
-        const upper = mode?.toUpperCase();
-        if (upper === 'IMMEDIATE' || upper === 'EXCLUSIVE') {
-          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [options.writeLock[0], options.writeLock[1]]);
-        }
-        return client;
-      } catch (error) {
-        client.off('error', ignoreClientError);
-        client.release(isUnavailable(error));
-        throw error;
-      }
-    })();
-    transaction = starting;
+  // The writing transactions of this process queue here before they take a connection, so connections
+  // are not held by transactions waiting for the lock while other statements need one.
+  let writeQueue: Promise<void> = Promise.resolve();
+  const writeTurns = new WeakMap<pg.PoolClient, () => void>();
+  function takeWriteTurn(): Promise<() => void> {
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    const before = writeQueue;
+    writeQueue = before.then(() => mine);
+    return before.then(() => done);
+  }
+  function releaseClient(client: pg.PoolClient, destroy: boolean): void {
+    client.off('error', ignoreClientError);
+    writeTurns.get(client)?.();
+    writeTurns.delete(client);
+    client.release(destroy);
+  }
+
+  // A connection of its own, in a transaction. `BEGIN IMMEDIATE` / `EXCLUSIVE` also take the module's
+  // write lock (fleet-wide), in the same round trip (the key is two integers of ours, not input).
+  async function startTransaction(mode: string | undefined): Promise<pg.PoolClient> {
+    const upper = mode?.toUpperCase();
+    const locked = upper === 'IMMEDIATE' || upper === 'EXCLUSIVE';
+    const turnDone = locked ? await takeWriteTurn() : undefined;
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      turnDone?.();
+      throw error;
+    }
+    if (turnDone !== undefined) writeTurns.set(client, turnDone);
+    // A connection lost between statements is reported by the next statement; the event alone must not end the process.
+    client.on('error', ignoreClientError);
+    try {
+      await client.query(locked ? `BEGIN; SELECT pg_advisory_xact_lock(${Number(options.writeLock[0])}, ${Number(options.writeLock[1])})` : 'BEGIN');
+      return client;
+    } catch (error) {
+      releaseClient(client, isUnavailable(error));
+      throw error;
+    }
+  }
+
+  async function awaitStart(starting: Promise<pg.PoolClient>, forget: () => void): Promise<void> {
     try {
       await starting;
       options.availability?.reachable();
     } catch (error) {
-      transaction = undefined;
+      forget();
       if (isUnavailable(error)) {
         options.availability?.unreachable(error);
         throw unavailable(where, error);
@@ -156,12 +216,16 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     }
   }
 
-  async function finish(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
-    const open = transaction;
-    if (open === undefined) {
-      throw sqliteError(statement === 'COMMIT' ? 'cannot commit - no transaction is active' : 'cannot rollback - no transaction is active');
-    }
-    transaction = undefined;
+  async function begin(mode: string | undefined): Promise<void> {
+    if (transaction !== undefined) throw sqliteError('cannot start a transaction within a transaction');
+    const starting = startTransaction(mode);
+    transaction = starting;
+    await awaitStart(starting, () => {
+      if (transaction === starting) transaction = undefined;
+    });
+  }
+
+  async function end(open: Promise<pg.PoolClient>, statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     const client = await open;
     let broken = false;
     try {
@@ -178,10 +242,73 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       }
       throw translatePgError(error, where);
     } finally {
-      client.off('error', ignoreClientError);
-      client.release(broken);
+      releaseClient(client, broken);
     }
   }
+
+  async function finish(statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const open = transaction;
+    if (open === undefined) throw noTransaction(statement);
+    transaction = undefined;
+    return end(open, statement);
+  }
+
+  // Transactions by handle: the connection each began, until its COMMIT or ROLLBACK.
+  const handles = new Map<number, Promise<pg.PoolClient>>();
+  let handleCounter = 0;
+
+  function handle(id: number, statement: string): Promise<pg.PoolClient> {
+    const open = handles.get(id);
+    if (open === undefined) {
+      if (statement === 'COMMIT' || statement === 'ROLLBACK') throw noTransaction(statement);
+      throw sqliteError(`ctx.db: transaction ${String(id)} is not open (it ended, or its connection was lost)`);
+    }
+    return open;
+  }
+  const onHandle = (id: number) => <T>(work: (client: pg.PoolClient | pg.Pool) => Promise<T>): Promise<T> => {
+    const open = handle(id, '');
+    return withClient(open, work, () => handles.delete(id));
+  };
+  async function endHandle(id: number, statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    const open = handle(id, statement);
+    handles.delete(id);
+    return end(open, statement);
+  }
+
+  async function run(sql: string, params: SqlParams, on: typeof onLegacy): Promise<AsyncRunResult> {
+    const insert = typeof sql === 'string' && !RETURNING.test(sql) ? INSERT_INTO.exec(sql) : null;
+    const key = insert === null ? null : await keyColumnOf(insert[2]!, on);
+    const text = key === null ? sql : `${sql.trim().replace(/;\s*$/, '')} RETURNING "${key}"`;
+    const result = await query(text, params, on);
+    const last = key === null ? undefined : (result.rows[result.rows.length - 1] as Record<string, unknown> | undefined)?.[key];
+    return { changes: result.rowCount ?? 0, lastInsertRowid: typeof last === 'number' || typeof last === 'bigint' ? last : 0 };
+  }
+
+  const transactions: TransactionHandles = Object.freeze({
+    async begin(statement?: string): Promise<number> {
+      const text = (typeof statement === 'string' ? statement : '').trim().replace(/;\s*$/, '').trim();
+      const begun = BEGIN.exec(/^BEGIN\b/i.test(text) ? text : `BEGIN ${text}`.trim());
+      if (begun === null) throw sqliteError(`ctx.db.transactions.begin: expected BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE], got ${JSON.stringify(statement)}`);
+      const id = ++handleCounter;
+      const starting = startTransaction(begun[1]);
+      handles.set(id, starting);
+      await awaitStart(starting, () => handles.delete(id));
+      return id;
+    },
+    async exec(id: number, sql: string): Promise<void> {
+      if (typeof sql !== 'string') throw new TypeError(`ctx.db: expected SQL text, got ${typeof sql}`);
+      const control = sql.trim().replace(/;\s*$/, '').trim();
+      if (BEGIN.test(control)) throw sqliteError('cannot start a transaction within a transaction');
+      if (COMMIT.test(control)) return endHandle(id, 'COMMIT');
+      if (ROLLBACK.test(control)) return endHandle(id, 'ROLLBACK');
+      await onHandle(id)((client) => client.query(sql));
+    },
+    run: (id: number, sql: string, params?: SqlParams) => run(sql, params, onHandle(id)),
+    get: async (id: number, sql: string, params?: SqlParams) => (await query(sql, params, onHandle(id))).rows[0],
+    all: async (id: number, sql: string, params?: SqlParams) => (await query(sql, params, onHandle(id))).rows,
+    commit: (id: number) => endHandle(id, 'COMMIT'),
+    rollback: (id: number) => endHandle(id, 'ROLLBACK'),
+  });
 
   return Object.freeze({
     promises: true as const,
@@ -193,26 +320,20 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       if (COMMIT.test(control)) return finish('COMMIT');
       if (ROLLBACK.test(control)) return finish('ROLLBACK');
       // Several statements, no parameters: the simple protocol runs them all.
-      await withClient((client) => client.query(sql));
+      await onLegacy((client) => client.query(sql));
     },
-    async run(sql: string, params?: SqlParams): Promise<AsyncRunResult> {
-      const insert = typeof sql === 'string' && !RETURNING.test(sql) ? INSERT_INTO.exec(sql) : null;
-      const key = insert === null ? null : await keyColumnOf(insert[2]!);
-      const text = key === null ? sql : `${sql.trim().replace(/;\s*$/, '')} RETURNING "${key}"`;
-      const result = await query(text, params);
-      const last = key === null ? undefined : (result.rows[result.rows.length - 1] as Record<string, unknown> | undefined)?.[key];
-      return { changes: result.rowCount ?? 0, lastInsertRowid: typeof last === 'number' || typeof last === 'bigint' ? last : 0 };
-    },
-    async get(sql: string, params?: SqlParams): Promise<unknown> {
-      return (await query(sql, params)).rows[0];
-    },
-    async all(sql: string, params?: SqlParams): Promise<unknown[]> {
-      return (await query(sql, params)).rows;
-    },
+    run: (sql: string, params?: SqlParams) => run(sql, params, onLegacy),
+    get: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows[0],
+    all: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows,
+    transactions,
   });
 }
 
 function ignoreClientError(): void {}
+
+function noTransaction(statement: 'COMMIT' | 'ROLLBACK'): Error {
+  return sqliteError(statement === 'COMMIT' ? 'cannot commit - no transaction is active' : 'cannot rollback - no transaction is active');
+}
 
 function sqliteError(message: string): Error {
   return Object.assign(new Error(message), { code: 'SQLITE_ERROR' });

@@ -136,7 +136,10 @@ class Sales : public erpmod::Module {
     const erpmod::Db& db = ctx.db();
     int64_t id = 0;
     {
-      erpmod::Transaction tx(db);
+      // Plain BEGIN: the order and its lines are only inserted (nothing read and then written), so
+      // orders need not take turns: on PostgreSQL they commit side by side (READ COMMITTED), on SQLite
+      // the first INSERT takes the write lock as IMMEDIATE would.
+      erpmod::Transaction tx(db, "BEGIN");
       std::string now = erpmod::UtcTimestamp();
       id = db.Run("INSERT INTO orders (customer, status, currency, subtotal, discount, tax, total, created_at, updated_at) "
                   "VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?)",

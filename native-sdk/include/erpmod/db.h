@@ -16,6 +16,9 @@
 // database from BEGIN to COMMIT / ROLLBACK, so another request's statements wait instead of landing
 // inside it. A statement from the JavaScript thread (a `main` route, an event callback) while a pool
 // request holds an open transaction fails with code "SQLITE_BUSY" instead of joining it.
+// Where the host gives each transaction a connection of its own (module data on PostgreSQL), nothing
+// is serialized: each pool thread's Transaction has its own connection, the statements made on that
+// thread meanwhile go to it, and other requests' statements run beside it, never inside it.
 //
 // On a host that keeps module data on PostgreSQL, ctx.db answers with promises: a pool thread waits for
 // them; on the JavaScript thread a statement fails with code "SQLITE_MISUSE" (waiting there
@@ -28,6 +31,7 @@
 #include "erpmod/detail/napi-config.h"
 #include "erpmod/json-value.h"
 
+#include <cctype>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -38,6 +42,19 @@
 #include <vector>
 
 namespace erpmod {
+
+namespace detail {
+// The transaction a pool thread has open by handle (module data on PostgreSQL): its statements go to
+// that transaction's connection. One per thread: a thread runs one handler at a time.
+struct OpenTransaction {
+  const HostApi* host = nullptr;
+  int64_t id = 0;
+};
+inline OpenTransaction& ThreadTransaction() {
+  thread_local OpenTransaction open;
+  return open;
+}
+}  // namespace detail
 
 // One bound parameter: NULL, a 64-bit integer, a double or text. bool binds as 0 / 1 (SQLite has
 // no boolean type); integers beyond 2^53 are passed as BigInt so they stay exact.
@@ -171,11 +188,11 @@ class Db {
 
   // Runs one or more statements without parameters (DDL, BEGIN / COMMIT).
   void Exec(std::string_view sql) const {
-    Statement<int>(host_->db_exec, sql, nullptr, [](Napi::Value, bool) { return 0; });
+    Statement<int>(host_->db_exec, host_->tx_exec, sql, nullptr, [](Napi::Value, bool) { return 0; });
   }
 
   RunResult Run(std::string_view sql, const Params& params = {}) const {
-    return Statement<RunResult>(host_->db_run, sql, &params, [](Napi::Value v, bool) {
+    return Statement<RunResult>(host_->db_run, host_->tx_run, sql, &params, [](Napi::Value v, bool) {
       RunResult r;
       if (v.IsObject()) {
         JsonValue info(v);
@@ -188,7 +205,7 @@ class Db {
 
   // The first row, or nothing.
   std::optional<Row> Get(std::string_view sql, const Params& params = {}) const {
-    return Statement<std::optional<Row>>(host_->db_get, sql, &params, [](Napi::Value v, bool detach) -> std::optional<Row> {
+    return Statement<std::optional<Row>>(host_->db_get, host_->tx_get, sql, &params, [](Napi::Value v, bool detach) -> std::optional<Row> {
       if (!v.IsObject()) return std::nullopt;
       if (detach) return Row(JsonValue::Detach(v));
       return Row(v.As<Napi::Object>());
@@ -196,7 +213,7 @@ class Db {
   }
 
   std::vector<Row> All(std::string_view sql, const Params& params = {}) const {
-    return Statement<std::vector<Row>>(host_->db_all, sql, &params, [](Napi::Value v, bool detach) {
+    return Statement<std::vector<Row>>(host_->db_all, host_->tx_all, sql, &params, [](Napi::Value v, bool detach) {
       std::vector<Row> rows;
       if (!v.IsArray()) return rows;
       Napi::Array arr = v.As<Napi::Array>();
@@ -215,12 +232,15 @@ class Db {
  private:
   friend class Transaction;
 
-  // One statement. On the JavaScript thread: inline, as before pools existed. On a pool thread: under
-  // the module's database lock, carried to the JavaScript thread; when the host's ctx.db answers with a
-  // promise (module data on PostgreSQL), this thread waits for it to settle. `convert(value, detach)`
-  // runs on the JavaScript thread and must copy what it keeps when `detach` is true.
+  // One statement. On the JavaScript thread: inline, as before pools existed. On a pool thread: carried
+  // to the JavaScript thread; when the host's ctx.db answers with a promise (module data on PostgreSQL),
+  // this thread waits for it to settle. With transactions by handle (db_tx_handles()) a statement inside
+  // this thread's Transaction goes to its connection (`in_tx`) and no lock is needed; otherwise the
+  // module's database lock serializes the statement. `convert(value, detach)` runs on the JavaScript
+  // thread and must copy what it keeps when `detach` is true.
   template <typename R, typename Convert>
-  R Statement(const detail::HostMethod& method, std::string_view sql, const Params* params, Convert convert) const {
+  R Statement(const detail::HostMethod& method, const detail::HostMethod& in_tx, std::string_view sql, const Params* params,
+              Convert convert) const {
     if (host_->OnJsThread()) {
       if (host_->db_lock().TransactionOpenElsewhere()) {
         throw DbError("the module's database is inside a transaction of a request running on the pool; retry", "SQLITE_BUSY");
@@ -232,15 +252,28 @@ class Db {
       }
       return convert(v, false);
     }
+    if (host_->db_tx_handles()) {
+      const detail::OpenTransaction& open = detail::ThreadTransaction();
+      if (open.host != host_) return Awaited<R>([&] { return Guarded(method, sql, params); }, convert);
+      int64_t id = open.id;
+      return Awaited<R>([&] { return GuardedOn(in_tx, id, sql, params); }, convert);
+    }
     detail::DbLock& lock = host_->db_lock();
     lock.Acquire();
     struct Releaser {
       detail::DbLock& lock;
       ~Releaser() { lock.Release(); }
     } releaser{lock};
+    return Awaited<R>([&] { return Guarded(method, sql, params); }, convert);
+  }
+
+  // From a pool thread: runs `call()` on the JavaScript thread and waits for its value, or for the
+  // promise it returns to settle; `convert(value, true)` copies the result there.
+  template <typename R, typename Call, typename Convert>
+  R Awaited(Call call, Convert convert) const {
     R result{};
     host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
-      Napi::Value v = Guarded(method, sql, params);
+      Napi::Value v = call();
       if (!v.IsPromise()) {
         result = convert(v, true);
         return done->Done();
@@ -262,6 +295,23 @@ class Db {
     return result;
   }
 
+  // Transactions by handle, from a pool thread: begin answers the handle, commit / rollback end it.
+  int64_t BeginHandle(std::string_view begin) const {
+    return Awaited<int64_t>([&] { return Guarded(host_->tx_begin, begin, nullptr); },
+                            [](Napi::Value v, bool) { return JsonValue(v).AsInt64().value_or(0); });
+  }
+  void EndHandle(const detail::HostMethod& method, int64_t id) const {
+    Awaited<int>(
+        [&]() -> Napi::Value {
+          try {
+            return host_->Call(method, {Napi::Number::New(host_->env(), static_cast<double>(id))});
+          } catch (const Napi::Error& e) {
+            throw ToDbError(e.Value());
+          }
+        },
+        [](Napi::Value, bool) { return 0; });
+  }
+
   // A JavaScript error from ctx.db as a DbError (message and SQLite-style code).
   static DbError ToDbError(Napi::Value err) {
     std::string message = "ctx.db failed", code;
@@ -272,6 +322,21 @@ class Db {
       if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
     }
     return DbError(message, std::move(code));
+  }
+
+  // A statement of the transaction `id` (by handle): the same arguments after the handle.
+  Napi::Value GuardedOn(const detail::HostMethod& method, int64_t id, std::string_view sql, const Params* params) const {
+    Napi::Env env = host_->env();
+    try {
+      napi_value handle = Napi::Number::New(env, static_cast<double>(id));
+      napi_value text = Napi::String::New(env, sql.data(), sql.size());
+      if (params == nullptr) return host_->Call(method, {handle, text});
+      Napi::Array list = Napi::Array::New(env, params->size());
+      for (size_t i = 0; i < params->size(); ++i) list.Set(static_cast<uint32_t>(i), (*params)[i].ToNapi(env));
+      return host_->Call(method, {handle, text, list});
+    } catch (const Napi::Error& e) {
+      throw ToDbError(e.Value());
+    }
   }
 
   Napi::Value Guarded(const detail::HostMethod& method, std::string_view sql, const Params* params) const {
@@ -298,11 +363,22 @@ class Db {
 //   tx.Commit();
 //
 // On a pool thread the transaction also holds the module's database lock from BEGIN to its end
-// (see the top of this file).
+// (see the top of this file) — except where the host gives each transaction a connection of its own
+// (module data on PostgreSQL): there concurrent requests each run their own transaction at once, and
+// the statements of this thread go to this transaction's connection alone.
 class Transaction {
  public:
   explicit Transaction(const Db& db, std::string_view begin = "BEGIN IMMEDIATE") : db_(db) {
     pooled_ = !db_.host_->OnJsThread();
+    if (pooled_ && db_.host_->db_tx_handles() && StartsWithBegin(begin)) {
+      detail::OpenTransaction& open = detail::ThreadTransaction();
+      if (open.host == db_.host_) throw DbError("cannot start a transaction within a transaction", "SQLITE_ERROR");
+      int64_t id = db_.BeginHandle(begin);
+      outer_ = open;
+      open = {db_.host_, id};
+      id_ = id;
+      return;
+    }
     if (pooled_) db_.host_->db_lock().Acquire();
     try {
       db_.Exec(begin);
@@ -317,19 +393,32 @@ class Transaction {
   ~Transaction() {
     if (done_) return;
     try {
-      db_.Exec("ROLLBACK");
+      if (id_ != 0) {
+        int64_t id = Detach();
+        db_.EndHandle(db_.host_->tx_rollback, id);
+      } else {
+        db_.Exec("ROLLBACK");
+      }
     } catch (...) {
       // The statement that failed may already have rolled the transaction back.
     }
     Unlock();
   }
   void Commit() {
+    if (id_ != 0) {
+      // Whatever COMMIT answers, the transaction is over and its connection returned.
+      int64_t id = Detach();
+      done_ = true;
+      db_.EndHandle(db_.host_->tx_commit, id);
+      return;
+    }
     db_.Exec("COMMIT");
     done_ = true;
     Unlock();
   }
   void Rollback() {
     done_ = true;
+    if (id_ != 0) return db_.EndHandle(db_.host_->tx_rollback, Detach());
     try {
       db_.Exec("ROLLBACK");
     } catch (...) {
@@ -340,8 +429,24 @@ class Transaction {
   }
 
  private:
+  static bool StartsWithBegin(std::string_view sql) {
+    size_t at = sql.find_first_not_of(" \t\r\n");
+    if (at == std::string_view::npos || sql.size() - at < 5) return false;
+    for (size_t i = 0; i < 5; ++i) {
+      if ((sql[at + i] & ~0x20) != "BEGIN"[i]) return false;
+    }
+    return sql.size() - at == 5 || !std::isalnum(static_cast<unsigned char>(sql[at + 5]));
+  }
+  // The thread's statements stop going to this transaction; its handle, for the statement that ends it.
+  int64_t Detach() {
+    detail::ThreadTransaction() = outer_;
+    int64_t id = id_;
+    id_ = 0;
+    handled_ = true;
+    return id;
+  }
   void Unlock() {
-    if (!pooled_ || unlocked_) return;
+    if (!pooled_ || unlocked_ || handled_) return;
     unlocked_ = true;
     db_.host_->db_lock().SetTransactionOpen(false);
     db_.host_->db_lock().Release();
@@ -351,6 +456,10 @@ class Transaction {
   bool done_ = false;
   bool pooled_ = false;
   bool unlocked_ = false;
+  // Transactions by handle: id_ while open; handled_ once it was one (no database lock to release).
+  int64_t id_ = 0;
+  bool handled_ = false;
+  detail::OpenTransaction outer_;
 };
 
 }  // namespace erpmod

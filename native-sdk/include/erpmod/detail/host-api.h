@@ -92,6 +92,18 @@ class HostApi {
     if (db.IsObject()) {
       Napi::Value promises = db.As<Napi::Object>().Get("promises");
       db_async_ = promises.IsBoolean() && promises.As<Napi::Boolean>().Value();
+      // Transactions by handle, each on a connection of its own (hosts from 0.4.0); without them the
+      // module's transactions take turns on the database lock.
+      Napi::Value tx = db.As<Napi::Object>().Get("transactions");
+      tx_begin.Bind(tx, "ctx.db.transactions.begin", "begin");
+      tx_exec.Bind(tx, "ctx.db.transactions.exec", "exec");
+      tx_run.Bind(tx, "ctx.db.transactions.run", "run");
+      tx_get.Bind(tx, "ctx.db.transactions.get", "get");
+      tx_all.Bind(tx, "ctx.db.transactions.all", "all");
+      tx_commit.Bind(tx, "ctx.db.transactions.commit", "commit");
+      tx_rollback.Bind(tx, "ctx.db.transactions.rollback", "rollback");
+      db_tx_handles_ = db_async_ && tx_begin.bound() && tx_exec.bound() && tx_run.bound() && tx_get.bound() &&
+                       tx_all.bound() && tx_commit.bound() && tx_rollback.bound();
     }
     Napi::Value logger = ctx.Get("logger");
     static constexpr const char* kLevels[] = {"debug", "info", "warn", "error"};
@@ -117,6 +129,8 @@ class HostApi {
   const std::shared_ptr<Bridge>& bridge() const { return bridge_; }
   DbLock& db_lock() const { return *db_lock_; }
   bool db_async() const { return db_async_; }
+  // Pool threads run each transaction on its own connection and need no database lock.
+  bool db_tx_handles() const { return db_tx_handles_; }
 
   // Runs `job` on one of the module's worker threads and returns a promise, settled on the
   // JavaScript thread with `to_js(result)` or rejected with the job's exception. For what the host
@@ -176,6 +190,7 @@ class HostApi {
     released_ = true;
     workers_->Stop();
     if (bridge_) bridge_->Close();
+    for (HostMethod* m : {&tx_begin, &tx_exec, &tx_run, &tx_get, &tx_all, &tx_commit, &tx_rollback}) m->Reset();
     for (HostMethod* m : {&db_exec, &db_run, &db_get, &db_all, &log[0], &log[1], &log[2], &log[3], &publish, &subscribe, &http_request}) {
       m->Reset();
     }
@@ -185,6 +200,7 @@ class HostApi {
   bool released() const { return released_; }
 
   HostMethod db_exec, db_run, db_get, db_all;
+  HostMethod tx_begin, tx_exec, tx_run, tx_get, tx_all, tx_commit, tx_rollback;
   HostMethod log[4];
   HostMethod publish, subscribe;
   HostMethod http_request;
@@ -204,6 +220,7 @@ class HostApi {
   std::shared_ptr<Bridge> bridge_;
   std::unique_ptr<DbLock> db_lock_ = std::make_unique<DbLock>();
   bool db_async_ = false;
+  bool db_tx_handles_ = false;
   // Threads for Initialize, subscribers and Health when db_async(); none start until used.
   std::shared_ptr<WorkerPool> workers_ = WorkerPool::Create();
 };
