@@ -307,7 +307,7 @@ describe('execution: pool with module data on PostgreSQL', () => {
   let server: PostgresServer | undefined;
   after(() => server?.stop());
 
-  it('waits for ctx.db promises on pool threads, keeps transactions whole, and runs main routes on the pool too', async () => {
+  it('waits for ctx.db promises on pool threads, keeps transactions whole and apart, runs them at once, and runs main routes on the pool too', async () => {
     server = await startPostgres();
     const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab') } });
     try {
@@ -317,6 +317,18 @@ describe('execution: pool with module data on PostgreSQL', () => {
       const replies = await Promise.all(['p1', 'p2', 'p3'].map((id, i) => call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1 })));
       assert.deepEqual(replies.map((reply) => reply.status), [201, 500, 201]);
       assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { p1: 2, p3: 2 } });
+
+      // Plain BEGIN: concurrent requests run their transactions at once, each on a connection of its
+      // own from BEGIN to COMMIT, never inside another's; the one that throws leaves nothing.
+      const plain = await Promise.all(['q1', 'q2', 'q3'].map((id, i) =>
+        call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1, begin: 'BEGIN', pause_ms: 400, backend: true })));
+      assert.deepEqual(plain.map((reply) => reply.status), [201, 500, 201]);
+      const [a, b] = [plain[0]!.json, plain[2]!.json] as { startedUs: number; endedUs: number; backends: number[] }[];
+      assert.ok(a!.startedUs < b!.endedUs && b!.startedUs < a!.endedUs, `the two transactions took turns instead of running at once: ${JSON.stringify([a, b])}`);
+      assert.equal(a!.backends[0], a!.backends[1], 'one transaction, one connection');
+      assert.equal(b!.backends[0], b!.backends[1], 'one transaction, one connection');
+      assert.notEqual(a!.backends[0], b!.backends[0], 'two transactions at once, two connections');
+      assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { p1: 2, p3: 2, q1: 2, q3: 2 } });
     } finally {
       await host.stop();
     }
