@@ -130,6 +130,14 @@ function defaultPoolThreads(): number {
   return Math.max(4, 2 * os.availableParallelism());
 }
 
+/**
+ * docs/decisions.md: with module data on PostgreSQL every route runs on the pool and mostly waits for the
+ * database, so the threads bound the requests in flight, not CPU work: at least 16.
+ */
+function defaultPoolThreadsOnPostgres(): number {
+  return Math.max(16, defaultPoolThreads());
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** config-file key → env var → how to read the value. */
@@ -193,7 +201,8 @@ export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
   const merged: Record<string, unknown> = { ...DEFAULTS };
 
   const configFile = options.configFile ?? env.ERPMOD_CONFIG ?? defaultConfigFile(cwd);
-  if (configFile !== undefined) Object.assign(merged, readConfigFile(path.resolve(cwd, configFile)));
+  const fromFile = configFile === undefined ? {} : readConfigFile(path.resolve(cwd, configFile));
+  Object.assign(merged, fromFile);
 
   for (const [key, field] of Object.entries(FIELDS)) {
     const raw = env[field.env];
@@ -204,6 +213,8 @@ export function loadConfig(options: LoadConfigOptions = {}): HostConfig {
   }
 
   const config = merged as unknown as HostConfig;
+  const poolThreadsSet = 'poolThreads' in fromFile || (env.ERPMOD_POOL_THREADS ?? '') !== '' || options.overrides?.poolThreads !== undefined;
+  if (config.databaseUrl !== undefined && !poolThreadsSet) (config as { poolThreads: number }).poolThreads = defaultPoolThreadsOnPostgres();
   if (config.requireSignature && config.trustedKeys.length === 0) {
     throw new ErpmodError('ERPMOD_CONFIG_INVALID', 'require_signature is true: expected at least one trusted_keys entry (ERPMOD_TRUSTED_KEYS), got none');
   }
