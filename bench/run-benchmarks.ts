@@ -153,12 +153,8 @@ async function main(): Promise<void> {
     // 3a. Orders on PostgreSQL: SQLite vs PostgreSQL vs Fastify + pg, and two instances vs one (printed; the
     // measured figures are summarised by hand in docs/benchmarks.md, "Orders on PostgreSQL").
     log('\nPOST /api/v1/sales/orders on PostgreSQL: erpmod SQLite vs erpmod PostgreSQL vs Fastify + pg; two instances vs one');
-    try {
-      const orders = await measureOrdersOnPostgres({ ...plan, connections: 16 }, log);
-      if (orders !== undefined) for (const line of renderOrdersOnPostgres(orders)) log(`  ${line}`);
-    } catch (error) {
-      log(`  skipped: ${firstLine(error)}`);
-    }
+    const orders = await measureOrdersOnPostgres({ ...plan, connections: 16 }, log).catch((error: unknown) => ({ skipped: firstLine(error) }));
+    if (orders !== undefined && !('skipped' in orders)) for (const line of renderOrdersOnPostgres(orders)) log(`  ${line}`);
 
     // 3b. execution: pool: the hop, ctx calls, neighbours of a saturated module, CPU work on two cores.
     log('\nexecution: pool');
@@ -222,6 +218,7 @@ async function main(): Promise<void> {
       reload,
       accessLog,
       compliance,
+      ...(orders === undefined ? {} : { orders }),
       profile,
       parts,
       targets: [],

@@ -12,6 +12,14 @@ describe('the database settings', () => {
     assert.deepEqual([config.databaseUrl, config.databasePoolSize, config.databaseSslMode], ['postgres://erp:s3cret@db.internal:5433/erp', 8, 'verify-full']);
   });
 
+  it('runs at least 16 pool threads with a database_url unless pool_threads is set', () => {
+    const url = 'postgres://erp@db.internal/erp';
+    const sqlite = loadConfig({ cwd, env: {} }).poolThreads;
+    assert.ok(loadConfig({ cwd, env: { ERPMOD_DATABASE_URL: url } }).poolThreads >= Math.max(16, sqlite));
+    assert.equal(loadConfig({ cwd, env: { ERPMOD_DATABASE_URL: url, ERPMOD_POOL_THREADS: '3' } }).poolThreads, 3);
+    assert.equal(loadConfig({ cwd, env: { ERPMOD_DATABASE_URL: url }, overrides: { poolThreads: 5 } }).poolThreads, 5);
+  });
+
   it('refuses a URL that is not postgres or names no database, without echoing the password', () => {
     const refusals = [
       ['mysql://erp:s3cret@db/erp', /expected a postgres:\/\/ or postgresql:\/\/ URL, got a mysql: URL/],

@@ -24,9 +24,10 @@ const ORDER_TEMPLATE = `{"customer":"Bench {n}","lines":[{"sku":"${SKU}","quanti
 const ORDER = ORDER_TEMPLATE.replace('{n}', '0');
 
 export interface OrdersOnPostgres {
-  readonly rows: readonly { id: string; label: string; requestsPerSecond: number; p50Ms: number; p99Ms: number; failed: number }[];
-  /** erpmod on PostgreSQL ÷ Fastify + pg, median of per-round ratios. */
+  readonly rows: readonly { id: string; label: string; requestsPerSecond: number; p50Ms: number; p99Ms: number; cpuUsPerRequest: number; failed: number }[];
+  /** erpmod on PostgreSQL ÷ Fastify + pg, median of per-round ratios, and each round's. */
   readonly vsFastify: number;
+  readonly vsFastifyRounds: readonly number[];
   readonly vsFastifyP99: number;
   readonly postgresVsSqlite: number;
   /** Two instances' summed throughput ÷ one instance's, median over rounds. */
@@ -57,19 +58,23 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
     const second = await host('erpmod PostgreSQL (second instance)', { ERPMOD_DATABASE_URL: url });
     const fastify = await startFastifyOrders(await freePort(), url);
     servers.push(fastify);
+    // For reference only: the same app reading the stock without FOR UPDATE, which can oversell.
+    const unlocked = await startFastifyOrders(await freePort(), url, { rowLock: false });
+    servers.push(unlocked);
     for (const target of [sqlite, first]) {
       const created = await request(`${target.url}/api/v1/inventory/items`, 'POST', JSON.stringify({ sku: SKU, name: 'Bench', stock: 1_000_000_000 }), { 'content-type': 'application/json' });
       if (created.status !== 201) throw new Error(`${target.label}: creating the bench item answered ${created.status}: ${created.body}`);
     }
-    for (const target of [sqlite, first, second, fastify]) {
+    for (const target of [sqlite, first, second, fastify, unlocked]) {
       const order = await request(`${target.url}${ORDERS_PATH}`, 'POST', ORDER, { 'content-type': 'application/json' });
       if (order.status !== 201 || !order.body.includes('"confirmed"')) throw new Error(`${target.label}: expected 201 with a confirmed order, got ${order.status}: ${order.body}`);
     }
 
     const targets = [
-      { id: 'sqlite', label: 'erpmod, SQLite', url: `${sqlite.url}${ORDERS_PATH}` },
-      { id: 'postgres', label: 'erpmod, PostgreSQL', url: `${first.url}${ORDERS_PATH}` },
-      { id: 'fastify', label: 'Fastify + pg (same SQL)', url: `${fastify.url}${ORDERS_PATH}` },
+      { id: 'sqlite', label: 'erpmod, SQLite', url: `${sqlite.url}${ORDERS_PATH}`, pid: sqlite.pid },
+      { id: 'postgres', label: 'erpmod, PostgreSQL', url: `${first.url}${ORDERS_PATH}`, pid: first.pid },
+      { id: 'fastify', label: 'Fastify + pg (same SQL, stock read FOR UPDATE)', url: `${fastify.url}${ORDERS_PATH}`, pid: fastify.pid },
+      { id: 'fastify-racy', label: 'Fastify + pg without FOR UPDATE (can oversell; reference only)', url: `${unlocked.url}${ORDERS_PATH}`, pid: unlocked.pid },
     ];
     const results = await alternateRounds(targets, { ...plan, method: 'POST', body: () => ORDER_TEMPLATE }, log);
 
@@ -87,11 +92,15 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
 
     const rows = targets.map((target) => {
       const result = results.get(target.id)!;
-      return { id: target.id, label: target.label, requestsPerSecond: result.requestsPerSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, failed: result.errors + result.non2xx };
+      const cpuUsPerRequest = median(result.runs.map((run) => run.cpuUsPerRequest ?? Number.NaN));
+      return { id: target.id, label: target.label, requestsPerSecond: result.requestsPerSecond, p50Ms: result.p50Ms, p99Ms: result.p99Ms, cpuUsPerRequest, failed: result.errors + result.non2xx };
     });
+    const erpmodRuns = results.get('postgres')!.runs;
+    const fastifyRuns = results.get('fastify')!.runs;
     return {
       rows,
       vsFastify: roundRatio(results.get('postgres'), results.get('fastify'), (r) => r.requestsPerSecond),
+      vsFastifyRounds: erpmodRuns.map((run, i) => run.requestsPerSecond / fastifyRuns[i]!.requestsPerSecond),
       vsFastifyP99: roundRatio(results.get('postgres'), results.get('fastify'), (r) => r.p99Ms),
       postgresVsSqlite: roundRatio(results.get('postgres'), results.get('sqlite'), (r) => r.requestsPerSecond),
       twoVsOne: median(ratios),
@@ -104,12 +113,13 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
 
 /** The section's lines for the report. */
 export function renderOrdersOnPostgres(result: OrdersOnPostgres): string[] {
+  const spread = result.vsFastifyRounds.length === 0 ? '' : `, rounds ${Math.min(...result.vsFastifyRounds).toFixed(2)}–${Math.max(...result.vsFastifyRounds).toFixed(2)}`;
   return [
-    '| POST /api/v1/sales/orders | req/s | p50 ms | p99 ms | failed |',
-    '|---|---:|---:|---:|---:|',
-    ...result.rows.map((row) => `| ${row.label} | ${Math.round(row.requestsPerSecond)} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${row.failed} |`),
+    '| POST /api/v1/sales/orders | req/s | p50 ms | p99 ms | server CPU µs/request | failed |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...result.rows.map((row) => `| ${row.label} | ${Math.round(row.requestsPerSecond)} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Number.isFinite(row.cpuUsPerRequest) ? Math.round(row.cpuUsPerRequest) : '–'} | ${row.failed} |`),
     '',
-    `erpmod on PostgreSQL ÷ Fastify + pg: ${result.vsFastify.toFixed(2)}× throughput (p99 ratio ${result.vsFastifyP99.toFixed(2)}); ` +
+    `erpmod on PostgreSQL ÷ Fastify + pg: ${result.vsFastify.toFixed(2)}× throughput (median${spread}; p99 ratio ${result.vsFastifyP99.toFixed(2)}); ` +
       `PostgreSQL ÷ SQLite: ${result.postgresVsSqlite.toFixed(2)}×; two instances on one database ÷ one: ${result.twoVsOne.toFixed(2)}×.`,
   ];
 }

@@ -69,5 +69,20 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const worst = Math.max(...r.compliance.staticChecks.map((c) => c.medianMs));
     checks.push({ name: 'static compliance check per binary (worst median)', goal: '≤ 20 ms', measured: formatMs(worst), verdict: atMost(worst, 20) });
   }
+  if (r.orders !== undefined) {
+    const name = 'sales POST /orders on PostgreSQL vs Fastify + pg, same SQL (issue 12)';
+    if ('skipped' in r.orders) checks.push({ name, goal: '≥ 0.9× req/s at comparable p99', measured: r.orders.skipped, verdict: 'n/a' });
+    else {
+      const { vsFastify, vsFastifyRounds, vsFastifyP99 } = r.orders;
+      const spread = vsFastifyRounds.length === 0 ? '' : `, rounds ${formatRatio(Math.min(...vsFastifyRounds))}–${formatRatio(Math.max(...vsFastifyRounds))}`;
+      // Comparable p99: erpmod's no more than 1.1× the contender's at the same client concurrency.
+      checks.push({
+        name,
+        goal: '≥ 0.9× req/s, p99 ≤ 1.1×',
+        measured: `${formatRatio(vsFastify)} median${spread}; p99 ${formatRatio(vsFastifyP99)}`,
+        verdict: atLeast(vsFastify, 0.9) === 'PASS' && atMost(vsFastifyP99, 1.1) === 'PASS' ? 'PASS' : Number.isFinite(vsFastify) ? 'MISS' : 'n/a',
+      });
+    }
+  }
   return checks;
 }

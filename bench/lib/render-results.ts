@@ -1,5 +1,6 @@
 /** The results of a run as markdown: machine, targets with PASS/MISS, then each table. */
 import type { ComplianceFigures } from '../internal/compliance-check';
+import { renderOrdersOnPostgres, type OrdersOnPostgres } from '../internal/orders-postgres';
 import { renderPoolFigures, type PoolFigures } from '../internal/execution-pool';
 import type { PartFigure } from '../internal/dispatcher-parts';
 import type { AccessLogCost } from '../internal/access-log-cost';
@@ -49,6 +50,8 @@ export interface BenchResults {
   readonly reload: ReloadFigures | { skipped: string };
   readonly accessLog: AccessLogCost | { skipped: string };
   readonly compliance: ComplianceFigures | { skipped: string };
+  /** Sales orders on PostgreSQL vs SQLite vs Fastify + pg; absent when PostgreSQL is not installed. */
+  readonly orders?: OrdersOnPostgres | { skipped: string };
   readonly profile: { erpmod: ProfileRun; raw: ProfileRun } | { skipped: string };
   readonly parts: PartFigure[];
   readonly targets: TargetCheck[];
@@ -110,6 +113,12 @@ export function renderResults(r: BenchResults): string {
   out.push(`### POST ${'`/api/v1/inventory/items`'}: a write to SQLite through \`ctx.db\` (unique SKU per request)`, '');
   if ('skipped' in r.post) out.push(`Skipped: ${r.post.skipped}`, '');
   else out.push(contenderTable(r.post.rows, r.post.rows[0]?.results), '', `- erpmod / raw: **${formatRatio(r.post.ratio)}**`, '');
+
+  if (r.orders !== undefined) {
+    out.push(`### POST ${'`/api/v1/sales/orders`'} on PostgreSQL: erpmod vs Fastify + pg running the same SQL`, '');
+    if ('skipped' in r.orders) out.push(`Skipped: ${r.orders.skipped}`, '');
+    else out.push(...renderOrdersOnPostgres(r.orders), '');
+  }
 
   out.push('### Scale: boot, memory and dispatch with many modules', '');
   const scale = r.scale;
