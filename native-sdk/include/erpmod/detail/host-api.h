@@ -92,7 +92,7 @@ class HostApi {
     if (db.IsObject()) {
       Napi::Value promises = db.As<Napi::Object>().Get("promises");
       db_async_ = promises.IsBoolean() && promises.As<Napi::Boolean>().Value();
-      // Transactions by handle, each on a connection of its own (hosts from 0.4.0); without them the
+      // Transactions by handle, each on a connection of its own (hosts that offer them); without them the
       // module's transactions take turns on the database lock.
       Napi::Value tx = db.As<Napi::Object>().Get("transactions");
       tx_begin.Bind(tx, "ctx.db.transactions.begin", "begin");
