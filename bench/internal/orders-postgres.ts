@@ -15,6 +15,7 @@ import { alternateRounds, roundRatio, type RoundPlan } from '../lib/alternate-ro
 import { runLoad } from '../lib/load-generator';
 import { MODULES_DIR } from '../lib/paths';
 import { freePort, request, type ServerProcess } from '../lib/server-process';
+import { cpuMicros } from '../lib/cpu-time';
 import { median } from '../lib/stats';
 
 export const ORDERS_PATH = '/api/v1/sales/orders';
@@ -32,6 +33,8 @@ export interface OrdersOnPostgres {
   readonly postgresVsSqlite: number;
   /** Two instances' summed throughput ÷ one instance's, median over rounds. */
   readonly twoVsOne: number;
+  /** Host CPU time per request, two instances ÷ one, median over rounds. */
+  readonly twoVsOneCpu: number;
 }
 
 export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: string) => void): Promise<OrdersOnPostgres | undefined> {
@@ -80,14 +83,21 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
 
     // Two instances on one database: the same connections split between them, against one alone.
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
+    const cpu = (): number => cpuMicros(first.pid) + cpuMicros(second.pid);
     for (let round = 0; round < plan.rounds; round++) {
       const load = (target: ServerProcess, connections: number) =>
         runLoad({ url: `${target.url}${ORDERS_PATH}`, seconds: plan.seconds, connections, method: 'POST', bodyTemplate: ORDER_TEMPLATE, workDir: plan.workDir });
+      let before = cpu();
       const one = await load(first, plan.connections);
+      const oneCpu = (cpu() - before) / Math.max(1, one.requests);
+      before = cpu();
       const two = await Promise.all([load(first, Math.ceil(plan.connections / 2)), load(second, Math.floor(plan.connections / 2))]);
+      const twoCpu = (cpu() - before) / Math.max(1, two[0].requests + two[1].requests);
       const both = two[0].requestsPerSecond + two[1].requestsPerSecond;
       ratios.push(both / one.requestsPerSecond);
-      log(`    round ${round + 1}/${plan.rounds} one instance ${Math.round(one.requestsPerSecond)} req/s, two ${Math.round(both)} req/s`);
+      cpuRatios.push(twoCpu / oneCpu);
+      log(`    round ${round + 1}/${plan.rounds} one instance ${Math.round(one.requestsPerSecond)} req/s (${Math.round(oneCpu)} µs CPU/request), two ${Math.round(both)} req/s (${Math.round(twoCpu)} µs)`);
     }
 
     const rows = targets.map((target) => {
@@ -104,6 +114,7 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
       vsFastifyP99: roundRatio(results.get('postgres'), results.get('fastify'), (r) => r.p99Ms),
       postgresVsSqlite: roundRatio(results.get('postgres'), results.get('sqlite'), (r) => r.requestsPerSecond),
       twoVsOne: median(ratios),
+      twoVsOneCpu: median(cpuRatios),
     };
   } finally {
     for (const started of servers) await started.stop().catch(() => undefined);
@@ -120,7 +131,7 @@ export function renderOrdersOnPostgres(result: OrdersOnPostgres): string[] {
     ...result.rows.map((row) => `| ${row.label} | ${Math.round(row.requestsPerSecond)} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Number.isFinite(row.cpuUsPerRequest) ? Math.round(row.cpuUsPerRequest) : '–'} | ${row.failed} |`),
     '',
     `erpmod on PostgreSQL ÷ Fastify + pg: ${result.vsFastify.toFixed(2)}× throughput (median${spread}; p99 ratio ${result.vsFastifyP99.toFixed(2)}); ` +
-      `PostgreSQL ÷ SQLite: ${result.postgresVsSqlite.toFixed(2)}×; two instances on one database ÷ one: ${result.twoVsOne.toFixed(2)}×.`,
+      `PostgreSQL ÷ SQLite: ${result.postgresVsSqlite.toFixed(2)}×; two instances on one database ÷ one: ${result.twoVsOne.toFixed(2)}× (host CPU per request ${result.twoVsOneCpu.toFixed(2)}×).`,
   ];
 }
 
