@@ -7,7 +7,7 @@ import { isThenable, withTimeout } from '../loader/with-timeout';
 import type { ContextDb } from '../store/module-store';
 import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
 import { beginDeliveryMark } from '../store/postgres/delivery-marks';
-import type { AsyncModuleDbFacade } from '../store/postgres/postgres-db-facade';
+import { transactionView, type AsyncModuleDbFacade } from '../store/postgres/postgres-db-facade';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
 import { OutboxDeliveries, type ClaimedDelivery, type FailedDelivery } from './outbox-deliveries';
 import { EVENTS_CHANNEL, ensureOutboxSchema } from './outbox-schema';
@@ -98,8 +98,10 @@ export class PostgresOutboxBus extends EventBus {
     this.registrations = Promise.all([this.registrations, registered]);
   }
 
-  override publish(publisher: string, topic: string, payload: unknown, db?: ContextDb): Promise<void> {
-    return this.publishToOutbox(publisher, topic, payload, db).catch((error: unknown) => {
+  /** `transaction`: the publisher's open transaction by handle, which the event is recorded in. */
+  override publish(publisher: string, topic: string, payload: unknown, db?: ContextDb, transaction?: number): Promise<void> {
+    const through = transaction !== undefined && db !== undefined && (db as Partial<AsyncModuleDbFacade>).transactions !== undefined ? transactionView(db as AsyncModuleDbFacade, transaction) : db;
+    return this.publishToOutbox(publisher, topic, payload, through).catch((error: unknown) => {
       // The SDK does not hand a publish failure to the module; inside a transaction its COMMIT fails anyway.
       this.log.error({ publisher, topic, err: messageOf(error) }, 'event not recorded in the outbox');
     });
@@ -221,7 +223,8 @@ export class PostgresOutboxBus extends EventBus {
       // Within the lease, or another instance may already be retrying it.
       const timeoutMs = Math.max(100, this.options.leaseMs - (Date.now() - claimedAt) - 1000);
       for (const listener of listeners) {
-        const result = listener(payload, claim.topic);
+        // The third argument names the delivery: the subscriber's transaction (by handle) records it as handled.
+        const result = clearMark === undefined ? listener(payload, claim.topic) : listener(payload, claim.topic, claim.eventId);
         if (isThenable(result)) {
           await withTimeout(result, timeoutMs, () => new ErpmodError('ERPMOD_HANDLER_TIMEOUT', `module "${claim.subscriber}": subscriber of ${claim.topic} did not finish within ${timeoutMs} ms (event_lease_ms)`));
         }

@@ -51,9 +51,10 @@ export function createModuleContext(parts: ModuleContextParts): ModuleContext {
     logger: Object.freeze({ debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') }),
     db: parts.db,
     events: Object.freeze({
-      publish(topic: string, payload: unknown) {
+      /** `transaction`: the publisher's open transaction by handle (the SDK names it), which the event commits with. */
+      publish(topic: string, payload: unknown, transaction?: unknown) {
         if (!publishes.has(topic)) throw undeclaredTopic(manifest, 'publish', topic, [...publishes]);
-        return bus.publish(manifest.code, topic, payload, parts.db);
+        return bus.publish(manifest.code, topic, payload, parts.db, typeof transaction === 'number' ? transaction : undefined);
       },
       subscribe(topic: string, listener: EventListener) {
         if (!subscribes.has(topic)) throw undeclaredTopic(manifest, 'subscribe to', topic, [...subscribes]);

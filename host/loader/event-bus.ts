@@ -3,7 +3,8 @@ import { messageOf } from '../errors';
 import { isThenable } from './with-timeout';
 import type { ContextDb } from '../store/module-store';
 
-export type EventListener = (payload: unknown, topic: string) => unknown;
+/** `delivery` (PostgreSQL's outbox): the event being delivered, for the subscriber's transaction to record as handled. */
+export type EventListener = (payload: unknown, topic: string, delivery?: number) => unknown;
 
 /**
  * Who a subscription belongs to: one generation of one module. A generation's subscriptions are made
@@ -58,7 +59,7 @@ export class EventBus {
    * `db` is the publisher's ctx.db: an engine that keeps events in the database (the PostgreSQL outbox)
    * records the event through it, inside the publisher's open transaction if there is one.
    */
-  publish(publisher: string, topic: string, payload: unknown, _db?: ContextDb): void | Promise<void> {
+  publish(publisher: string, topic: string, payload: unknown, _db?: ContextDb, _transaction?: number): void | Promise<void> {
     const list = this.subscriptions.get(topic);
     if (list === undefined) return;
     if (this.depth >= MAX_DELIVERY_DEPTH) {

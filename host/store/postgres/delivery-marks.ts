@@ -20,13 +20,17 @@ export function beginDeliveryMark(code: string, eventId: number): (() => void) |
 }
 
 /**
- * Called by the module's ctx.db on its transaction's connection just before COMMIT. When the mark cannot
+ * Called by the module's ctx.db on its transaction's connection just before COMMIT (`delivery`: see
+ * PostgresFacadeOptions.beforeCommit). When the mark cannot
  * be written the transaction is rolled back and the error thrown: committing the work without its mark
  * would let a retry run the subscriber again.
  */
-export async function writeDeliveryMark(code: string, client: pg.PoolClient): Promise<void> {
+export async function writeDeliveryMark(code: string, client: pg.PoolClient, delivery?: number | null): Promise<void> {
   const eventId = marks.get(code);
   if (eventId === undefined) return;
+  // A transaction by handle carries the delivery its subscriber began it for: only that one records it
+  // (concurrent transactions of the module, for a request or another delivery, record nothing).
+  if (delivery !== undefined && delivery !== eventId) return;
   try {
     await client.query('SELECT erpmod_events.mark_handled($1, $2)', [eventId, code]);
   } catch (error) {

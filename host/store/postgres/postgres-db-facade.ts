@@ -29,8 +29,11 @@ export interface AsyncModuleDbFacade {
 }
 
 export interface TransactionHandles {
-  /** `BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE]` (or just the word) on a connection of its own; the handle's number. */
-  begin(statement?: string): Promise<number>;
+  /**
+   * `BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE]` (or just the word) on a connection of its own; the handle's
+   * number. `delivery`: the event a subscriber begins it for (the host's third argument to the subscriber).
+   */
+  begin(statement?: string, delivery?: number): Promise<number>;
   exec(id: number, sql: string): Promise<void>;
   run(id: number, sql: string, params?: SqlParams): Promise<AsyncRunResult>;
   get(id: number, sql: string, params?: SqlParams): Promise<unknown>;
@@ -49,8 +52,12 @@ export interface PostgresFacadeOptions {
   readonly writeLock: readonly [number, number];
   /** Told whether the server answered, so requests meanwhile can be answered 503 rather than 500. */
   readonly availability?: { reachable(): void; unreachable(error: unknown): void };
-  /** Runs on the transaction's connection just before COMMIT (the event outbox records a delivery as handled there). */
-  readonly beforeCommit?: (client: pg.PoolClient) => Promise<void>;
+  /**
+   * Runs on the transaction's connection just before COMMIT (the event outbox records a delivery as
+   * handled there). `delivery`: the event a transaction by handle was begun for (by a subscriber), null
+   * when it was begun for none; undefined for the module-wide transaction of `exec('BEGIN')`.
+   */
+  readonly beforeCommit?: (client: pg.PoolClient, delivery: number | null | undefined) => Promise<void>;
 }
 
 const BEGIN = /^BEGIN(?:\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?$/i;
@@ -225,11 +232,11 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     });
   }
 
-  async function end(open: Promise<pg.PoolClient>, statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+  async function end(open: Promise<pg.PoolClient>, statement: 'COMMIT' | 'ROLLBACK', delivery?: number | null): Promise<void> {
     const client = await open;
     let broken = false;
     try {
-      if (statement === 'COMMIT') await options.beforeCommit?.(client);
+      if (statement === 'COMMIT') await options.beforeCommit?.(client, delivery);
       await client.query(statement);
       options.availability?.reachable();
     } catch (error) {
@@ -255,6 +262,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
 
   // Transactions by handle: the connection each began, until its COMMIT or ROLLBACK.
   const handles = new Map<number, Promise<pg.PoolClient>>();
+  const deliveryOf = new Map<number, number>();
   let handleCounter = 0;
 
   function handle(id: number, statement: string): Promise<pg.PoolClient> {
@@ -271,8 +279,10 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   };
   async function endHandle(id: number, statement: 'COMMIT' | 'ROLLBACK'): Promise<void> {
     const open = handle(id, statement);
+    const delivery = deliveryOf.get(id) ?? null;
     handles.delete(id);
-    return end(open, statement);
+    deliveryOf.delete(id);
+    return end(open, statement, delivery);
   }
 
   async function run(sql: string, params: SqlParams, on: typeof onLegacy): Promise<AsyncRunResult> {
@@ -285,14 +295,18 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   }
 
   const transactions: TransactionHandles = Object.freeze({
-    async begin(statement?: string): Promise<number> {
+    async begin(statement?: string, delivery?: number): Promise<number> {
       const text = (typeof statement === 'string' ? statement : '').trim().replace(/;\s*$/, '').trim();
       const begun = BEGIN.exec(/^BEGIN\b/i.test(text) ? text : `BEGIN ${text}`.trim());
       if (begun === null) throw sqliteError(`ctx.db.transactions.begin: expected BEGIN [DEFERRED | IMMEDIATE | EXCLUSIVE], got ${JSON.stringify(statement)}`);
       const id = ++handleCounter;
       const starting = startTransaction(begun[1]);
       handles.set(id, starting);
-      await awaitStart(starting, () => handles.delete(id));
+      if (typeof delivery === 'number') deliveryOf.set(id, delivery);
+      await awaitStart(starting, () => {
+        handles.delete(id);
+        deliveryOf.delete(id);
+      });
       return id;
     },
     async exec(id: number, sql: string): Promise<void> {
@@ -325,6 +339,22 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     run: (sql: string, params?: SqlParams) => run(sql, params, onLegacy),
     get: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows[0],
     all: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows,
+    transactions,
+  });
+}
+
+/**
+ * `ctx.db` as seen from inside transaction `id` (by handle): what the event outbox records a publish
+ * through when the SDK names the publisher's open transaction, so the event commits with its writes.
+ */
+export function transactionView(db: AsyncModuleDbFacade, id: number): AsyncModuleDbFacade {
+  const { transactions } = db;
+  return Object.freeze({
+    promises: true as const,
+    exec: (sql: string) => transactions.exec(id, sql),
+    run: (sql: string, params?: SqlParams) => transactions.run(id, sql, params),
+    get: (sql: string, params?: SqlParams) => transactions.get(id, sql, params),
+    all: (sql: string, params?: SqlParams) => transactions.all(id, sql, params),
     transactions,
   });
 }

@@ -105,7 +105,7 @@ async function openModulePool(code: string, connection: pg.PoolConfig, where: st
   }
   let closed = false;
   return {
-    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code), beforeCommit: (client) => writeDeliveryMark(code, client) }),
+    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code), beforeCommit: (client, delivery) => writeDeliveryMark(code, client, delivery) }),
     applied,
     async close() {
       if (closed) return;

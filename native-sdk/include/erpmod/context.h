@@ -213,9 +213,14 @@ class Events {
   // wait) and the host's publish answers with a promise of the whole delivery: this pool thread waits
   // for it, so what subscribers did is done when Publish returns, as on SQLite.
   void PublishAndWait(std::string_view topic, std::string_view payload_json) const {
+    // Inside this thread's Transaction (by handle) the event is recorded in that transaction.
+    const detail::OpenTransaction& open = detail::ThreadTransaction();
+    const int64_t transaction = open.host == host_ ? open.id : 0;
     host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
       Napi::Value payload = host_->ParseJson(payload_json);
-      Napi::Value delivered = host_->Call(host_->publish, {Napi::String::New(env, topic.data(), topic.size()), payload});
+      napi_value name = Napi::String::New(env, topic.data(), topic.size());
+      Napi::Value delivered = transaction == 0 ? host_->Call(host_->publish, {name, payload})
+                                               : host_->Call(host_->publish, {name, payload, Napi::Number::New(env, static_cast<double>(transaction))});
       if (!delivered.IsPromise()) return done->Done();
       Napi::Object promise = delivered.As<Napi::Object>();
       // A subscriber's failure is the host's to log; the publisher goes on either way.
@@ -238,8 +243,23 @@ class Events {
             std::string topic_arg = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
             if (host->db_async()) {
               JsonValue payload = JsonValue::Detach(info.Length() > 0 ? info[0] : cb_env.Undefined());
+              // The host's third argument names the event delivery (the outbox): the transaction the
+              // subscriber begins on its thread records it as handled, in the same commit.
+              double delivery = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0;
               return host->OnPool<bool>(
-                  cb_env, [handler, payload, topic_arg]() { handler(payload, topic_arg); return true; },
+                  cb_env,
+                  [handler, payload, topic_arg, delivery, host]() {
+                    detail::OpenDelivery& open = detail::ThreadDelivery();
+                    const detail::OpenDelivery outer = open;
+                    open = delivery != 0 ? detail::OpenDelivery{host, delivery} : detail::OpenDelivery{};
+                    struct Restore {
+                      detail::OpenDelivery& open;
+                      detail::OpenDelivery outer;
+                      ~Restore() { open = outer; }
+                    } restore{open, outer};
+                    handler(payload, topic_arg);
+                    return true;
+                  },
                   [](Napi::Env e, bool&) -> napi_value { return e.Undefined(); });
             }
             handler(JsonValue(info.Length() > 0 ? info[0] : cb_env.Undefined()), topic_arg);

@@ -54,6 +54,16 @@ inline OpenTransaction& ThreadTransaction() {
   thread_local OpenTransaction open;
   return open;
 }
+// The event delivery a subscriber runs for on this thread (module data on PostgreSQL): a transaction it
+// begins is the one that records the delivery as handled when it commits, and no other.
+struct OpenDelivery {
+  const HostApi* host = nullptr;
+  double event = 0;
+};
+inline OpenDelivery& ThreadDelivery() {
+  thread_local OpenDelivery open;
+  return open;
+}
 }  // namespace detail
 
 // One bound parameter: NULL, a 64-bit integer, a double or text. bool binds as 0 / 1 (SQLite has
@@ -297,7 +307,18 @@ class Db {
 
   // Transactions by handle, from a pool thread: begin answers the handle, commit / rollback end it.
   int64_t BeginHandle(std::string_view begin) const {
-    return Awaited<int64_t>([&] { return Guarded(host_->tx_begin, begin, nullptr); },
+    const detail::OpenDelivery delivery = detail::ThreadDelivery();
+    return Awaited<int64_t>(
+        [&]() -> Napi::Value {
+          Napi::Env env = host_->env();
+          try {
+            napi_value text = Napi::String::New(env, begin.data(), begin.size());
+            if (delivery.host != host_) return host_->Call(host_->tx_begin, {text});
+            return host_->Call(host_->tx_begin, {text, Napi::Number::New(env, delivery.event)});
+          } catch (const Napi::Error& e) {
+            throw ToDbError(e.Value());
+          }
+        },
                             [](Napi::Value v, bool) { return JsonValue(v).AsInt64().value_or(0); });
   }
   void EndHandle(const detail::HostMethod& method, int64_t id) const {
