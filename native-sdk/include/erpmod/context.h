@@ -215,7 +215,7 @@ class Events {
   void PublishAndWait(std::string_view topic, std::string_view payload_json) const {
     // Inside this thread's Transaction (by handle) the event is recorded in that transaction.
     const detail::OpenTransaction& open = detail::ThreadTransaction();
-    const int64_t transaction = open.host == host_ ? open.id : 0;
+    const int64_t transaction = open.host == host_ ? open.value.id : 0;
     host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
       Napi::Value payload = host_->ParseJson(payload_json);
       napi_value name = Napi::String::New(env, topic.data(), topic.size());
@@ -251,7 +251,7 @@ class Events {
                   [handler, payload, topic_arg, delivery, host]() {
                     detail::OpenDelivery& open = detail::ThreadDelivery();
                     const detail::OpenDelivery outer = open;
-                    open = delivery != 0 ? detail::OpenDelivery{host, delivery} : detail::OpenDelivery{};
+                    open = delivery != 0 ? detail::OpenDelivery{host, {delivery}} : detail::OpenDelivery{};
                     struct Restore {
                       detail::OpenDelivery& open;
                       detail::OpenDelivery outer;

@@ -44,26 +44,31 @@
 namespace erpmod {
 
 namespace detail {
-// The transaction a pool thread has open by handle (module data on PostgreSQL): its statements go to
-// that transaction's connection. One per thread: a thread runs one handler at a time.
-struct OpenTransaction {
+// What a pool thread is doing for one module (module data on PostgreSQL), one per thread: a thread
+// runs one handler at a time. `T` is the value; `host` says which module it belongs to.
+template <typename T>
+struct ThreadState {
   const HostApi* host = nullptr;
+  T value{};
+};
+template <typename T>
+inline ThreadState<T>& ThreadSlot() {
+  thread_local ThreadState<T> slot;
+  return slot;
+}
+// The transaction open by handle (its statements go to that transaction's connection): its id.
+struct TransactionId {
   int64_t id = 0;
 };
-inline OpenTransaction& ThreadTransaction() {
-  thread_local OpenTransaction open;
-  return open;
-}
-// The event delivery a subscriber runs for on this thread (module data on PostgreSQL): a transaction it
-// begins is the one that records the delivery as handled when it commits, and no other.
-struct OpenDelivery {
-  const HostApi* host = nullptr;
+using OpenTransaction = ThreadState<TransactionId>;
+inline OpenTransaction& ThreadTransaction() { return ThreadSlot<TransactionId>(); }
+// The event delivery a subscriber runs for: a transaction it begins is the one that records the
+// delivery as handled when it commits, and no other.
+struct DeliveryId {
   double event = 0;
 };
-inline OpenDelivery& ThreadDelivery() {
-  thread_local OpenDelivery open;
-  return open;
-}
+using OpenDelivery = ThreadState<DeliveryId>;
+inline OpenDelivery& ThreadDelivery() { return ThreadSlot<DeliveryId>(); }
 }  // namespace detail
 
 // One bound parameter: NULL, a 64-bit integer, a double or text. bool binds as 0 / 1 (SQLite has
@@ -265,7 +270,7 @@ class Db {
     if (host_->db_tx_handles()) {
       const detail::OpenTransaction& open = detail::ThreadTransaction();
       if (open.host != host_) return Awaited<R>([&] { return Guarded(method, sql, params); }, convert);
-      int64_t id = open.id;
+      int64_t id = open.value.id;
       return Awaited<R>([&] { return GuardedOn(in_tx, id, sql, params); }, convert);
     }
     detail::DbLock& lock = host_->db_lock();
@@ -314,7 +319,7 @@ class Db {
           try {
             napi_value text = Napi::String::New(env, begin.data(), begin.size());
             if (delivery.host != host_) return host_->Call(host_->tx_begin, {text});
-            return host_->Call(host_->tx_begin, {text, Napi::Number::New(env, delivery.event)});
+            return host_->Call(host_->tx_begin, {text, Napi::Number::New(env, delivery.value.event)});
           } catch (const Napi::Error& e) {
             throw ToDbError(e.Value());
           }
@@ -396,7 +401,7 @@ class Transaction {
       if (open.host == db_.host_) throw DbError("cannot start a transaction within a transaction", "SQLITE_ERROR");
       int64_t id = db_.BeginHandle(begin);
       outer_ = open;
-      open = {db_.host_, id};
+      open = {db_.host_, {id}};
       id_ = id;
       return;
     }
