@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { makeTempDir } from './support/host-process';
@@ -9,8 +12,11 @@ import { CLI } from './support/paths';
 describe('log_format: pretty', () => {
   for (const isolation of ['in-process', 'process'] as const) {
   it(`writes lines a person reads, the access log included, and no JSON (isolation: ${isolation})`, async () => {
+    // Node reads NODE_EXTRA_CA_CERTS as a runner starts; one its sandbox hid would print a warning into the output.
+    const extraCa = path.join(makeTempDir('ca'), 'extra-ca.pem');
+    fs.writeFileSync(extraCa, tls.rootCertificates[0]!);
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0'], {
-      env: { ...process.env, ERPMOD_MODULES_DIR: makeModulesDir(['good-alpha', 'example:inventory']), ERPMOD_DATA_DIR: makeTempDir('data'), ERPMOD_HOST: '127.0.0.1', ERPMOD_LOG_FORMAT: 'pretty', ERPMOD_LOG_LEVEL: 'debug', ERPMOD_ISOLATION: isolation },
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: extraCa, ERPMOD_MODULES_DIR: makeModulesDir(['good-alpha', 'example:inventory']), ERPMOD_DATA_DIR: makeTempDir('data'), ERPMOD_HOST: '127.0.0.1', ERPMOD_LOG_FORMAT: 'pretty', ERPMOD_LOG_LEVEL: 'debug', ERPMOD_ISOLATION: isolation },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

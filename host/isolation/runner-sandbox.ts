@@ -105,11 +105,10 @@ const NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '
 export function runnerSandboxArgs(input: RunnerSandboxInput, hostEnv: NodeJS.ProcessEnv, infoFd: number): string[] {
   const readDirs = [DIST_DIR, ...nodeModulesDirs(), input.moduleDir, path.dirname(input.shadowPath), ...input.migrationPaths.map((file) => path.dirname(file))];
   const args = [...baseArgs(), ...(input.network ? ['--share-net'] : []), ...bwrapSystemView(process.execPath, [...new Set(readDirs)], hostEnv)];
-  if (input.network) {
-    for (const file of NETWORK_FILES) args.push('--ro-bind-try', file, file);
-    const extraCa = hostEnv.NODE_EXTRA_CA_CERTS;
-    if (extraCa !== undefined && path.isAbsolute(extraCa)) args.push('--ro-bind-try', extraCa, extraCa);
-  }
+  if (input.network) for (const file of NETWORK_FILES) args.push('--ro-bind-try', file, file);
+  // Node reads this file at start whatever the network, and warns on stderr when it cannot.
+  const extraCa = hostEnv.NODE_EXTRA_CA_CERTS;
+  if (extraCa !== undefined && path.isAbsolute(extraCa)) args.push('--ro-bind-try', extraCa, extraCa);
   for (const dir of input.socketDirs) args.push('--bind-try', dir, dir);
   for (const extra of input.extraReadPaths) args.push('--ro-bind-try', extra, extra);
   for (const own of ownDataPaths(input)) args.push('--bind', own, own);
