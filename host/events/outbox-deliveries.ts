@@ -23,6 +23,17 @@ export interface FailedDelivery {
   readonly error: string;
 }
 
+export interface PublishedRow {
+  id: string | number | bigint;
+  claimed: string | null | undefined;
+}
+
+/** A recorded event, and the deliveries to subscribers here that the same statement claimed. */
+export interface Published {
+  readonly eventId: number;
+  readonly claims: readonly ClaimedDelivery[];
+}
+
 interface ClaimRow {
   event_id: string;
   subscriber: string;
@@ -58,9 +69,24 @@ export class OutboxDeliveries {
   }
 
   /** Publishes for a module whose ctx.db is not here (an isolated module's runner): the event commits alone. */
-  async publish(publisher: string, topic: string, payload: string, here: string, graceMs: number): Promise<number> {
-    const result = await this.pool.query<{ id: string }>('SELECT erpmod_events.publish($1, $2, $3, $4, $5, $6) AS id', [publisher, topic, payload, here, graceMs, this.instance]);
-    return Number(result.rows[0]!.id);
+  async publish(publisher: string, topic: string, payload: string, here: string, graceMs: number): Promise<Published> {
+    const result = await this.pool.query<PublishedRow>(`SELECT id, claimed FROM erpmod_events.publish_claiming($1, $2, $3, $4, $5, $6, $7)`, [
+      publisher,
+      topic,
+      payload,
+      here,
+      graceMs,
+      this.instance,
+      this.leaseMs,
+    ]);
+    return this.published(result.rows[0]!, publisher, topic, payload);
+  }
+
+  /** publish_claiming's row as deliveries this instance now holds (attempt 1). */
+  published(row: PublishedRow, publisher: string, topic: string, payload: string): Published {
+    const eventId = Number(row.id);
+    const claimed = row.claimed === null || row.claimed === undefined || row.claimed === '' ? [] : String(row.claimed).split(',');
+    return { eventId, claims: claimed.map((subscriber) => ({ eventId, subscriber, publisher, topic, payload, attempts: 1, handled: false })) };
   }
 
   /** The delivery of `eventId` to `subscriber`, whatever its grace period says; undefined when not visible (not committed yet) or held. */
@@ -122,7 +148,7 @@ export class OutboxDeliveries {
 
   /**
    * A failed attempt: retried after `backoffMs`, or failed for good at the last attempt. Anything the
-   * subscriber's transactions marked as handled is forgotten, so the retry runs it again. Resolves true
+   * subscriber's transactions marked as handled (done, this attempt) is forgotten, so the retry runs it again. Resolves true
    * when this was the last attempt.
    */
   async fail(delivery: ClaimedDelivery, error: string, backoffMs: number): Promise<boolean> {
@@ -132,7 +158,8 @@ export class OutboxDeliveries {
             SET state = CASE WHEN attempts >= $5 THEN 'failed' ELSE 'pending' END,
                 finished_at = CASE WHEN attempts >= $5 THEN clock_timestamp() END,
                 available_at = clock_timestamp() + $6 * interval '1 millisecond', claimed_until = NULL, last_error = $7
-          WHERE event_id = $1 AND subscriber = $2 AND state = 'pending' AND claimed_by = $3 AND attempts = $4
+          WHERE event_id = $1 AND subscriber = $2 AND claimed_by = $3 AND attempts = $4
+            AND (state = 'pending' OR (state = 'done' AND claimed_until IS NULL))
           RETURNING state`,
         [delivery.eventId, delivery.subscriber, this.instance, delivery.attempts, this.maxAttempts, backoffMs, error],
       );

@@ -9,7 +9,7 @@ import { planConnections, type PostgresSettings } from '../store/postgres/connec
 import { beginDeliveryMark } from '../store/postgres/delivery-marks';
 import { transactionView, type AsyncModuleDbFacade } from '../store/postgres/postgres-db-facade';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
-import { OutboxDeliveries, type ClaimedDelivery, type FailedDelivery } from './outbox-deliveries';
+import { OutboxDeliveries, type ClaimedDelivery, type FailedDelivery, type Published, type PublishedRow } from './outbox-deliveries';
 import { EVENTS_CHANNEL, ensureOutboxSchema } from './outbox-schema';
 
 export interface OutboxBusOptions {
@@ -121,26 +121,47 @@ export class PostgresOutboxBus extends EventBus {
     const here = this.liveSubscribers(topic);
     const text = JSON.stringify(payload ?? null);
     const hereList = here.join(',');
-    let eventId: number;
+    let published: Published;
     if (db !== undefined && (db as AsyncModuleDbFacade).promises === true) {
-      // Through the module's ctx.db: inside its open transaction if it has one, alone otherwise.
-      const row = (await (db as AsyncModuleDbFacade).get('SELECT erpmod_events.publish(?, ?, ?, ?, ?, ?) AS id', [publisher, topic, text, hereList, PUBLISHER_GRACE_MS, this.deliveries.instance])) as {
-        id: number | bigint;
-      };
-      eventId = Number(row.id);
+      // Through the module's ctx.db: inside its open transaction if it has one, alone otherwise. Only
+      // an event committing alone may come back claimed (asked and sent in the same tick: see inTransaction).
+      const facade = db as AsyncModuleDbFacade;
+      const alone = facade.inTransaction?.() === false;
+      const row = (await facade.get('SELECT id, claimed FROM erpmod_events.publish_claiming(?, ?, ?, ?, ?, ?, ?)', [
+        publisher,
+        topic,
+        text,
+        hereList,
+        PUBLISHER_GRACE_MS,
+        this.deliveries.instance,
+        alone ? this.options.leaseMs : null,
+      ])) as PublishedRow;
+      published = this.deliveries.published(row, publisher, topic, text);
     } else {
-      eventId = await this.deliveries.publish(publisher, topic, text, hereList, PUBLISHER_GRACE_MS);
+      published = await this.deliveries.publish(publisher, topic, text, hereList, PUBLISHER_GRACE_MS);
     }
+    const { eventId, claims } = published;
+    const claimedAt = Date.now();
     for (const subscriber of here) {
-      if (this.closed) return;
-      const claimedAt = Date.now();
-      const claim = await this.deliveries.claimOne(eventId, subscriber);
-      if (claim === undefined) {
+      const claim = claims.find((taken) => taken.subscriber === subscriber);
+      if (this.closed) {
+        if (claim !== undefined) await this.deliveries.release(claim);
+        continue;
+      }
+      if (claim !== undefined) {
+        // Claimed by the publishing statement itself (the event committed alone).
+        await this.deliver(claim, claimedAt);
+        continue;
+      }
+      if (claims.length > 0) continue; // committed alone, yet no row for it: subscribed after the event (as before, not delivered)
+      const start = Date.now();
+      const late = await this.deliveries.claimOne(eventId, subscriber);
+      if (late === undefined) {
         // Not committed yet (published inside a transaction): delivered when its NOTIFY wakes us.
         this.own.set(eventId, Date.now() + PUBLISHER_GRACE_MS);
         continue;
       }
-      await this.deliver(claim, claimedAt);
+      await this.deliver(late, start);
     }
   }
 
@@ -218,6 +239,7 @@ export class PostgresOutboxBus extends EventBus {
     if (listeners.length === 0) return this.deliveries.release(claim);
     const clearMark = beginDeliveryMark(claim.subscriber, claim.eventId);
     let failure: unknown;
+    let marked = false;
     try {
       const payload = JSON.parse(claim.payload) as unknown;
       // Within the lease, or another instance may already be retrying it.
@@ -232,9 +254,10 @@ export class PostgresOutboxBus extends EventBus {
     } catch (error) {
       failure = error;
     } finally {
-      clearMark?.();
+      marked = clearMark?.() ?? false;
     }
-    if (failure === undefined) return this.deliveries.complete(claim);
+    // A transaction of the subscriber marked it: its COMMIT already completed the delivery.
+    if (failure === undefined) return marked ? undefined : this.deliveries.complete(claim);
     const error = messageOf(failure);
     const backoffMs = Math.min(RETRY_BASE_MS * 2 ** (claim.attempts - 1), RETRY_MAX_MS);
     const final = await this.deliveries.fail(claim, error, backoffMs);

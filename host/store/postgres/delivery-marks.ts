@@ -9,13 +9,23 @@ import type pg from 'pg';
  * not marked (it stays at-least-once), which keeps a mark from being taken by the wrong delivery.
  */
 const marks = new Map<string, number>();
+/** Modules whose in-flight delivery a transaction marked (sent before its COMMIT). */
+const written = new Set<string>();
 
-/** Marks `eventId` as the delivery in flight to `code`; returns the function that clears it, or undefined when another is in flight. */
-export function beginDeliveryMark(code: string, eventId: number): (() => void) | undefined {
+/**
+ * Marks `eventId` as the delivery in flight to `code`; returns the function that clears it, or
+ * undefined when another is in flight. The function answers whether a transaction of the subscriber
+ * marked the delivery: then that transaction's COMMIT completed it, or (the COMMIT failed) it stays
+ * claimed and is retried when the lease runs out, and the host has nothing left to record.
+ */
+export function beginDeliveryMark(code: string, eventId: number): (() => boolean) | undefined {
   if (marks.has(code)) return undefined;
   marks.set(code, eventId);
+  written.delete(code);
   return () => {
-    if (marks.get(code) === eventId) marks.delete(code);
+    if (marks.get(code) !== eventId) return false;
+    marks.delete(code);
+    return written.delete(code);
   };
 }
 
@@ -33,6 +43,7 @@ export async function writeDeliveryMark(code: string, client: pg.PoolClient, del
   if (delivery !== undefined && delivery !== eventId) return;
   try {
     await client.query('SELECT erpmod_events.mark_handled($1, $2)', [eventId, code]);
+    written.add(code);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;

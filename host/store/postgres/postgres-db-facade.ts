@@ -26,6 +26,12 @@ export interface AsyncModuleDbFacade {
    * from pool threads when they are there; libraries built before them keep the calls above.
    */
   readonly transactions: TransactionHandles;
+  /**
+   * Whether a statement sent now runs inside a transaction (the module-wide one of `exec('BEGIN')`, or
+   * the one a view by handle belongs to). Statements are routed when called, so the answer holds for a
+   * call made in the same tick: the event outbox claims its own deliveries only for events that commit alone.
+   */
+  readonly inTransaction?: () => boolean;
 }
 
 export interface TransactionHandles {
@@ -340,6 +346,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     get: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows[0],
     all: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows,
     transactions,
+    inTransaction: () => transaction !== undefined,
   });
 }
 
@@ -356,6 +363,7 @@ export function transactionView(db: AsyncModuleDbFacade, id: number): AsyncModul
     get: (sql: string, params?: SqlParams) => transactions.get(id, sql, params),
     all: (sql: string, params?: SqlParams) => transactions.all(id, sql, params),
     transactions,
+    inTransaction: () => true,
   });
 }
 
