@@ -86,6 +86,13 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
     throw error;
   }
   const store = openModuleStore(config, logger);
+  /** What a failed start and a shutdown both give back, in the reverse of the order it was taken. */
+  const releaseAll = async (): Promise<void> => {
+    await bus.close();
+    await unloadModules(table, logger);
+    await store.close();
+    await registry.close();
+  };
 
   const generations: GenerationSettings = {
     store,
@@ -114,10 +121,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     outcomes = await bootModules({ modulesDir: config.modulesDir, dataDir: config.dataDir, logger, registry, bus, table, env, generations, trustPolicy, acceptNewData: options.acceptNewData });
   } catch (error) {
-    await bus.close();
-    await unloadModules(table, logger);
-    await store.close();
-    await registry.close();
+    await releaseAll();
     throw error;
   }
 
@@ -144,10 +148,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   try {
     transport = await openOperatorTransport({ config, operator, registry, table, logger, trustPolicy });
   } catch (error) {
-    await bus.close();
-    await unloadModules(table, logger);
-    await store.close();
-    await registry.close();
+    await releaseAll();
     throw error;
   }
   const actions = transport.actions;
@@ -178,10 +179,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
   } catch (error) {
     admin.server.close();
     await transport.close();
-    await bus.close();
-    await unloadModules(table, logger);
-    await store.close();
-    await registry.close();
+    await releaseAll();
     throw error;
   }
   const { server, drainAndClose } = publicServer;
@@ -200,10 +198,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       const [drained] = await Promise.all([drainAndClose(config.shutdownTimeoutMs), admin.drainAndClose(config.shutdownTimeoutMs)]);
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await transport.close();
-      await bus.close();
-      await unloadModules(table, logger);
-      await store.close();
-      await registry.close();
+      await releaseAll();
       logger.info('shutdown complete');
     })();
     return closing;
