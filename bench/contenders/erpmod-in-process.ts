@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { HOST_NODE_FLAGS } from '../../host/runtime/node-flags';
 import { HOST_CLI, MODULES_DIR } from '../lib/paths';
 import { freePort, startServerProcess, type ServerProcess } from '../lib/server-process';
 import type { Contender, ContenderContext } from './contender';
@@ -52,7 +53,8 @@ export async function startHost(context: Pick<ContenderContext, 'dataDir' | 'por
     readyPath: '/readyz',
     ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
     ...(options.discardOutput === undefined ? {} : { discardOutput: options.discardOutput }),
-    ...(context.nodeFlags === undefined ? {} : { nodeFlags: context.nodeFlags }),
+    // Started as `npm start` and the erpmod command start it (host/runtime/node-flags.ts says why).
+    nodeFlags: [...HOST_NODE_FLAGS, ...(context.nodeFlags ?? [])],
   });
   adminUrls.set(server, `http://127.0.0.1:${adminPort}`);
   return server;

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
 import { createLogger, resolveLogFormat } from '../logger';
 import { checkPortsFree } from '../http/check-ports-free';
+import { missingHostNodeFlags } from '../runtime/node-flags';
 import { startHost } from '../start-host';
 import { handleStopSignals } from './handle-stop-signals';
 import { parseOptions, portOption } from './parse-options';
@@ -41,6 +42,13 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   const config = loadConfig(configOptions);
 
   const logger = createLogger(config.logLevel, undefined, resolveLogFormat(config.logFormat));
+  const missing = missingHostNodeFlags();
+  if (missing.length > 0 && cluster.isPrimary) {
+    logger.info(
+      { nodeFlags: missing },
+      `Node was started without ${missing.join(' ')}: module routes may cost 10–15% more CPU after the host's first idle spell; start it as \`node ${missing.join(' ')} …/erpmod.js serve\` (npm start and the erpmod command do)`,
+    );
+  }
   if (config.workers > 1 && cluster.isPrimary) {
     await checkPortsFree(config);
     const code = await runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });

@@ -33,6 +33,10 @@ export interface StartHostProcessOptions {
   readonly timeoutMs?: number;
   /** Extra `erpmod serve` arguments. */
   readonly args?: readonly string[];
+  /** Node flags before the script (`node <flags> erpmod.js serve`). */
+  readonly nodeFlags?: readonly string[];
+  /** Run the script itself, as the installed `erpmod` command runs (its `#!` line picks Node and its flags). */
+  readonly asCommand?: boolean;
 }
 
 /** A temp directory removed when the process exits. */
@@ -45,7 +49,9 @@ export function makeTempDir(prefix: string): string {
 /** Starts `erpmod serve --port 0 --admin-port 0` in a child process and waits for its "listening" log line. */
 export function startHostProcess(options: StartHostProcessOptions): Promise<HostProcess> {
   const dataDir = options.dataDir ?? makeTempDir('data');
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0', ...(options.args ?? [])], {
+  const serveArgs = ['serve', '--port', '0', '--admin-port', '0', ...(options.args ?? [])];
+  const [command, args] = options.asCommand === true ? [CLI, serveArgs] : [process.execPath, [...(options.nodeFlags ?? []), CLI, ...serveArgs]];
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       ERPMOD_MODULES_DIR: options.modulesDir,
