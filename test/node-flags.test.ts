@@ -22,6 +22,8 @@ describe('the Node flags the host runs with (host/runtime/node-flags.ts)', () =>
     try {
       const args = commandLineOf(host.child.pid!);
       for (const flag of HOST_NODE_FLAGS) assert.ok(args.includes(flag), `${flag} in ${JSON.stringify(args)}`);
+      // A round trip after boot: anything boot logs is in by then.
+      assert.equal((await host.admin('/plugins')).status, 200);
       assert.equal(advisories(host.logs).length, 0);
     } finally {
       assert.equal(await host.stop(), 0);
@@ -31,11 +33,11 @@ describe('the Node flags the host runs with (host/runtime/node-flags.ts)', () =>
   it('`node erpmod.js serve` without them serves, and says once which flag is missing and how to start', async () => {
     const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']) });
     try {
+      assert.equal((await host.admin('/plugins')).status, 200);
       const said = advisories(host.logs);
       assert.equal(said.length, 1, JSON.stringify(said));
       assert.deepEqual(said[0]!.nodeFlags, ['--no-memory-reducer']);
       assert.match(String(said[0]!.msg), /start it as `node --no-memory-reducer …\/erpmod\.js serve`/);
-      assert.equal((await host.admin('/plugins')).status, 200);
     } finally {
       assert.equal(await host.stop(), 0);
     }
@@ -47,6 +49,7 @@ describe('the Node flags the host runs with (host/runtime/node-flags.ts)', () =>
     const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']), nodeFlags: HOST_NODE_FLAGS });
     try {
       assert.ok(commandLineOf(host.child.pid!).includes('--no-memory-reducer'));
+      assert.equal((await host.admin('/plugins')).status, 200);
       assert.equal(advisories(host.logs).length, 0);
     } finally {
       assert.equal(await host.stop(), 0);

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { READY_MESSAGE, runPrimary } from '../cluster/run-primary';
 import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
-import { createLogger, resolveLogFormat } from '../logger';
+import { createLogger, resolveLogFormat, type Logger } from '../logger';
 import { checkPortsFree } from '../http/check-ports-free';
 import { missingHostNodeFlags } from '../runtime/node-flags';
 import { startHost } from '../start-host';
@@ -42,15 +42,9 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
   const config = loadConfig(configOptions);
 
   const logger = createLogger(config.logLevel, undefined, resolveLogFormat(config.logFormat));
-  const missing = missingHostNodeFlags();
-  if (missing.length > 0 && cluster.isPrimary) {
-    logger.info(
-      { nodeFlags: missing },
-      `Node was started without ${missing.join(' ')}: module routes may cost 10–15% more CPU after the host's first idle spell; start it as \`node ${missing.join(' ')} …/erpmod.js serve\` (npm start and the erpmod command do)`,
-    );
-  }
   if (config.workers > 1 && cluster.isPrimary) {
     await checkPortsFree(config);
+    adviseNodeFlags(logger);
     const code = await runPrimary({ workers: config.workers, logger, drainTimeoutMs: config.shutdownTimeoutMs, bootTimeoutMs: 60_000 });
     // The workers are gone: exit now rather than wait for a stray timer.
     process.exit(code);
@@ -67,7 +61,19 @@ export async function serveCommand(argv: readonly string[]): Promise<number | un
     process.exit(1);
   }
   if (signals.booted(host) && cluster.isWorker) process.send?.(READY_MESSAGE);
+  // Workers inherit the primary's flags, and the primary has said it.
+  if (cluster.isPrimary) adviseNodeFlags(logger);
   return undefined;
+}
+
+/** Once, after the checks that refuse to start: which host Node flags are missing, and how to start with them. */
+function adviseNodeFlags(logger: Logger): void {
+  const missing = missingHostNodeFlags();
+  if (missing.length === 0) return;
+  logger.info(
+    { nodeFlags: missing },
+    `Node was started without ${missing.join(' ')}: module routes may cost 10–15% more CPU after the host's first idle spell; start it as \`node ${missing.join(' ')} …/erpmod.js serve\` (npm start and the erpmod command do)`,
+  );
 }
 
 /** `--accept-new-data inventory,sales`: the modules whose recorded database the operator lets go for this boot. */
