@@ -234,12 +234,13 @@ export class ModuleDispatcher {
 
   /** `refused`: the reply is a refusal on purpose (ERPMOD_BUSY), counted as rejected rather than as an error. */
   private finish(req: IncomingMessage, slot: ModuleSlot, generation: ModuleGeneration, started: number, status: number, requestId: string, refused = false): void {
-    const ms = performance.now() - started;
+    const endedAt = performance.now();
+    const ms = endedAt - started;
     slot.metrics.inFlight--;
     slot.metrics.record(status, ms, refused);
     generation.inFlight--;
     this.inFlight--;
-    this.options.accessLog?.(req, status, ms, slot.code, generation.loaded.manifest.version, requestId);
+    this.options.accessLog?.(req, status, ms, endedAt, slot.code, generation.loaded.manifest.version, requestId);
     if (this.draining && this.inFlight === 0) this.drained?.();
   }
 
@@ -275,7 +276,7 @@ export class ModuleDispatcher {
   /** Counts (and logs) a request answered before any module code ran. */
   private finishEarly(req: IncomingMessage, slot: ModuleSlot, status: number, requestId: string, refused = false): void {
     slot.metrics.record(status, 0, refused);
-    this.options.accessLog?.(req, status, 0, slot.code, slot.generation?.loaded.manifest.version, requestId);
+    this.options.accessLog?.(req, status, 0, performance.now(), slot.code, slot.generation?.loaded.manifest.version, requestId);
   }
 
   private reject(res: ServerResponse, code: ErrorCode, message: string, requestId: string): number {

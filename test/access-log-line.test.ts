@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import { createAccessLog, FLUSH_AFTER_MS } from '../host/logging/access-log';
+import { createLogger } from '../host/logger';
+
+/** An access log writing into an array of lines, and a way to wait for its batches. */
+function accessLogInto(): { log: NonNullable<ReturnType<typeof createAccessLog>>; lines: () => Promise<string[]> } {
+  let text = '';
+  const logger = createLogger('info', { write: (chunk: string) => void (text += chunk) });
+  const log = createAccessLog(logger, 'info')!;
+  return {
+    log,
+    lines: async () => {
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS * 3));
+      return text.split('\n').filter((line) => line !== '');
+    },
+  };
+}
+
+const request = (method: string, url: string): IncomingMessage => ({ method, url }) as IncomingMessage;
+
+/** The line JSON.stringify writes for the same request, with the time the line carries. */
+function expected(line: string, method: string, url: string, status: number, ms: number, module: string, version: string | undefined, requestId: string): string {
+  const path = url.split('?', 1)[0]!;
+  const durationMs = Math.round(ms * 1000) / 1000;
+  const time = (JSON.parse(line) as { time: string }).time;
+  return JSON.stringify({
+    level: 30,
+    time,
+    pid: process.pid,
+    access: true,
+    method,
+    path,
+    status,
+    durationMs,
+    module,
+    ...(version === undefined ? {} : { version }),
+    requestId,
+    msg: `${method} ${path} ${status} ${durationMs} ms`,
+  });
+}
+
+describe('access-log lines (written byte by byte, read as JSON.stringify would write them)', () => {
+  it('escape every path as JSON.stringify does and write every duration as String() does', async () => {
+    const paths = [
+      '/api/v1/alpha/ping',
+      '/api/v1/alpha/ping?secret=1&b=2',
+      '/q"uote\\back/slash',
+      '/ctl\x01\x1f\x7f',
+      '/tab\tnl\ncr\rbs\bff\f',
+      '/latin1-é-ÿ-\u0080',
+      '/bmp-\u20ac-\u4e2d',
+      '/pair-\ud83d\ude00',
+      '/lone-\ud800-x-\udc00',
+      '/end-lone-\ud83d',
+      '/',
+    ];
+    const durations = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 1.05, 12.3456, 999.999, 1234.5, 86_400_000, 3e9];
+    const cases: [string, number, number, string | undefined][] = [];
+    paths.forEach((url, i) => durations.forEach((ms, j) => cases.push([url, [200, 404, 503, 499][(i + j) % 4]!, ms, (i + j) % 3 === 0 ? undefined : '1.2.3'])));
+    const { log, lines } = accessLogInto();
+    for (const [url, status, ms, version] of cases) log(request('GET', url), status, ms, performance.now(), 'alpha', version, `req-${status}`);
+    const written = await lines();
+    assert.equal(written.length, cases.length);
+    written.forEach((line, i) => {
+      const [url, status, ms, version] = cases[i]!;
+      assert.equal(line, expected(line, 'GET', url, status, ms, 'alpha', version, `req-${status}`), `case ${i}: ${JSON.stringify(url)} ${ms}`);
+    });
+  });
+
+  it('keeps every line, in order, across full batches and a line longer than a batch', async () => {
+    const { log, lines } = accessLogInto();
+    const long = `/long/${'x'.repeat(70_000)}`;
+    const urls: string[] = [];
+    for (let i = 0; i < 400; i++) urls.push(i === 200 ? long : `/api/v1/beta/items/${'é'.repeat(i % 50)}${i}`);
+    urls.forEach((url, i) => log(request('POST', url), 201, i / 7, performance.now(), 'beta', '2.0.0', `id-${i}`));
+    const written = await lines();
+    assert.equal(written.length, urls.length);
+    written.forEach((line, i) => assert.equal(line, expected(line, 'POST', urls[i]!, 201, i / 7, 'beta', '2.0.0', `id-${i}`), `line ${i}`));
+  });
+
+  it('names the new version after a module is reloaded to another one, at the time the request ended', async () => {
+    const { log, lines } = accessLogInto();
+    log(request('GET', '/a'), 200, 1, performance.now(), 'gamma', '1.0.0', 'r1');
+    log(request('GET', '/a'), 200, 1, performance.now(), 'gamma', '1.1.0', 'r2');
+    log(request('GET', '/a'), 200, 1, performance.now(), 'gamma', undefined, 'r3');
+    const before = Date.now();
+    const parsed = (await lines()).map((line) => JSON.parse(line) as { version?: string; time: string });
+    assert.deepEqual(parsed.map((line) => line.version), ['1.0.0', '1.1.0', undefined]);
+    // The time is the wall clock's when the request ended (taken on performance.now()'s clock).
+    for (const line of parsed) assert.ok(Math.abs(Date.parse(line.time) - before) < 1000, `${line.time} is not about ${new Date(before).toISOString()}`);
+  });
+});
