@@ -20,6 +20,7 @@ import { buildProbeModule } from './fixtures/checker/build-checker-fixtures';
 import { describeRun, erpmod, type RunResult } from './fixtures/vendor/vendor-cli';
 import { makeTempDir } from './support/host-process';
 import { PLATFORM_KEY } from './support/paths';
+import { eventually } from './support/eventually';
 
 const PROBE = /escape-probe ran as uid (\d+); write: ([^;]+); connect: (.+)$/;
 
@@ -81,7 +82,7 @@ describe('the load phase sandbox', { skip: process.platform !== 'linux' && 'the 
     assert.match(message, /uid \d+; write: ok; connect: ok$/);
     assert.equal(Number(PROBE.exec(message)![1]), process.getuid!());
     assert.ok(fs.existsSync(marker), 'the marker was written');
-    await waitFor(() => connections > before);
+    await eventually('the listener saw a connection', () => connections > before, 3000);
   });
 
   it('erpmod check: the constructor cannot write outside, reach the network, or run as root; every rule still reports', async () => {
@@ -195,11 +196,3 @@ describe('erpmod install: trust before code', { skip: process.platform !== 'linu
     assert.ok(!fs.existsSync(marker));
   });
 });
-
-async function waitFor(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail('the condition did not become true');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -12,6 +12,7 @@ import { call, type HttpReply } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
+import { eventually } from './support/eventually';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -78,11 +79,6 @@ describe('a fleet of instances on one PostgreSQL', () => {
     const binary = (dir: string): string => path.join(dir, 'inventory', 'lib', 'linux-x64', 'inventory.so');
     const shaOf = async (host: HostProcess): Promise<string> => ((await host.admin('/plugins/inventory')).json as { binarySha256: string }).binarySha256;
     const reloadedIn = (host: HostProcess): number => host.logs.filter((entry) => entry.module === 'inventory' && String(entry.msg).includes('reloaded')).length;
-    const waitFor = async (done: () => boolean | Promise<boolean>, what: string): Promise<void> => {
-      const started = performance.now();
-      while (!(await done()) && performance.now() - started < 10_000) await sleep(50);
-      assert.ok(await done(), what);
-    };
     const original = await shaOf(c);
 
     // A new build in A and B's directory only: C must not switch to whatever it has.
@@ -91,8 +87,8 @@ describe('a fleet of instances on one PostgreSQL', () => {
     const reloaded = await a.admin('/plugins/inventory/reload', 'POST');
     assert.equal(reloaded.status, 200, reloaded.text);
     assert.notEqual(reloaded.json.sha256, original);
-    await waitFor(async () => (await shaOf(b)) === reloaded.json.sha256, 'B reloaded the new build');
-    await waitFor(() => c.logs.some((entry) => entry.module === 'inventory' && String(entry.err ?? '').includes('install the same pack')), 'C refused a build other than the fleet\'s, naming what to do');
+    await eventually('B reloaded the new build', async () => (await shaOf(b)) === reloaded.json.sha256, 10_000, 50);
+    await eventually('C refused a build other than the fleet\'s, naming what to do', () => c.logs.some((entry) => entry.module === 'inventory' && String(entry.err ?? '').includes('install the same pack')), 10_000, 50);
     assert.equal(reloadedIn(c), before, 'C kept serving what it had');
     assert.equal(await shaOf(c), original);
     assert.equal((await call(`${c.url}/api/v1/inventory/items`)).status, 200);
@@ -102,7 +98,7 @@ describe('a fleet of instances on one PostgreSQL', () => {
     const again = await c.admin('/plugins/inventory/reload', 'POST');
     assert.equal(again.status, 200, again.text);
     assert.equal(again.json.sha256, reloaded.json.sha256);
-    for (const other of [a, b]) await waitFor(() => reloadedIn(other) >= 2, 'the others reloaded too');
+    for (const other of [a, b]) await eventually('the others reloaded too', () => reloadedIn(other) >= 2, 10_000, 50);
     assert.equal(await shaOf(a), again.json.sha256);
   });
 

@@ -4,6 +4,7 @@ import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { rawExchange } from './support/raw-exchange';
+import { eventually } from './support/eventually';
 
 describe('the module routes over HTTP', () => {
   let host: HostProcess;
@@ -67,7 +68,7 @@ describe('the module routes over HTTP', () => {
     assert.equal(reply.json.error.code, 'ERPMOD_HANDLER_FAILED');
     assert.ok(!reply.text.includes('internal detail 42'), 'the vendor message stays in the log');
     const requestId = reply.json.error.requestId;
-    await waitFor(() => host.logs.some((entry) => entry.requestId === requestId && String(entry.err).includes('internal detail 42')));
+    await eventually('the log has the handler\'s error under the request id', () => host.logs.some((entry) => entry.requestId === requestId && String(entry.err).includes('internal detail 42')), 2000);
   });
 
   it('answers a malformed handler reply with 500 ERPMOD_BAD_RESPONSE', async () => {
@@ -93,11 +94,3 @@ describe('the module routes over HTTP', () => {
   });
 });
 
-
-async function waitFor(predicate: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

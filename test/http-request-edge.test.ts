@@ -7,6 +7,7 @@ import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { rawExchange } from './support/raw-exchange';
 import { memoryOf, uploadFlood } from './support/upload-flood';
+import { eventually } from './support/eventually';
 
 const LIMIT = 256 * 1024;
 /** Room for exactly four bodies at the limit. */
@@ -49,14 +50,6 @@ function startUpload(port: number, length: number | 'chunked', first: number): U
   return { socket, reply, send, answered: () => answered };
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 8000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) assert.fail(`${what}: still not true after ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 describe('the request edge: body memory budget, HEAD, client aborts', () => {
   let host: HostProcess;
   let api: string;
@@ -73,7 +66,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
 
   it('refuses bodies past the budget with 503 ERPMOD_BUSY and Retry-After, keeps serving, and takes uploads again once they end', async () => {
     const uploads = Array.from({ length: 12 }, () => startUpload(host.port, LIMIT, 1000));
-    await eventually('eight uploads are answered', async () => uploads.filter((u) => u.answered()).length >= 8);
+    await eventually('eight uploads are answered', async () => uploads.filter((u) => u.answered()).length >= 8, 8000, 100);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const refused = uploads.filter((u) => u.answered());
     const held = uploads.filter((u) => !u.answered());
@@ -98,7 +91,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
     assert.match(await held[1]!.reply, /^HTTP\/1\.1 200 /);
     held[2]!.socket.destroy();
     held[3]!.socket.destroy();
-    await eventually('a tiny body is accepted again', async () => (await call(`${api}/edge/echo`, 'POST', '"hi"')).status === 200);
+    await eventually('a tiny body is accepted again', async () => (await call(`${api}/edge/echo`, 'POST', '"hi"')).status === 200, 8000, 100);
   });
 
   it('gives back every reservation of uploads abandoned mid-body, by Content-Length and chunked', async () => {
@@ -118,7 +111,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
       const replies = await Promise.all(full.map((u) => u.reply));
       full.forEach((u) => u.socket.destroy());
       return replies.every((text) => /^HTTP\/1\.1 200 /.test(text));
-    });
+    }, 8000, 100);
   });
 
   it('serves HEAD on GET routes: the GET status and headers, content-length included, and no body', async () => {
@@ -150,7 +143,7 @@ describe('the request edge: body memory budget, HEAD, client aborts', () => {
     await new Promise((resolve) => setTimeout(resolve, 150));
     slow.destroy();
     body.destroy();
-    await eventually('both aborts are counted', async () => (await metrics()).aborted === start.aborted + 2);
+    await eventually('both aborts are counted', async () => (await metrics()).aborted === start.aborted + 2, 8000, 100);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // past the slow handler's end
     const end = await metrics();
     assert.equal(end.aborted, start.aborted + 2);

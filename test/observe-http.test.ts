@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { eventually } from './support/eventually';
 
 /** A module dir with alpha (its POST /echo declared `accepts: json`) and the SDK-built inventory. */
 function modulesWithJsonOnlyEcho(): string {
@@ -160,11 +161,3 @@ describe('a port in use, found before any module boots', () => {
     }
   });
 });
-
-async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
