@@ -4,7 +4,7 @@
  * CPU time per request), then paired rounds (both loaded at the same moment, bench/lib/paired-rounds.ts:
  * server CPU time per request, the figure the target is checked against), the ratio of every round
  * printed with its median, quartiles, min and max; with --profile a CPU profile of each under the same load (--serve: start
- * both, print name=url=pid, wait for SIGINT). `--against DIR` adds a third contender, the host built in
+ * both, print name=url=pid, wait for SIGINT or SIGTERM). `--against DIR` adds a third contender, the host built in
  * another checkout (DIR holds its dist/), alternated with the other two: a change to the hot path
  * measured against the build before it at the same moment of a busy machine. The quick loop for hot-path
  * work; `npm run bench` measures the same pair as part of the full run.
@@ -60,7 +60,11 @@ async function main(): Promise<void> {
     if (process.argv.includes('--serve')) {
       // Leaves both running for an outside driver (name=url=pid per line) until interrupted.
       for (const [i, server] of servers.entries()) log(`${urls[i]!.id}=${urls[i]!.url}=${server.pid}`);
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      // Either signal ends the wait, so the finally below stops the servers it started.
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       return;
     }
     const rounds = option('--rounds', 9);
