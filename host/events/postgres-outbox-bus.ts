@@ -7,6 +7,7 @@ import { isThenable, withTimeout } from '../loader/with-timeout';
 import type { ContextDb } from '../store/module-store';
 import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
 import { beginDeliveryMark } from '../store/postgres/delivery-marks';
+import { openListenConnection } from '../store/postgres/listen-connection';
 import { transactionView, type AsyncModuleDbFacade } from '../store/postgres/postgres-db-facade';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
 import { OutboxDeliveries, type ClaimedDelivery, type FailedDelivery, type Published, type PublishedRow } from './outbox-deliveries';
@@ -281,31 +282,19 @@ export class PostgresOutboxBus extends EventBus {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ ...this.plan.admin, application_name: `erpmod:events-listen:${process.pid}`, keepAlive: true });
-    const lost = (): void => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      // The poll reconnects; until then it alone finds new deliveries.
-    };
-    client.on('error', lost);
-    client.on('end', lost);
-    client.on('notification', (message) => {
-      if (message.channel !== EVENTS_CHANNEL) return;
+    this.listener = await openListenConnection({
+      connection: this.plan.admin,
+      name: `erpmod:events-listen:${process.pid}`,
+      channel: EVENTS_CHANNEL,
       // Naming this instance: only its own subscribers are concerned, and only for events it could not
       // deliver at once (published inside a transaction, which has now committed).
-      const only = message.payload ?? '';
-      if (only === '' || (only === this.deliveries.instance && this.own.size > 0)) this.wake();
+      onNotification: (only) => {
+        if (only === '' || (only === this.deliveries.instance && this.own.size > 0)) this.wake();
+      },
+      // The poll reconnects; until then it alone finds new deliveries.
+      onLost: () => {
+        this.listener = undefined;
+      },
     });
-    this.listener = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
-    } catch (error) {
-      this.listener = undefined;
-      void client.end().catch(() => undefined);
-      throw error;
-    }
   }
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from '../logger';
 import { inTransaction } from '../store/postgres/in-transaction';
 import { planConnections, type PostgresSettings } from '../store/postgres/connection-settings';
+import { openListenConnection } from '../store/postgres/listen-connection';
 import { isUnavailable, unavailable } from '../store/postgres/translate-pg-error';
 import { announceChange, ensureFleetSchema, FLEET_CHANNEL, SCHEMA_LOCK } from '../registry/postgres/fleet-schema';
 
@@ -180,30 +181,24 @@ export class PostgresFleetLink {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ ...this.plan.admin, application_name: `erpmod:fleet-listen:${process.pid}`, keepAlive: true });
-    const lost = (reason: string): void => {
-      if (this.listener !== client) return;
-      this.listener = undefined;
-      client.removeAllListeners('notification');
-      void client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.logger.warn({ database: this.where, reason, retryInMs: this.reconnectDelay }, 'fleet: lost the LISTEN connection; reconnecting, then reconciling from the registry');
-      this.scheduleReconnect();
-    };
-    client.on('error', (error) => lost(error.message));
-    client.on('end', () => lost('connection ended'));
-    client.on('notification', (message) => {
-      if (message.channel === FLEET_CHANNEL) this.onWake(`notification ${message.payload ?? ''}`);
+    const client = await openListenConnection({
+      connection: this.plan.admin,
+      name: `erpmod:fleet-listen:${process.pid}`,
+      channel: FLEET_CHANNEL,
+      onNotification: (payload) => this.onWake(`notification ${payload}`),
+      onLost: (reason) => {
+        this.listener = undefined;
+        if (this.closed) return;
+        this.logger.warn({ database: this.where, reason, retryInMs: this.reconnectDelay }, 'fleet: lost the LISTEN connection; reconnecting, then reconciling from the registry');
+        this.scheduleReconnect();
+      },
     });
-    this.listener = client;
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${FLEET_CHANNEL}`);
-    } catch (error) {
-      this.listener = undefined;
+    if (this.closed) {
+      // Closed while a reconnect was connecting: this connection must not outlive the link.
       void client.end().catch(() => undefined);
-      throw error;
+      throw new Error('fleet link closed');
     }
+    this.listener = client;
     this.reconnectDelay = RECONNECT_MIN_MS;
   }
 
