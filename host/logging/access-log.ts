@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { lineWriter, type Logger } from '../logger';
-import { jsonStringBound, writeAscii, writeBytes, writeJsonStringBody, writeMilliseconds, writeUnsigned } from './json-bytes';
+import { jsonStringBound, writeAscii, writeBytes, writeJsonStringBody, writeMilliseconds } from './json-bytes';
 
 /** `access_log_level`: the level module requests are logged at, or `off`. */
 export const ACCESS_LOG_LEVELS = ['off', 'info', 'debug', 'trace'] as const;
@@ -27,8 +27,8 @@ export const FLUSH_AFTER_MS = 20;
  *
  * Each line is the JSON pino would write (same level number, time format, pid, message). A request only
  * leaves its fields behind (WaitingRequests); every FLUSH_AFTER_MS, or when LINES_PER_BATCH wait, the
- * batch is encoded in one loop, byte by byte into a buffer outside the JavaScript heap
- * (host/logging/json-bytes.ts), and handed to the logger's destination. Through `logger.info` a line
+ * batch is encoded in one loop into a buffer outside the JavaScript heap (parts encoded once copied in,
+ * the path escaped byte by byte: host/logging/json-bytes.ts), and handed to the logger's destination. Through `logger.info` a line
  * cost 5–10 µs; built as a string per request, 1.3 µs inside a busy server against 0.58 µs in a loop of
  * its own — the difference is what encoding whole batches wins (docs/benchmarks.md, "The access log,
  * settled"; bench/internal/access-log-cost.ts measures it). The path is logged without its query string,
@@ -37,40 +37,32 @@ export const FLUSH_AFTER_MS = 20;
 export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLog | undefined {
   if (level === 'off' || !logger.isLevelEnabled(level)) return undefined;
   const write = lineWriter(logger);
-  const head = Buffer.from(`{"level":${logger.levels.values[level]},"time":"`);
-  const afterTime = Buffer.from(`","pid":${process.pid},"access":true,"method":"`);
+  const lineParts = new LineParts(logger.levels.values[level]!);
   const buffer = Buffer.allocUnsafe(FLUSH_AT_BYTES);
   const moduleParts = new ModuleParts();
   const waiting = new WaitingRequests(LINES_PER_BATCH);
   let scheduled: NodeJS.Timeout | undefined;
-  let lastMs = 0;
-  let time = Buffer.alloc(0);
 
-  const encode = (into: Buffer, at: number, method: string, path: string, status: number, durationMs: number, moduleBytes: Uint8Array, requestId: string): number => {
-    at = writeBytes(into, at, head);
-    at = writeBytes(into, at, time);
-    at = writeBytes(into, at, afterTime);
-    at = writeAscii(into, at, method);
-    at = writeBytes(into, at, PATH_KEY);
+  // A line is a few copies of parts encoded once (LineParts, ModuleParts) around the fields that differ
+  // per request: each copy costs about as much as a dozen bytes written one by one.
+  const encode = (into: Buffer, at: number, ms: number, method: string, path: string, status: number, durationMs: number, moduleBytes: Uint8Array, requestId: string): number => {
+    const methodParts = lineParts.forMethod(method);
+    at = copy(into, at, methodParts.headAt(ms));
     const pathStart = at;
     at = writeJsonStringBody(into, at, path);
     const pathEnd = at;
-    at = writeBytes(into, at, STATUS_KEY);
-    at = writeUnsigned(into, at, status);
-    at = writeBytes(into, at, DURATION_KEY);
+    const statusParts = lineParts.forStatus(status);
+    at = copy(into, at, statusParts.field);
     const msStart = at;
     at = writeMilliseconds(into, at, durationMs);
     const msEnd = at;
-    at = writeBytes(into, at, moduleBytes);
+    at = copy(into, at, moduleBytes);
     at = writeAscii(into, at, requestId);
-    at = writeBytes(into, at, MESSAGE_KEY);
-    at = writeAscii(into, at, method);
-    into[at++] = 0x20;
-    // The message repeats the escaped path and the duration text: copied, not encoded again.
-    for (let i = pathStart; i < pathEnd; i++) into[at++] = into[i]!;
-    into[at++] = 0x20;
-    at = writeUnsigned(into, at, status);
-    into[at++] = 0x20;
+    // The message repeats the method, the escaped path, the status and the duration text: copied, not encoded again.
+    at = copy(into, at, methodParts.message);
+    into.copyWithin(at, pathStart, pathEnd);
+    at += pathEnd - pathStart;
+    at = writeBytes(into, at, statusParts.message);
     for (let i = msStart; i < msEnd; i++) into[at++] = into[i]!;
     return writeBytes(into, at, LINE_END);
   };
@@ -85,10 +77,6 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
     const wallOffset = Date.now() - performance.now();
     for (let i = 0; i < waiting.count; i++) {
       const ms = Math.floor(wallOffset + waiting.times[i]!);
-      if (ms !== lastMs) {
-        lastMs = ms;
-        time = Buffer.from(new Date(ms).toISOString(), 'latin1');
-      }
       const url = waiting.urls[i]!;
       const queryAt = url.indexOf('?');
       const path = queryAt === -1 ? url : url.slice(0, queryAt);
@@ -102,11 +90,11 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
         if (room > FLUSH_AT_BYTES) {
           // A line longer than the batch (a path of tens of kilobytes) goes alone.
           const alone = Buffer.allocUnsafe(room);
-          write(alone.toString('utf8', 0, encode(alone, 0, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId)));
+          write(alone.toString('utf8', 0, encode(alone, 0, ms, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId)));
           continue;
         }
       }
-      used = encode(buffer, used, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId);
+      used = encode(buffer, used, ms, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId);
     }
     waiting.clear();
     if (used > 0) write(buffer.toString('utf8', 0, used));
@@ -121,10 +109,12 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   };
 }
 
-const PATH_KEY = Buffer.from('","path":"');
-const STATUS_KEY = Buffer.from('","status":');
-const DURATION_KEY = Buffer.from(',"durationMs":');
-const MESSAGE_KEY = Buffer.from('","msg":"');
+/** TypedArray#set is a memcpy without a call into C++, for the parts too long for writeBytes' loop to win. */
+function copy(into: Buffer, at: number, bytes: Uint8Array): number {
+  into.set(bytes, at);
+  return at + bytes.length;
+}
+
 const LINE_END = Buffer.from(' ms"}\n');
 
 /** Requests logged at most per batch: about FLUSH_AT_BYTES of usual lines. */
@@ -171,6 +161,64 @@ class WaitingRequests {
 
   clear(): void {
     this.count = 0;
+  }
+}
+
+/**
+ * The parts of a line that depend only on its method, its status or the millisecond it ended in,
+ * encoded once: `{"level":30,"time":"…","pid":…,"access":true,"method":"GET","path":"` per method and
+ * millisecond, `","status":200,"durationMs":` and ` 200 ` per status, `","msg":"GET ` per method.
+ */
+class LineParts {
+  private readonly methods = new Map<string, MethodParts>();
+  private readonly statuses = new Map<number, StatusParts>();
+
+  constructor(private readonly levelNumber: number) {}
+
+  forMethod(method: string): MethodParts {
+    let parts = this.methods.get(method);
+    if (parts === undefined) {
+      parts = new MethodParts(`{"level":${this.levelNumber},"time":"`, `","pid":${process.pid},"access":true,"method":"${method}","path":"`, method);
+      this.methods.set(method, parts);
+    }
+    return parts;
+  }
+
+  forStatus(status: number): StatusParts {
+    let parts = this.statuses.get(status);
+    if (parts === undefined) {
+      parts = { field: Buffer.from(`","status":${status},"durationMs":`), message: Buffer.from(` ${status} `) };
+      this.statuses.set(status, parts);
+    }
+    return parts;
+  }
+}
+
+interface StatusParts {
+  readonly field: Uint8Array;
+  readonly message: Uint8Array;
+}
+
+class MethodParts {
+  readonly message: Uint8Array;
+  private head: Uint8Array = new Uint8Array(0);
+  private headMs = Number.NaN;
+
+  constructor(
+    private readonly beforeTime: string,
+    private readonly afterTime: string,
+    method: string,
+  ) {
+    this.message = Buffer.from(`","msg":"${method} `);
+  }
+
+  /** The line's start up to the path's opening quote, for a line that ended in millisecond `ms`. */
+  headAt(ms: number): Uint8Array {
+    if (ms !== this.headMs) {
+      this.headMs = ms;
+      this.head = Buffer.from(`${this.beforeTime}${new Date(ms).toISOString()}${this.afterTime}`, 'latin1');
+    }
+    return this.head;
   }
 }
 
