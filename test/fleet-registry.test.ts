@@ -154,4 +154,41 @@ describe('a fleet shares its registry and its installed packs', () => {
       await registry.close();
     }
   });
+  it('shows which instances are live, and drops the rows of an instance gone for an hour (keeping its events and older versions\' rows)', async () => {
+    const { a, b } = hosts;
+    const sql = async (text: string): Promise<void> => {
+      const client = new pg.Client(url);
+      await client.connect();
+      try {
+        await client.query(text);
+      } finally {
+        await client.end();
+      }
+    };
+    await waitFor('A shows A and B live, each with when it was last heard of', () => record(a), (r) =>
+      ['a', 'b'].every((name) => r.instances?.some((i) => i.instance === name && i.live === true && i.lastSeenAt !== null)));
+    // An instance of an earlier version never beats: its row says nothing of its liveness, and is kept.
+    await sql(`INSERT INTO erpmod_fleet.plugin_instances (code, instance, module_dir, status, updated_at) VALUES ('fleetmod', 'earlier', '/srv/modules/fleetmod', 'active', now() - interval '2 days')`);
+    await sql('UPDATE erpmod_fleet.registry_version SET version = version + 1 WHERE id = 1'); // as that instance's write would announce it
+
+    await b.stop();
+    await sql(`UPDATE erpmod_fleet.instances SET seen_at = now() - interval '20 seconds' WHERE instance = 'b'`);
+    const { value: quiet } = await waitFor('A shows B as not live once it missed three beats', () => record(a), (r) =>
+      r.instances?.find((i) => i.instance === 'b')?.live === false);
+    assert.equal(quiet.instances?.find((i) => i.instance === 'a')?.live, true, 'A itself is live');
+    assert.deepEqual(
+      quiet.instances?.find((i) => i.instance === 'earlier'),
+      { instance: 'earlier', status: 'active', lastError: null, loadedAt: null, binarySha256: null, updatedAt: quiet.instances?.find((i) => i.instance === 'earlier')?.updatedAt, lastSeenAt: null, live: null },
+      'a row no beat vouches for: liveness unknown',
+    );
+
+    await sql(`UPDATE erpmod_fleet.instances SET seen_at = now() - interval '2 hours' WHERE instance = 'b'`);
+    const { value: pruned } = await waitFor('the fleet drops B\'s rows once it is gone for an hour', () => record(a), (r) =>
+      r.instances !== undefined && !r.instances.some((i) => i.instance === 'b'));
+    // C refused the pack, so it has no row for this module.
+    assert.deepEqual(pruned.instances?.map((i) => i.instance).sort(), ['a', 'earlier'], 'the live instance and the earlier version\'s row stay');
+    assert.ok(pruned.events.some((event) => event.instance === 'b'), "B's audit events stay");
+    const list = (await a.admin('/plugins')).json as PluginRecord[];
+    assert.ok(!list.some((p) => p.instances?.some((i) => i.instance === 'b')), 'GET /plugins no longer lists B anywhere');
+  });
 });

@@ -55,6 +55,10 @@ export interface PluginInstanceState {
   readonly loadedAt: string | null;
   readonly binarySha256: string | null;
   readonly updatedAt: string;
+  /** When the instance last told the fleet it is alive (it does every few seconds); null for an instance of an earlier version, which does not. */
+  readonly lastSeenAt: string | null;
+  /** Heard of within the last few beats; null when the instance does not tell (lastSeenAt null). */
+  readonly live: boolean | null;
 }
 
 export interface PluginRecord {

@@ -11,7 +11,8 @@ export const REGISTRY_LOCK = 0x45_52_50_52; // 'ERPR'
 /**
  * Everything a fleet shares besides module data, in the erpmod_fleet schema: the registry (plugins and
  * their endpoints shared; plugin_instances per instance; plugin_events with the instance each happened
- * on), the operator's module_state, the version every change bumps, and the installed packs' bytes.
+ * on), when each instance was last heard of (instances), the operator's module_state, the version every
+ * change bumps, and the installed packs' bytes.
  * Idempotent: run by the registry and by the fleet link at open.
  */
 const SCHEMA = `
@@ -62,6 +63,10 @@ const SCHEMA = `
     erpmod_abi    INTEGER,
     updated_at    TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (code, instance)
+  );
+  CREATE TABLE IF NOT EXISTS erpmod_fleet.instances (
+    instance TEXT PRIMARY KEY,
+    seen_at  TIMESTAMPTZ NOT NULL
   );
   CREATE TABLE IF NOT EXISTS erpmod_fleet.plugin_events (
     id       BIGSERIAL PRIMARY KEY,

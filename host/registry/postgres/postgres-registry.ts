@@ -14,6 +14,7 @@ import type {
   RegistryWrites,
 } from '../plugin-repository';
 import { announceChange, ensureFleetSchema, REGISTRY_LOCK } from './fleet-schema';
+import { beat, HEARTBEAT_MS, LIVE_WITHIN_MS } from './instance-heartbeat';
 import { MIRRORED_EVENTS, RegistryMirror, type FleetEndpointRow, type FleetEventRow, type FleetInstanceRow, type FleetPluginRow } from './registry-mirror';
 
 /** One write of a batch, as PostgreSQL statements; collected first so the whole batch is one transaction. */
@@ -40,6 +41,9 @@ export class PostgresRegistry implements PluginRepository {
   private readonly where: string;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  private beatFailing = false;
 
   private constructor(settings: PostgresSettings, readonly instance: string, private readonly logger: Logger) {
     const plan = planConnections(settings);
@@ -58,6 +62,8 @@ export class PostgresRegistry implements PluginRepository {
     try {
       await registry.transaction((client) => ensureFleetSchema(client));
       await registry.refresh();
+      await registry.beat();
+      registry.heartbeat = setInterval(() => void registry.beat().catch(() => undefined), HEARTBEAT_MS).unref();
     } catch (error) {
       await registry.close();
       throw error;
@@ -152,9 +158,32 @@ export class PostgresRegistry implements PluginRepository {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    await this.beating?.catch(() => undefined);
     await this.refreshing?.catch(() => undefined);
     await this.pool.end().catch(() => undefined);
     this.mirror.close();
+  }
+
+  /**
+   * Tells the fleet this instance is alive and reads when every other one last did (instance-heartbeat.ts).
+   * One beat at a time; a failed one is logged once per outage and tried again at the next.
+   */
+  private beat(): Promise<void> {
+    this.beating ??= (async () => {
+      try {
+        this.mirror.applyBeats(await this.transaction((client) => beat(client, this.instance)), LIVE_WITHIN_MS);
+        if (this.beatFailing) this.logger.info({ database: this.where }, 'registry: telling the fleet this instance is alive again');
+        this.beatFailing = false;
+      } catch (error) {
+        if (!this.beatFailing) this.logger.warn({ database: this.where, err: messageOf(error) }, 'registry: could not tell the fleet this instance is alive; other instances will show it as not live until the next beat succeeds');
+        this.beatFailing = true;
+        throw error;
+      } finally {
+        this.beating = undefined;
+      }
+    })();
+    return this.beating;
   }
 
   private async readIntoMirror(): Promise<void> {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { applyRegistryMigrations } from '../sqlite/open-sqlite-database';
 import { MIRROR_TABLES } from '../sqlite/registry-schema';
 import { SqliteRegistry } from '../sqlite/sqlite-registry';
+import type { InstanceBeat } from './instance-heartbeat';
 
 /** How many of the fleet's newest audit events a mirror keeps (the console and /plugins/:code show the newest). */
 export const MIRRORED_EVENTS = 5000;
@@ -97,6 +98,8 @@ export class RegistryMirror {
       insertInstance: db.prepare(
         'INSERT INTO plugin_instances (code, instance, status, last_error, loaded_at, binary_sha256, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      clearBeats: db.prepare('DELETE FROM instance_beats'),
+      insertBeat: db.prepare('INSERT INTO instance_beats (instance, seen_at, live_until) VALUES (?, ?, ?)'),
       insertEvent: db.prepare('INSERT OR IGNORE INTO plugin_events (id, plugin_id, kind, detail, at, instance) VALUES (?, ?, ?, ?, ?, ?)'),
       newestEvent: db.prepare('SELECT COALESCE(MAX(id), 0) FROM plugin_events').pluck(),
       prune: db.prepare('DELETE FROM plugin_events WHERE id <= ?'),
@@ -133,6 +136,19 @@ export class RegistryMirror {
       }
       const newest = s.newestEvent.get() as number;
       if (newest > MIRRORED_EVENTS) s.prune.run(newest - MIRRORED_EVENTS);
+    })();
+  }
+
+  /**
+   * Replaces when each instance was last heard of. `ageMs` is on the database server's clock, so an
+   * instance counts as live for `liveWithinMs` after its beat whatever this machine's clock says.
+   */
+  applyBeats(beats: readonly InstanceBeat[], liveWithinMs: number): void {
+    const s = this.statements;
+    const now = Date.now();
+    this.db.transaction(() => {
+      s.clearBeats.run();
+      for (const b of beats) s.insertBeat.run(b.instance, b.seenAt.toISOString(), Math.round(now - b.ageMs + liveWithinMs));
     })();
   }
 

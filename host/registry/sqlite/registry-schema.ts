@@ -55,7 +55,8 @@ export const REGISTRY_MIGRATIONS: readonly string[] = [
 
 /**
  * What the in-memory mirror of a fleet's registry (registry/postgres/registry-mirror.ts) has beyond a
- * host's file: every instance's state and the instance each event happened on. Not a migration: a
+ * host's file: every instance's state, when each was last heard of (`live_until`: until when, on this
+ * process's clock in ms, it counts as live) and the instance each event happened on. Not a migration: a
  * lone host's file never needs them.
  */
 export const MIRROR_TABLES = `
@@ -68,5 +69,10 @@ export const MIRROR_TABLES = `
     binary_sha256  TEXT,
     updated_at     TEXT NOT NULL,
     PRIMARY KEY (code, instance)
+  );
+  CREATE TABLE instance_beats (
+    instance   TEXT PRIMARY KEY,
+    seen_at    TEXT NOT NULL,
+    live_until INTEGER NOT NULL
   );
   ALTER TABLE plugin_events ADD COLUMN instance TEXT;`;

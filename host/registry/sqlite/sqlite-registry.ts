@@ -63,6 +63,8 @@ interface InstanceRow {
   loaded_at: string | null;
   binary_sha256: string | null;
   updated_at: string;
+  seen_at: string | null;
+  live_until: number | null;
 }
 
 /**
@@ -105,7 +107,12 @@ export class SqliteRegistry implements PluginRepository {
       all: db.prepare('SELECT * FROM plugins ORDER BY code'),
       one: db.prepare('SELECT * FROM plugins WHERE code = ?'),
       endpointsOf: db.prepare('SELECT method, path, type FROM plugin_endpoints WHERE plugin_id = ? ORDER BY path, method'),
-      instancesOf: fleet ? db.prepare('SELECT instance, status, last_error, loaded_at, binary_sha256, updated_at FROM plugin_instances WHERE code = ? ORDER BY instance') : undefined,
+      instancesOf: fleet
+        ? db.prepare(
+            `SELECT i.instance, i.status, i.last_error, i.loaded_at, i.binary_sha256, i.updated_at, b.seen_at, b.live_until
+               FROM plugin_instances i LEFT JOIN instance_beats b ON b.instance = i.instance WHERE i.code = ? ORDER BY i.instance`,
+          )
+        : undefined,
       eventsOf: db.prepare(`SELECT e.id, e.kind, e.detail, e.at, ${instance} FROM plugin_events e WHERE e.plugin_id = ? ORDER BY e.id DESC LIMIT ?`),
       eventsAfter: db.prepare(
         `SELECT e.id, p.code, e.kind, e.detail, e.at, ${instance} FROM plugin_events e JOIN plugins p ON p.id = e.plugin_id
@@ -259,7 +266,16 @@ export class SqliteRegistry implements PluginRepository {
     if (instances.length === 0) return record;
     return {
       ...record,
-      instances: instances.map((i): PluginInstanceState => ({ instance: i.instance, status: i.status, lastError: i.last_error, loadedAt: i.loaded_at, binarySha256: i.binary_sha256, updatedAt: i.updated_at })),
+      instances: instances.map((i): PluginInstanceState => ({
+        instance: i.instance,
+        status: i.status,
+        lastError: i.last_error,
+        loadedAt: i.loaded_at,
+        binarySha256: i.binary_sha256,
+        updatedAt: i.updated_at,
+        lastSeenAt: i.seen_at,
+        live: i.live_until === null ? null : Date.now() <= i.live_until,
+      })),
     };
   }
 }
