@@ -333,6 +333,30 @@ describe('execution: pool with module data on PostgreSQL', () => {
       await host.stop();
     }
   });
+  it('says a request waited in vain for one of its module\'s connections because the pool was full, not that PostgreSQL is down', async () => {
+    server ??= await startPostgres();
+    const host = await startHostProcess({
+      modulesDir: makeModulesDir(['pool-lab']),
+      env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_small'), ERPMOD_DATABASE_POOL_SIZE: '1', ERPMOD_DATABASE_CONNECT_TIMEOUT_MS: '150' },
+    });
+    try {
+      // One transaction holds the module's only connection for 800 ms; a second waits 150 ms for it and gives up.
+      const holding = call(`${host.url}${LAB}/transfer`, 'POST', { id: 'hold', begin: 'BEGIN', pause_ms: 800 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = performance.now();
+      const waiting = await call(`${host.url}${LAB}/transfer`, 'POST', { id: 'wait', begin: 'BEGIN', pause_ms: 0 });
+      assert.equal(waiting.status, 503, waiting.text);
+      assert.equal(waiting.json?.error?.code, 'ERPMOD_DATABASE_UNAVAILABLE', 'the code modules and clients already know');
+      assert.ok(performance.now() - started < 450, 'answered once the wait ran out, not when the connection came free');
+      assert.equal((await holding).status, 201, 'the transaction holding the connection finished');
+      const line = host.logs.find((entry) => entry.msg === 'module request failed' && entry.module === 'pool-lab');
+      assert.ok(line !== undefined, 'the failure is logged');
+      assert.match(String(line.cause), /no connection to PostgreSQL at 127\.0\.0\.1:\d+\/pool_lab_small came free within 150 ms \(database_connect_timeout_ms\): all 1 \(database_pool_size\) were in use, 1 of them by the module's open transactions; PostgreSQL answered none of the module's statements meanwhile: the server is down or stuck, or the transactions holding the connections are waiting \(on a lock, or on the module's code between statements\)/, String(line.cause));
+      assert.doesNotMatch(String(line.cause), /is unavailable/, 'not reported as a server that cannot be reached');
+    } finally {
+      await host.stop();
+    }
+  });
 });
 
 describe('pool settings in an isolated module (isolation: process)', () => {

@@ -301,7 +301,9 @@ export class ModuleDispatcher {
       if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
       // Refusals for capacity are expected under load; logging each would add to it (the 5xx counter shows them).
       const log = error.status >= 500 && error.code !== 'ERPMOD_BUSY' ? 'error' : 'debug';
-      this.options.logger[log]({ module, requestId, code: error.code, err: error.message }, 'module request failed');
+      // The reply keeps the host's internals out; the log has the cause (for a database, what it said).
+      const cause = error.cause === undefined ? {} : { cause: messageOf(error.cause) };
+      this.options.logger[log]({ module, requestId, code: error.code, err: error.message, ...cause }, 'module request failed');
       sendError(res, error.code, error.message, requestId);
       return error.status;
     }

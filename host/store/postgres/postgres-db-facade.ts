@@ -1,7 +1,8 @@
 import type pg from 'pg';
+import type { ErpmodError } from '../../errors';
 import { translatePlaceholders } from './translate-placeholders';
 import { bindValue } from './pg-row-types';
-import { isUnavailable, translatePgError, unavailable } from './translate-pg-error';
+import { isPoolWaitTimeout, isUnavailable, poolExhausted, translatePgError, unavailable } from './translate-pg-error';
 
 type SqlParams = readonly unknown[] | Record<string, unknown> | undefined;
 
@@ -92,20 +93,38 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     return name;
   }
 
+  // Connections checked out by this module's transactions (from BEGIN to COMMIT or ROLLBACK), and when
+  // PostgreSQL last answered one of its statements: what a wait for a free connection that ran out reports.
+  let heldByTransactions = 0;
+  let lastAnsweredAt = Number.NEGATIVE_INFINITY;
+  function answered(): void {
+    lastAnsweredAt = performance.now();
+    options.availability?.reachable();
+  }
+  // A wait for a free connection that ran out says the pool was full, not that the server is down.
+  function unavailableBecause(error: unknown): ErpmodError {
+    if (!isPoolWaitTimeout(error)) {
+      options.availability?.unreachable(error);
+      return unavailable(where, error);
+    }
+    const waitMs = pool.options.connectionTimeoutMillis ?? 0;
+    const answeredMeanwhile = performance.now() - lastAnsweredAt <= waitMs;
+    return poolExhausted(where, { module: options.code, size: pool.options.max ?? 10, waitMs, heldByTransactions, answeredMeanwhile }, error);
+  }
+
   // `open` is the transaction the statement belongs to (its connection), or none: then any pooled connection.
   async function withClient<T>(open: Promise<pg.PoolClient> | undefined, work: (client: pg.PoolClient | pg.Pool) => Promise<T>, dropped?: () => boolean): Promise<T> {
     try {
       const result = await work(open === undefined ? pool : await open);
-      options.availability?.reachable();
+      answered();
       return result;
     } catch (error) {
       if (isUnavailable(error)) {
-        options.availability?.unreachable(error);
         if (open !== undefined && dropped?.() === true) {
           const client = await open.catch(() => undefined);
           if (client !== undefined) releaseClient(client, true);
         }
-        throw unavailable(where, error);
+        throw unavailableBecause(error);
       }
       throw translatePgError(error, where);
     }
@@ -185,6 +204,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   }
   function releaseClient(client: pg.PoolClient, destroy: boolean): void {
     client.off('error', ignoreClientError);
+    heldByTransactions--;
     writeTurns.get(client)?.();
     writeTurns.delete(client);
     client.release(destroy);
@@ -203,6 +223,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       turnDone?.();
       throw error;
     }
+    heldByTransactions++;
     if (turnDone !== undefined) writeTurns.set(client, turnDone);
     // A connection lost between statements is reported by the next statement; the event alone must not end the process.
     client.on('error', ignoreClientError);
@@ -218,13 +239,10 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   async function awaitStart(starting: Promise<pg.PoolClient>, forget: () => void): Promise<void> {
     try {
       await starting;
-      options.availability?.reachable();
+      answered();
     } catch (error) {
       forget();
-      if (isUnavailable(error)) {
-        options.availability?.unreachable(error);
-        throw unavailable(where, error);
-      }
+      if (isUnavailable(error)) throw unavailableBecause(error);
       throw translatePgError(error, where);
     }
   }
@@ -244,7 +262,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     try {
       if (statement === 'COMMIT') await options.beforeCommit?.(client, delivery);
       await client.query(statement);
-      options.availability?.reachable();
+      answered();
     } catch (error) {
       broken = isUnavailable(error);
       if (broken) {

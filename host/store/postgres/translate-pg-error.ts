@@ -42,6 +42,40 @@ export function isUnavailable(error: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|connect ECONNREFUSED|Connection ended/i.test(message);
 }
 
+/**
+ * node-postgres' pool gave up waiting for one of its connections to come free (every one was in use),
+ * as opposed to a connection attempt that failed ("Connection terminated due to connection timeout").
+ */
+export function isPoolWaitTimeout(error: unknown): boolean {
+  return messageOf(error) === 'timeout exceeded when trying to connect';
+}
+
+/**
+ * What a statement that waited in vain for one of its module's connections is told. The code stays
+ * ERPMOD_DATABASE_UNAVAILABLE (a module's DbError::IsUnavailable() and the 503 clients get do not
+ * change); the message says the pool was full and what held it, rather than that the server is down.
+ */
+export function poolExhausted(where: string, pool: PoolState, error: unknown): ErpmodError {
+  const why = pool.answeredMeanwhile
+    ? '; PostgreSQL kept answering meanwhile, so the pool is too small for the load: raise database_pool_size, or lower max_concurrency in module.yml'
+    : "; PostgreSQL answered none of the module's statements meanwhile: the server is down or stuck, or the transactions holding the connections are waiting (on a lock, or on the module's code between statements)";
+  return new ErpmodError(
+    'ERPMOD_DATABASE_UNAVAILABLE',
+    `module "${pool.module}": no connection to PostgreSQL at ${where} came free within ${pool.waitMs} ms (database_connect_timeout_ms): ` +
+      `all ${pool.size} (database_pool_size) were in use, ${pool.heldByTransactions} of them by the module's open transactions${why}`,
+    { cause: error, details: { database: where, reason: 'pool-exhausted', poolSize: pool.size } },
+  );
+}
+
+export interface PoolState {
+  readonly module: string;
+  readonly size: number;
+  readonly waitMs: number;
+  readonly heldByTransactions: number;
+  /** Whether any statement of the module was answered while this one waited. */
+  readonly answeredMeanwhile: boolean;
+}
+
 export function unavailable(where: string, error: unknown): ErpmodError {
   return new ErpmodError('ERPMOD_DATABASE_UNAVAILABLE', `PostgreSQL at ${where} is unavailable: ${reasonOf(error)}`, { cause: error, details: { database: where } });
 }
