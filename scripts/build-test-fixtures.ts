@@ -23,6 +23,11 @@ interface FixtureSpec {
   cxx?: string;
   /** A C source inside the fixture directory, built instead of fixture-module.c. */
   c?: string;
+  /**
+   * Headers of an earlier SDK (a directory relative to the fixture's, searched before native-sdk/include):
+   * the files that differ from today's, so the library is built as a vendor built it then.
+   */
+  sdk?: string;
 }
 
 
@@ -32,7 +37,8 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
   const output = path.join(dir, 'lib', `${process.platform}-${process.arch}`, `${manifest.code}.so`);
   const own = spec.cxx ?? spec.c;
   const entry = own === undefined ? source : path.join(dir, own);
-  const sdkHeaders = own === undefined ? [path.join(sdkInclude, 'erpmod', 'abi.h')] : listHeaders(path.join(sdkInclude, 'erpmod'));
+  const earlierSdk = spec.sdk === undefined ? [] : [path.join(dir, spec.sdk)];
+  const sdkHeaders = own === undefined ? [path.join(sdkInclude, 'erpmod', 'abi.h')] : [sdkInclude, ...earlierSdk].flatMap((headers) => listHeaders(path.join(headers, 'erpmod')));
   const inputs = [entry, path.join(dir, 'fixture.json'), path.join(dir, 'module.yml'), ...sdkHeaders];
   if (fs.existsSync(output) && inputs.every((input) => fs.statSync(input).mtimeMs <= fs.statSync(output).mtimeMs)) return undefined;
 
@@ -41,7 +47,7 @@ async function buildFixture(dir: string, include: string): Promise<string | unde
   const temporary = `${output}.${process.pid}.tmp`;
   const common = [
     '-shared', '-fPIC', '-O2', '-fvisibility=hidden', '-fno-gnu-unique', '-Wall',
-    `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines, '-I', include, '-I', sdkInclude,
+    `-DNAPI_VERSION=${spec.napi ?? 8}`, `-DFIXTURE_CODE="${manifest.code}"`, ...defines, '-I', include, ...earlierSdk.flatMap((headers) => ['-I', headers]), '-I', sdkInclude,
   ];
   if (spec.cxx === undefined) {
     await run('cc', [...common, ...(spec.c === undefined ? [] : ['-std=c99', '-D_POSIX_C_SOURCE=200809L', '-pthread']), entry, '-o', temporary]);

@@ -333,6 +333,26 @@ describe('execution: pool with module data on PostgreSQL', () => {
       await host.stop();
     }
   });
+  it('keeps transactions whole and apart for a library built against the SDK before transactions by handle: they take turns', async () => {
+    server ??= await startPostgres();
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab-earlier-sdk']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_earlier') } });
+    try {
+      for (const begin of ['BEGIN', 'BEGIN IMMEDIATE']) {
+        const ids = ['1', '2', '3'].map((n) => `${begin === 'BEGIN' ? 'b' : 'i'}${n}`);
+        const replies = await Promise.all(ids.map((id, i) => call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1, begin, pause_ms: 200, backend: true })));
+        assert.deepEqual(replies.map((reply) => reply.status), [201, 500, 201], `${begin}: ${replies.map((reply) => reply.text).join(' | ')}`);
+        const [a, b] = [replies[0]!.json, replies[2]!.json] as { startedUs: number; endedUs: number; backends: number[] }[];
+        // The SDK's database lock: one transaction of the module at a time in the process, whole on one connection.
+        assert.ok(a!.endedUs <= b!.startedUs || b!.endedUs <= a!.startedUs, `${begin}: two transactions overlapped: ${JSON.stringify([a, b])}`);
+        assert.equal(a!.backends[0], a!.backends[1], `${begin}: one transaction, one connection`);
+        assert.equal(b!.backends[0], b!.backends[1], `${begin}: one transaction, one connection`);
+      }
+      assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { b1: 2, b3: 2, i1: 2, i3: 2 } }, 'the failed transfers left nothing');
+    } finally {
+      await host.stop();
+    }
+  });
+
   it('says a request waited in vain for one of its module\'s connections because the pool was full, not that PostgreSQL is down', async () => {
     server ??= await startPostgres();
     const host = await startHostProcess({
