@@ -1,8 +1,9 @@
 /**
  * `node dist/bench/light-route.js [--rounds N] [--seconds S] [--paired-only] [--profile] [--against DIR]`:
  * the light route alone, erpmod in-process against raw node:http: alternated rounds (req/s and server
- * CPU time per request), then paired rounds (both loaded at the same moment, bench/lib/paired-rounds.ts:
- * server CPU time per request, the figure the target is checked against), the ratio of every round
+ * CPU time per request), then paired rounds (both loaded at the same moment, bench/lib/paired-rounds.ts,
+ * on fresh servers for every round, bench/lib/paired-blocks.ts: server CPU time per request, the figure
+ * the target is checked against), the ratio of every round
  * printed with its median, quartiles, min and max; with --profile a CPU profile of each under the same load (--serve: start
  * both, print name=url=pid, wait for SIGINT or SIGTERM). `--against DIR` adds a third contender, the host built in
  * another checkout (DIR holds its dist/), alternated with the other two: a change to the hot path
@@ -17,7 +18,7 @@ import { assembleModules, erpmodInProcess, startHost } from './contenders/erpmod
 import { rawHttp } from './contenders/raw-http';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { alternateRounds, type RoundRun } from './lib/alternate-rounds';
-import { pairedRounds } from './lib/paired-rounds';
+import { pairedBlocks } from './lib/paired-blocks';
 import { loadTool } from './lib/load-generator';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
 import { freePort, type ServerProcess } from './lib/server-process';
@@ -83,7 +84,15 @@ async function main(): Promise<void> {
         log(`    ${describeSpread(rps)}\n`);
       }
     }
-    const paired = await pairedRounds(urls, { rounds, seconds: Math.max(seconds, 3), warmupSeconds: 2, connections: 50, workDir }, log);
+    // Paired rounds on fresh servers, a new set for every round (bench/lib/paired-blocks.ts): the ones above
+    // stop first, so only the pair measured runs.
+    for (const server of servers.splice(0)) await server.stop().catch(() => undefined);
+    const paired = (await pairedBlocks(
+      contenders.map((contender) => ({ id: contender.id, start: async (block) => contender.start({ dataDir: path.join(workDir, `paired-${contender.id}-${block}`), port: await freePort(), pingModuleDir }) })),
+      [PING_PATH],
+      { blocks: rounds, roundsPerBlock: 1, seconds: Math.max(seconds, 3), warmupSeconds: 2, connections: 50, workDir },
+      log,
+    )).get(PING_PATH)!;
     for (const id of others) {
       const ratios = cpuRatios(paired.get('raw')!, paired.get(id)!);
       log(`\npaired: raw / ${id}, server CPU time per request, every round: ${ratios.map((r) => r.toFixed(3)).join(' ')}`);

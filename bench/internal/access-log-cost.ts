@@ -1,9 +1,10 @@
 /**
  * What the access log costs: two erpmod hosts, identical but for `access_log_level` (info vs off), both
- * logging at info into a pipe the bench reads, alternated in one run on the light route (where the log
- * line is the largest share of the work) and on the SQL route, both loaded at the same moment (paired
- * rounds): the server's CPU time per request, on over off, is the figure; req/s of two servers sharing a
- * core follows from it. Runs inside `npm run bench`, or alone:
+ * logging at info into a pipe the bench reads, on the light route (where the log line is the largest
+ * share of the work) and on the SQL route, both loaded at the same moment (paired rounds), a fresh pair
+ * of hosts for every round (bench/lib/paired-blocks.ts: one pair alone carries up to ±3 % of luck): the
+ * server's CPU time per request, on over off, is the figure; req/s of two servers sharing a core follows
+ * from it. Runs inside `npm run bench`, or alone:
  * `node dist/bench/internal/access-log-cost.js [--quick] [--against DIR]`.
  */
 import fs from 'node:fs';
@@ -12,10 +13,10 @@ import path from 'node:path';
 import { PING_PATH, SUMMARY_PATH, type ContenderContext } from '../contenders/contender';
 import { assembleModules, startHost } from '../contenders/erpmod-in-process';
 import type { RoundPlan, RoundRun } from '../lib/alternate-rounds';
-import { pairedRounds } from '../lib/paired-rounds';
+import { pairedBlocks, type BlockTarget } from '../lib/paired-blocks';
 import { median } from '../lib/stats';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from '../lib/module-copies';
-import { freePort, type ServerProcess } from '../lib/server-process';
+import { freePort } from '../lib/server-process';
 
 export interface RouteCost {
   readonly route: string;
@@ -34,11 +35,11 @@ export interface AccessLogCost {
 
 /** `cli`: the host to measure, this checkout's build unless given (another build's dist/host/cli/erpmod.js). */
 export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: string, log: (line: string) => void, cli?: string): Promise<AccessLogCost> {
-  const servers: ServerProcess[] = [];
-  try {
-    const start = async (id: 'on' | 'off'): Promise<ServerProcess> => {
-      const context: ContenderContext = { dataDir: path.join(plan.workDir, `access-${id}`), port: await freePort(), pingModuleDir };
-      const server = await startHost(context, {
+  const target = (id: 'on' | 'off'): BlockTarget => ({
+    id,
+    start: async (block) => {
+      const context: ContenderContext = { dataDir: path.join(plan.workDir, `access-${id}-${block}`), port: await freePort(), pingModuleDir };
+      return startHost(context, {
         label: `erpmod, access log ${id}`,
         modulesDir: assembleModules(context, false),
         logLevel: 'info',
@@ -46,26 +47,22 @@ export async function measureAccessLogCost(plan: RoundPlan, pingModuleDir: strin
         discardOutput: true,
         ...(cli === undefined ? {} : { cli }),
       });
-      servers.push(server);
-      return server;
-    };
-    const targets = { on: await start('on'), off: await start('off') };
-    const measure = async (route: string): Promise<RouteCost> => {
-      log(`    access log on vs off, GET ${route}, both loaded at the same moment (paired rounds)`);
-      const paired = await pairedRounds(
-        (['on', 'off'] as const).map((id) => ({ id, url: `${targets[id].url}${route}`, pid: targets[id].pid })),
-        { rounds: plan.rounds, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
-        log,
-      );
-      const runs = { on: paired.get('on')!, off: paired.get('off')! };
-      const ratio = (pick: (run: RoundRun) => number): number => median(runs.on.map((run, i) => pick(run) / pick(runs.off[i]!)));
-      const summary = (list: RoundRun[]): RouteCost['on'] => ({ rps: median(list.map((r) => r.requestsPerSecond)), cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest ?? Number.NaN)) });
-      return { route, rpsRatio: ratio((r) => r.requestsPerSecond), cpuRatio: ratio((r) => r.cpuUsPerRequest ?? Number.NaN), on: summary(runs.on), off: summary(runs.off) };
-    };
-    return { light: await measure(PING_PATH), sql: await measure(SUMMARY_PATH) };
-  } finally {
-    for (const server of servers) await server.stop().catch(() => undefined);
-  }
+    },
+  });
+  log(`    access log on vs off, GET ${PING_PATH} and GET ${SUMMARY_PATH}, both loaded at the same moment (paired rounds), fresh hosts for each of ${plan.rounds} blocks`);
+  const measured = await pairedBlocks(
+    [target('on'), target('off')],
+    [PING_PATH, SUMMARY_PATH],
+    { blocks: plan.rounds, roundsPerBlock: 1, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
+    log,
+  );
+  const costOf = (route: string): RouteCost => {
+    const runs = { on: measured.get(route)!.get('on')!, off: measured.get(route)!.get('off')! };
+    const ratio = (pick: (run: RoundRun) => number): number => median(runs.on.map((run, i) => pick(run) / pick(runs.off[i]!)));
+    const summary = (list: RoundRun[]): RouteCost['on'] => ({ rps: median(list.map((r) => r.requestsPerSecond)), cpuUsPerRequest: median(list.map((r) => r.cpuUsPerRequest ?? Number.NaN)) });
+    return { route, rpsRatio: ratio((r) => r.requestsPerSecond), cpuRatio: ratio((r) => r.cpuUsPerRequest ?? Number.NaN), on: summary(runs.on), off: summary(runs.off) };
+  };
+  return { light: costOf(PING_PATH), sql: costOf(SUMMARY_PATH) };
 }
 
 if (require.main === module) {

@@ -1,0 +1,53 @@
+/**
+ * Paired rounds over fresh processes. Two identical servers started one after the other differ in CPU
+ * time per request by up to ±3 % for as long as they live (measured: five pairs of the same host gave
+ * 0.968–1.029), whatever the rounds do — where each process's memory and threads happened to land. A
+ * figure from one pair carries that luck; here every block starts each target anew (the start order
+ * rotating from block to block), warms it up, measures it in paired rounds on every path, and stops it,
+ * so the median over blocks carries the luck of several pairs instead of one.
+ */
+import type { RoundRun } from './alternate-rounds';
+import { pairedRounds } from './paired-rounds';
+import type { ServerProcess } from './server-process';
+
+export interface BlockTarget {
+  readonly id: string;
+  /** Starts a fresh server for block `block` (a data directory of its own: a contender may not reopen one). */
+  readonly start: (block: number) => Promise<ServerProcess>;
+}
+
+export interface BlockPlan {
+  readonly blocks: number;
+  readonly roundsPerBlock: number;
+  readonly seconds: number;
+  /** One untimed paired round of this length per path and block (0: none). */
+  readonly warmupSeconds: number;
+  readonly connections: number;
+  readonly workDir: string;
+}
+
+/** Every path's rounds per target, over all blocks (the same order for every target). */
+export async function pairedBlocks(targets: readonly BlockTarget[], paths: readonly string[], plan: BlockPlan, log: (line: string) => void): Promise<Map<string, Map<string, RoundRun[]>>> {
+  const runs = new Map(paths.map((path) => [path, new Map(targets.map((target) => [target.id, [] as RoundRun[]]))]));
+  for (let block = 0; block < plan.blocks; block++) {
+    const servers = new Map<string, ServerProcess>();
+    try {
+      for (let k = 0; k < targets.length; k++) {
+        const target = targets[(block + k) % targets.length]!;
+        servers.set(target.id, await target.start(block));
+      }
+      log(`    block ${block + 1}/${plan.blocks}: ${[...servers.keys()].join(', ')} started in that order`);
+      for (const path of paths) {
+        const measured = await pairedRounds(
+          targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
+          { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
+          log,
+        );
+        for (const target of targets) runs.get(path)!.get(target.id)!.push(...measured.get(target.id)!);
+      }
+    } finally {
+      for (const server of servers.values()) await server.stop().catch(() => undefined);
+    }
+  }
+  return runs;
+}
