@@ -33,13 +33,26 @@ export interface ModuleView {
   readonly dependents: readonly string[];
 }
 
-/** A plugin_events row; `code` is set where entries of several modules are mixed. */
+/** A plugin_events row; `code` is set where entries of several modules are mixed, `instance` in a fleet (PostgreSQL). */
 export interface AuditEntry {
   readonly id: number;
   readonly code?: string;
   readonly kind: string;
   readonly detail: unknown;
   readonly at: string;
+  readonly instance?: string;
+}
+
+/** One instance of a fleet serving (or having served) the module: its own state, and whether it is alive. */
+export interface InstanceShape {
+  readonly instance: string;
+  readonly status: string;
+  readonly lastError: string | null;
+  readonly loadedAt: string | null;
+  readonly binarySha256: string | null;
+  readonly lastSeenAt: string | null;
+  /** Heard of within the last few seconds; null for an instance of an earlier version, which does not say. */
+  readonly live: boolean | null;
 }
 
 export interface MetricsShape {
@@ -59,6 +72,8 @@ export interface ModuleDetail extends ModuleView {
   readonly metrics: MetricsShape | null;
   readonly events: readonly AuditEntry[];
   readonly crashes: readonly AuditEntry[];
+  /** Every instance of the fleet with a state for this module (database_url set); null for a lone host. */
+  readonly instances: readonly InstanceShape[] | null;
 }
 
 export interface FindingShape {

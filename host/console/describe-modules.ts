@@ -38,6 +38,8 @@ export function describeModule(sources: ModuleSources, code: string): ModuleDeta
     metrics: sources.table.slots.get(code)?.metrics.snapshot() ?? null,
     events,
     crashes: events.filter((event) => event.kind === 'crashed'),
+    instances:
+      record.instances?.map(({ instance, status, lastError, loadedAt, binarySha256, lastSeenAt, live }) => ({ instance, status, lastError, loadedAt, binarySha256, lastSeenAt, live })) ?? null,
   };
 }
 

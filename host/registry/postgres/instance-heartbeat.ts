@@ -37,6 +37,11 @@ export async function beat(client: pg.ClientBase, instance: string): Promise<Ins
     [GONE_AFTER_MS / 1000],
   );
   if ((pruned.rowCount ?? 0) > 0) await announceChange(client);
+  return readBeats(client);
+}
+
+/** Every instance's last beat (also read with the registry, so an instance that just joined shows as live at once). */
+export async function readBeats(client: pg.ClientBase): Promise<InstanceBeat[]> {
   const beats = await client.query<{ instance: string; seen_at: Date; age_ms: number }>(
     'SELECT instance, seen_at, (extract(epoch FROM now() - seen_at) * 1000)::float8 AS age_ms FROM erpmod_fleet.instances',
   );

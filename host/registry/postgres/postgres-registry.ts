@@ -14,7 +14,7 @@ import type {
   RegistryWrites,
 } from '../plugin-repository';
 import { announceChange, ensureFleetSchema, REGISTRY_LOCK } from './fleet-schema';
-import { beat, HEARTBEAT_MS, LIVE_WITHIN_MS } from './instance-heartbeat';
+import { beat, HEARTBEAT_MS, LIVE_WITHIN_MS, readBeats } from './instance-heartbeat';
 import { MIRRORED_EVENTS, RegistryMirror, type FleetEndpointRow, type FleetEventRow, type FleetInstanceRow, type FleetPluginRow } from './registry-mirror';
 
 /** One write of a batch, as PostgreSQL statements; collected first so the whole batch is one transaction. */
@@ -201,9 +201,11 @@ export class PostgresRegistry implements PluginRepository {
         'SELECT id, code, instance, kind, detail, at FROM erpmod_fleet.plugin_events WHERE id > $1 ORDER BY id DESC LIMIT $2',
         [after, MIRRORED_EVENTS],
       );
-      return { plugins: plugins.rows, endpoints: endpoints.rows, instances: instances.rows, events: events.rows.reverse() };
+      const beats = await readBeats(client);
+      return { rows: { plugins: plugins.rows, endpoints: endpoints.rows, instances: instances.rows, events: events.rows.reverse() }, beats };
     });
-    this.mirror.apply(rows);
+    this.mirror.apply(rows.rows);
+    this.mirror.applyBeats(rows.beats, LIVE_WITHIN_MS);
   }
 
   /** The writes of one batch, as statements run later in one transaction. */

@@ -4,6 +4,7 @@ import { Badge, SignatureBadge, StatusBadges } from './badges';
 import { AuditTable } from './audit-table';
 import { ms, percent, perSecond, time } from './format';
 import { useJson, useLive } from './hooks';
+import { InstanceList } from './instance-list';
 import { ModuleActions } from './module-actions';
 import { Sparkline } from './sparkline';
 import { RouteList } from './route-list';
@@ -103,6 +104,13 @@ export function ModulePage(props: { readonly code: string }) {
           <pre class="report">{JSON.stringify(module.config, null, 2)}</pre>
         </section>
       </div>
+      {module.instances !== null && (
+        <section class="card" aria-labelledby="instances-title">
+          <h2 id="instances-title">Instances in the fleet</h2>
+          <p class="muted small">Each instance sharing this database, with its own state for the module. An instance not heard of for an hour is dropped from this list.</p>
+          <InstanceList instances={module.instances} />
+        </section>
+      )}
       <section class="card" aria-labelledby="crashes-title">
         <h2 id="crashes-title">Crash records</h2>
         {module.crashes.length === 0 ? <p class="muted">No crash recorded.</p> : <AuditTable events={module.crashes} />}

@@ -2,6 +2,7 @@
 export type {
   AuditEntry as AuditEvent,
   FindingShape as Finding,
+  InstanceShape as Instance,
   MetricsShape as MetricsSnapshot,
   ModuleDetail,
   ModuleView,
