@@ -72,7 +72,8 @@ describe('a module in isolation: process', () => {
       assert.deepEqual(Object.keys(result.statuses), ['200'], `alpha under load: ${JSON.stringify(result.statuses)}`);
       assert.equal(result.errors + result.timeouts, 0);
       assert.ok(result.requests > 200, `only ${result.requests} requests`);
-      assert.ok(recoveredMs < 3000, `recovered in ${recoveredMs} ms`);
+      // Restarted after 100 ms, then the runner boots: well under a second alone, up to ~3 s on a loaded two-core machine.
+      assert.ok(recoveredMs < 5000, `recovered in ${recoveredMs} ms`);
 
       const events = (await host.admin('/plugins/faulty')).json.events as { kind: string; detail: CrashDetail }[];
       const crash = events.find((event) => event.kind === 'crashed');
