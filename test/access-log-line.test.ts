@@ -80,6 +80,24 @@ describe('access-log lines (written byte by byte, read as JSON.stringify would w
     written.forEach((line, i) => assert.equal(line, expected(line, 'POST', urls[i]!, 201, i / 7, 'beta', '2.0.0', `id-${i}`), `line ${i}`));
   });
 
+  it('writes each line with its own method, status and millisecond when they change from line to line', async () => {
+    const { log, lines } = accessLogInto();
+    const methods = ['GET', 'POST', 'DELETE', 'PATCH', 'HEAD'];
+    const statuses = [200, 201, 404, 500, 503, 204];
+    // Lines 5 ms apart: every line starts a millisecond of its own, and methods and statuses come back in turn.
+    const base = performance.now() - 200;
+    const ended = Array.from({ length: 30 }, (_, i) => base + i * 5);
+    ended.forEach((at, i) => log(request(methods[i % methods.length]!, `/m/${i}`), statuses[i % statuses.length]!, 0.25, at, 'delta', '3.0.0', `mix-${i}`));
+    const written = await lines();
+    assert.equal(written.length, ended.length);
+    written.forEach((line, i) => assert.equal(line, expected(line, methods[i % methods.length]!, `/m/${i}`, statuses[i % statuses.length]!, 0.25, 'delta', '3.0.0', `mix-${i}`), `line ${i}`));
+    const times = written.map((line) => Date.parse((JSON.parse(line) as { time: string }).time));
+    for (let i = 1; i < times.length; i++) {
+      const step = times[i]! - times[i - 1]!;
+      assert.ok(step >= 4 && step <= 6, `line ${i} ended 5 ms after line ${i - 1}, its time says ${step} ms`);
+    }
+  });
+
   it('names the new version after a module is reloaded to another one, at the time the request ended', async () => {
     const { log, lines } = accessLogInto();
     log(request('GET', '/a'), 200, 1, performance.now(), 'gamma', '1.0.0', 'r1');
