@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { lineWriter, type Logger } from '../logger';
+import { LineParts, ModuleParts } from './access-line-parts';
 import { jsonStringBound, writeAscii, writeBytes, writeJsonStringBody, writeMilliseconds } from './json-bytes';
 
 /** `access_log_level`: the level module requests are logged at, or `off`. */
@@ -47,19 +48,19 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   // per request: each copy costs about as much as a dozen bytes written one by one.
   const encode = (into: Buffer, at: number, ms: number, method: string, path: string, status: number, durationMs: number, moduleBytes: Uint8Array, requestId: string): number => {
     const methodParts = lineParts.forMethod(method);
-    at = copy(into, at, methodParts.headAt(ms));
+    at = writeBytes(into, at, methodParts.headAt(ms));
     const pathStart = at;
     at = writeJsonStringBody(into, at, path);
     const pathEnd = at;
     const statusParts = lineParts.forStatus(status);
-    at = copy(into, at, statusParts.field);
+    at = writeBytes(into, at, statusParts.field);
     const msStart = at;
     at = writeMilliseconds(into, at, durationMs);
     const msEnd = at;
-    at = copy(into, at, moduleBytes);
+    at = writeBytes(into, at, moduleBytes);
     at = writeAscii(into, at, requestId);
     // The message repeats the method, the escaped path, the status and the duration text: copied, not encoded again.
-    at = copy(into, at, methodParts.message);
+    at = writeBytes(into, at, methodParts.message);
     into.copyWithin(at, pathStart, pathEnd);
     at += pathEnd - pathStart;
     at = writeBytes(into, at, statusParts.message);
@@ -107,12 +108,6 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
     // Unreferenced: a host with nothing else to do exits (and the exit handler writes what waits).
     if (scheduled === undefined) scheduled = setTimeout(flush, FLUSH_AFTER_MS).unref();
   };
-}
-
-/** TypedArray#set is a memcpy without a call into C++, for the parts too long for writeBytes' loop to win. */
-function copy(into: Buffer, at: number, bytes: Uint8Array): number {
-  into.set(bytes, at);
-  return at + bytes.length;
 }
 
 const LINE_END = Buffer.from(' ms"}\n');
@@ -164,79 +159,5 @@ class WaitingRequests {
   }
 }
 
-/**
- * The parts of a line that depend only on its method, its status or the millisecond it ended in,
- * encoded once: `{"level":30,"time":"…","pid":…,"access":true,"method":"GET","path":"` per method and
- * millisecond, `","status":200,"durationMs":` and ` 200 ` per status, `","msg":"GET ` per method.
- */
-class LineParts {
-  private readonly methods = new Map<string, MethodParts>();
-  private readonly statuses = new Map<number, StatusParts>();
-
-  constructor(private readonly levelNumber: number) {}
-
-  forMethod(method: string): MethodParts {
-    let parts = this.methods.get(method);
-    if (parts === undefined) {
-      parts = new MethodParts(`{"level":${this.levelNumber},"time":"`, `","pid":${process.pid},"access":true,"method":"${method}","path":"`, method);
-      this.methods.set(method, parts);
-    }
-    return parts;
-  }
-
-  forStatus(status: number): StatusParts {
-    let parts = this.statuses.get(status);
-    if (parts === undefined) {
-      parts = { field: Buffer.from(`","status":${status},"durationMs":`), message: Buffer.from(` ${status} `) };
-      this.statuses.set(status, parts);
-    }
-    return parts;
-  }
-}
-
-interface StatusParts {
-  readonly field: Uint8Array;
-  readonly message: Uint8Array;
-}
-
-class MethodParts {
-  readonly message: Uint8Array;
-  private head: Uint8Array = new Uint8Array(0);
-  private headMs = Number.NaN;
-
-  constructor(
-    private readonly beforeTime: string,
-    private readonly afterTime: string,
-    method: string,
-  ) {
-    this.message = Buffer.from(`","msg":"${method} `);
-  }
-
-  /** The line's start up to the path's opening quote, for a line that ended in millisecond `ms`. */
-  headAt(ms: number): Uint8Array {
-    if (ms !== this.headMs) {
-      this.headMs = ms;
-      this.head = Buffer.from(`${this.beforeTime}${new Date(ms).toISOString()}${this.afterTime}`, 'latin1');
-    }
-    return this.head;
-  }
-}
-
 /** Bytes of a line other than the method, path, module part and request id, with room to spare. */
 const LINE_FIXED_BYTES = 256;
-
-/**
- * `","module":"<code>","version":"<version>","requestId":"` per module, encoded once per version (a
- * reload to another version encodes the new one).
- */
-class ModuleParts {
-  private readonly byModule = new Map<string, { readonly version: string | undefined; readonly bytes: Uint8Array }>();
-
-  of(module: string, version: string | undefined): Uint8Array {
-    const known = this.byModule.get(module);
-    if (known !== undefined && known.version === version) return known.bytes;
-    const bytes = Buffer.from(`,"module":"${module}",${version === undefined ? '' : `"version":"${version}",`}"requestId":"`);
-    this.byModule.set(module, { version, bytes });
-    return bytes;
-  }
-}

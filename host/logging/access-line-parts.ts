@@ -1,0 +1,78 @@
+/**
+ * The parts of an access-log line that do not depend on the request itself, encoded once and copied
+ * into every line that needs them (host/logging/access-log.ts).
+ */
+
+/**
+ * The parts of a line that depend only on its method, its status or the millisecond it ended in,
+ * encoded once: `{"level":30,"time":"…","pid":…,"access":true,"method":"GET","path":"` per method and
+ * millisecond, `","status":200,"durationMs":` and ` 200 ` per status, `","msg":"GET ` per method.
+ */
+export class LineParts {
+  private readonly methods = new Map<string, MethodParts>();
+  private readonly statuses = new Map<number, StatusParts>();
+
+  constructor(private readonly levelNumber: number) {}
+
+  forMethod(method: string): MethodParts {
+    let parts = this.methods.get(method);
+    if (parts === undefined) {
+      parts = new MethodParts(`{"level":${this.levelNumber},"time":"`, `","pid":${process.pid},"access":true,"method":"${method}","path":"`, method);
+      this.methods.set(method, parts);
+    }
+    return parts;
+  }
+
+  forStatus(status: number): StatusParts {
+    let parts = this.statuses.get(status);
+    if (parts === undefined) {
+      parts = { field: Buffer.from(`","status":${status},"durationMs":`), message: Buffer.from(` ${status} `) };
+      this.statuses.set(status, parts);
+    }
+    return parts;
+  }
+}
+
+export interface StatusParts {
+  readonly field: Uint8Array;
+  readonly message: Uint8Array;
+}
+
+export class MethodParts {
+  readonly message: Uint8Array;
+  private head: Uint8Array = new Uint8Array(0);
+  private headMs = Number.NaN;
+
+  constructor(
+    private readonly beforeTime: string,
+    private readonly afterTime: string,
+    method: string,
+  ) {
+    this.message = Buffer.from(`","msg":"${method} `);
+  }
+
+  /** The line's start up to the path's opening quote, for a line that ended in millisecond `ms`. */
+  headAt(ms: number): Uint8Array {
+    if (ms !== this.headMs) {
+      this.headMs = ms;
+      this.head = Buffer.from(`${this.beforeTime}${new Date(ms).toISOString()}${this.afterTime}`, 'latin1');
+    }
+    return this.head;
+  }
+}
+
+/**
+ * `","module":"<code>","version":"<version>","requestId":"` per module, encoded once per version (a
+ * reload to another version encodes the new one).
+ */
+export class ModuleParts {
+  private readonly byModule = new Map<string, { readonly version: string | undefined; readonly bytes: Uint8Array }>();
+
+  of(module: string, version: string | undefined): Uint8Array {
+    const known = this.byModule.get(module);
+    if (known !== undefined && known.version === version) return known.bytes;
+    const bytes = Buffer.from(`,"module":"${module}",${version === undefined ? '' : `"version":"${version}",`}"requestId":"`);
+    this.byModule.set(module, { version, bytes });
+    return bytes;
+  }
+}
