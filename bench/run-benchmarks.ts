@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     const paired = (await pairedBlocks(
       [rawHttp, erpmodInProcess].map((c) => ({ id: c.id, start: async (block) => c.start({ dataDir: path.join(workDir, `paired-${c.id}-${block}`), port: await freePort(), pingModuleDir }) })),
       [PING_PATH],
-      // Fresh servers start cold: 2 s of warm-up, as light-route.js gives them (1 s measured ~2 % lower).
+      // Fresh servers start cold: 2 s of warm-up, as light-route.js gives them.
       { blocks: quick ? 2 : 9, roundsPerBlock: 1, seconds: quick ? 2 : 3, warmupSeconds: quick ? 1 : 2, connections: PLAN.connections, workDir },
       log,
     )).get(PING_PATH)!;
