@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { withPostgresClient } from './support/postgres-client';
 import { ROOT } from './support/paths';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
@@ -79,14 +79,8 @@ describe('the operator console of a fleet in Chromium', { skip: !fs.existsSync(C
   it('shows B as not live once it stopped and missed its beats', async () => {
     const [, b] = hosts;
     await b!.stop();
-    const client = new pg.Client(url);
-    await client.connect();
-    try {
-      // Missed beats, without waiting for them: B's last one moved 20 s into the past.
-      await client.query(`UPDATE erpmod_fleet.instances SET seen_at = now() - interval '20 seconds' WHERE instance = 'b'`);
-    } finally {
-      await client.end();
-    }
+    // Missed beats, without waiting for them: B's last one moved 20 s into the past.
+    await withPostgresClient(url, (client) => client.query(`UPDATE erpmod_fleet.instances SET seen_at = now() - interval '20 seconds' WHERE instance = 'b'`));
     await textOf(page, 'tr[data-instance="b"]', /^\s*b\s+not live\s/);
     assert.match(await page.locator('tr[data-instance="a"]').innerText(), /^\s*a\s+live\s/, 'A is still live');
     await page.screenshot({ path: path.join(SHOTS, 'fleet-02-instance-gone.png'), fullPage: true });

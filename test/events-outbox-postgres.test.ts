@@ -12,6 +12,7 @@ import { moduleRolePassword } from '../host/store/postgres/connection-settings';
 import { call } from './support/http-client';
 import { formatLogs, startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -195,15 +196,11 @@ describe('events across a fleet on one PostgreSQL (transactional outbox)', () =>
     const url = new URL(server.url('events'));
     url.username = 'erpmod_sales';
     url.password = moduleRolePassword(decodeURIComponent(new URL(server.url('events')).password), 'sales');
-    const sales = new pg.Client(url.toString());
-    await sales.connect();
-    try {
+    await withPostgresClient(url.toString(), async (sales) => {
       await assert.rejects(sales.query('SELECT * FROM erpmod_events.outbox'), /permission denied/);
       await assert.rejects(sales.query('SELECT * FROM erpmod_events.deliveries'), /permission denied/);
       await assert.rejects(sales.query(`SELECT erpmod_events.publish('inventory', 'stock.reserved', '{}', '', 0, 'x')`), /may not publish events as module inventory/);
       await assert.rejects(sales.query(`SELECT erpmod_events.mark_handled(1, 'inventory')`), /may not mark deliveries of module inventory/);
-    } finally {
-      await sales.end();
-    }
+    });
   });
 });

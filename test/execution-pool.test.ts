@@ -4,7 +4,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { allowLoopbackPorts, makeModulesDir } from './support/modules-dir';
@@ -13,6 +12,7 @@ import { readManifest } from '../host/compliance';
 import { runLoadCheck } from '../host/compliance/load';
 import { openModule } from '../native-sdk/testing';
 import { eventually } from './support/eventually';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 const LAB = '/api/v1/pool-lab';
@@ -369,16 +369,11 @@ describe('execution: pool with module data on PostgreSQL', () => {
       // One transaction holds the module's only connection for 3 s; a second waits 150 ms for it and
       // gives up (had it waited for the connection, it would have been answered 201).
       const holding = call(`${host.url}${LAB}/transfer`, 'POST', { id: 'hold', begin: 'BEGIN', pause_ms: 3000 });
-      await eventually('the first transfer holds the connection, idle in its transaction', async () => {
-        const client = new pg.Client(server!.url('pool_lab_small'));
-        await client.connect();
-        try {
+      await eventually('the first transfer holds the connection, idle in its transaction', () =>
+        withPostgresClient(server!.url('pool_lab_small'), async (client) => {
           const sessions = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = 'pool_lab_small' AND state = 'idle in transaction'");
           return sessions.rows[0].n === 1;
-        } finally {
-          await client.end();
-        }
-      }, 5000);
+        }), 5000);
       const waiting = await call(`${host.url}${LAB}/transfer`, 'POST', { id: 'wait', begin: 'BEGIN', pause_ms: 0 });
       assert.equal(waiting.status, 503, waiting.text);
       assert.equal(waiting.json?.error?.code, 'ERPMOD_DATABASE_UNAVAILABLE', 'the code modules and clients already know');

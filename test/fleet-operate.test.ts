@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { call, type HttpReply } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 import { eventually } from './support/eventually';
 
@@ -104,14 +104,9 @@ describe('a fleet of instances on one PostgreSQL', () => {
 
   it('catches up from the registry after its LISTEN connection is cut and a notification is missed', async () => {
     const [a, b] = hosts as [HostProcess, HostProcess];
-    const admin = new pg.Client(server.url('fleet'));
-    await admin.connect();
-    try {
-      const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`erpmod:fleet-listen:${b.child.pid}`]);
-      assert.equal(cut.rowCount, 1, "the instance's LISTEN connection was found and cut");
-    } finally {
-      await admin.end();
-    }
+    const cut = await withPostgresClient(server.url('fleet'), (admin) =>
+      admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`erpmod:fleet-listen:${b.child.pid}`]));
+    assert.equal(cut.rowCount, 1, "the instance's LISTEN connection was found and cut");
     assert.equal((await a.admin('/plugins/sales/disable', 'POST')).status, 200);
     const { reply } = await until(orders(b), (r) => r.status === 503, 8000);
     assert.equal(reply.status, 503, 'the instance converged on the registry after reconnecting');
@@ -154,14 +149,8 @@ describe('a fleet of instances on one PostgreSQL', () => {
       const item = await call(`${other.url}/api/v1/inventory/items/E-1`);
       assert.deepEqual([item.json.stock, item.json.reserved], [10, 3], 'reserved once, not once per instance');
     }
-    const client = new pg.Client(server.url('fleet'));
-    await client.connect();
-    try {
-      const rows = await client.query('SELECT quantity FROM erpmod_inventory.reservations WHERE order_id = $1', [order.json.id]);
-      assert.deepEqual(rows.rows.map((row) => Number(row.quantity)), [3], 'one reservation row for the order');
-    } finally {
-      await client.end();
-    }
+    const rows = await withPostgresClient(server.url('fleet'), (client) => client.query('SELECT quantity FROM erpmod_inventory.reservations WHERE order_id = $1', [order.json.id]));
+    assert.deepEqual(rows.rows.map((row) => Number(row.quantity)), [3], 'one reservation row for the order');
   });
 
   it('labels every metric series with the instance, so one scrape of each tells the fleet apart', async () => {
@@ -243,13 +232,7 @@ describe('a fleet of instances on one PostgreSQL', () => {
     assert.ok(refused > 0, 'requests arrived while PostgreSQL was down');
     assert.deepEqual(slow, [], 'no request hung through the outage');
     assert.ok(acknowledged.length >= before + 10, 'writes succeed again without a restart');
-    const client = new pg.Client(server.url('fleet'));
-    await client.connect();
-    try {
-      const rows = await client.query('SELECT sku FROM erpmod_inventory.items WHERE sku = ANY($1)', [acknowledged]);
-      assert.equal(rows.rowCount, acknowledged.length, 'every acknowledged write is in the database');
-    } finally {
-      await client.end();
-    }
+    const rows = await withPostgresClient(server.url('fleet'), (client) => client.query('SELECT sku FROM erpmod_inventory.items WHERE sku = ANY($1)', [acknowledged]));
+    assert.equal(rows.rowCount, acknowledged.length, 'every acknowledged write is in the database');
   });
 });

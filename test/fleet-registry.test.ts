@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { ErpmodError } from '../host/errors';
 import { createLogger } from '../host/logger';
 import { packModule } from '../host/packaging/pack-module';
@@ -19,6 +18,7 @@ import { buildScaffoldVersion } from './support/build-scaffold-version';
 import { describeRun, erpmod } from './fixtures/vendor/vendor-cli';
 import { call } from './support/http-client';
 import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -115,15 +115,8 @@ describe('a fleet shares its registry and its installed packs', () => {
   it('refuses a registry write whole while PostgreSQL is down, and keeps nothing of a batch that fails half-way', async () => {
     const logger = createLogger('silent');
     const registry = await PostgresRegistry.open({ url, sslMode: undefined, sslCaFile: undefined, poolSize: 2, connectTimeoutMs: 2000 }, 'probe', logger);
-    const eventsOf = async (): Promise<number> => {
-      const client = new pg.Client(url);
-      await client.connect();
-      try {
-        return Number((await client.query("SELECT count(*) AS n FROM erpmod_fleet.plugin_events WHERE instance = 'probe'")).rows[0].n);
-      } finally {
-        await client.end();
-      }
-    };
+    const eventsOf = (): Promise<number> =>
+      withPostgresClient(url, async (client) => Number((await client.query("SELECT count(*) AS n FROM erpmod_fleet.plugin_events WHERE instance = 'probe'")).rows[0].n));
     try {
       // Half-way: the first statement is fine, the second names a module the registry does not have.
       await assert.rejects(registry.batch((writes) => {
@@ -156,15 +149,7 @@ describe('a fleet shares its registry and its installed packs', () => {
   });
   it('shows which instances are live, and drops the rows of an instance gone for an hour (keeping its events and older versions\' rows)', async () => {
     const { a, b } = hosts;
-    const sql = async (text: string): Promise<void> => {
-      const client = new pg.Client(url);
-      await client.connect();
-      try {
-        await client.query(text);
-      } finally {
-        await client.end();
-      }
-    };
+    const sql = (text: string): Promise<unknown> => withPostgresClient(url, (client) => client.query(text));
     await waitFor('A shows A and B live, each with when it was last heard of', () => record(a), (r) =>
       ['a', 'b'].every((name) => r.instances?.some((i) => i.instance === name && i.live === true && i.lastSeenAt !== null)));
     // An instance of an earlier version never beats: its row says nothing of its liveness, and is kept.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { salesFlowSuite } from './support/sales-flow-suite';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 let server: PostgresServer | undefined;
@@ -16,14 +16,10 @@ salesFlowSuite({
     server?.stop();
   },
   async checkStored(expected) {
-    const client = new pg.Client(server!.url('erp'));
-    await client.connect();
-    try {
+    await withPostgresClient(server!.url('erp'), async (client) => {
       const orders = await client.query('SELECT count(*)::int AS n FROM erpmod_sales.orders');
       const items = await client.query('SELECT count(*)::int AS n FROM erpmod_inventory.items');
       assert.deepEqual([orders.rows[0].n, items.rows[0].n], [expected.orders, expected.items]);
-    } finally {
-      await client.end();
-    }
+    });
   },
 });

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
+import { withPostgresClient } from './support/postgres-client';
 import { startPostgres, type PostgresServer } from './support/postgres-server';
 
 describe('host instances sharing one PostgreSQL', () => {
@@ -44,14 +44,8 @@ describe('host instances sharing one PostgreSQL', () => {
     const duplicate = await call(`${hosts[2]!.url}/api/v1/inventory/items`, 'POST', { sku: 'F-1', name: 'again', stock: 1 });
     assert.equal(duplicate.status, 409);
 
-    const client = new pg.Client(server.url('fleet'));
-    await client.connect();
-    try {
-      const recorded = await client.query('SELECT name FROM erpmod_inventory._erpmod_migrations ORDER BY name');
-      assert.deepEqual(recorded.rows.map((row) => row.name), ['001-items.sql', '002-reservations.sql']);
-    } finally {
-      await client.end();
-    }
+    const recorded = await withPostgresClient(server.url('fleet'), (client) => client.query('SELECT name FROM erpmod_inventory._erpmod_migrations ORDER BY name'));
+    assert.deepEqual(recorded.rows.map((row) => row.name), ['001-items.sql', '002-reservations.sql']);
   });
 
   it('answers module requests 503 ERPMOD_DATABASE_UNAVAILABLE quickly while PostgreSQL is down, and serves again once it is back', async () => {
@@ -116,14 +110,10 @@ describe('host instances sharing one PostgreSQL', () => {
       reserved = (await call(`${api}/inventory/items/I-1`)).json.reserved;
     }
     assert.equal(reserved, 1);
-    const client = new pg.Client(server.url('isolated'));
-    await client.connect();
-    try {
+    await withPostgresClient(server.url('isolated'), async (client) => {
       const sessions = await client.query("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'isolated' AND usename LIKE 'erpmod_%' ORDER BY 1");
       assert.deepEqual(sessions.rows.map((row) => row.usename), ['erpmod_inventory', 'erpmod_sales'], 'the runners log in as their modules, not as the host');
       assert.equal((await client.query('SELECT count(*)::int AS n FROM erpmod_sales.orders')).rows[0].n, 1);
-    } finally {
-      await client.end();
-    }
+    });
   });
 });
