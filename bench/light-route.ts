@@ -18,7 +18,7 @@ import { assembleModules, erpmodInProcess, startHost } from './contenders/erpmod
 import { rawHttp } from './contenders/raw-http';
 import { profileUnderLoad } from './internal/profile-hot-path';
 import { alternateRounds, type RoundRun } from './lib/alternate-rounds';
-import { pairedBlocks } from './lib/paired-blocks';
+import { contenderTargets, pairedBlocks } from './lib/paired-blocks';
 import { loadTool } from './lib/load-generator';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
 import { freePort, type ServerProcess } from './lib/server-process';
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     // stop first, so only the pair measured runs.
     for (const server of servers.splice(0)) await server.stop().catch(() => undefined);
     const paired = (await pairedBlocks(
-      contenders.map((contender) => ({ id: contender.id, start: async (block) => contender.start({ dataDir: path.join(workDir, `paired-${contender.id}-${block}`), port: await freePort(), pingModuleDir }) })),
+      contenderTargets(contenders, workDir, pingModuleDir),
       [PING_PATH],
       { blocks: rounds, roundsPerBlock: 1, seconds: Math.max(seconds, 3), warmupSeconds: 2, connections: 50, workDir },
       log,

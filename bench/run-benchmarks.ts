@@ -21,7 +21,7 @@ import { profileUnderLoad } from './internal/profile-hot-path';
 import { measureReload } from './internal/reload-latency';
 import { measureScale } from './internal/scale-modules';
 import { alternateRounds, roundRatio, roundRatios, type RoundPlan, type TargetResults } from './lib/alternate-rounds';
-import { pairedBlocks } from './lib/paired-blocks';
+import { contenderTargets, pairedBlocks } from './lib/paired-blocks';
 import { loadTool } from './lib/load-generator';
 import { machineInfo } from './lib/machine-info';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from './lib/module-copies';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     // moment, a fresh pair of servers for every round (one pair alone carries up to ±3 % of luck).
     log('\nGET /api/v1/b0001/ping, raw vs erpmod loaded at the same moment (paired rounds, fresh servers each round)');
     const paired = (await pairedBlocks(
-      [rawHttp, erpmodInProcess].map((c) => ({ id: c.id, start: async (block) => c.start({ dataDir: path.join(workDir, `paired-${c.id}-${block}`), port: await freePort(), pingModuleDir }) })),
+      contenderTargets([rawHttp, erpmodInProcess], workDir, pingModuleDir),
       [PING_PATH],
       // Fresh servers start cold: 2 s of warm-up, as light-route.js gives them.
       { blocks: quick ? 2 : 9, roundsPerBlock: 1, seconds: quick ? 2 : 3, warmupSeconds: quick ? 1 : 2, connections: PLAN.connections, workDir },

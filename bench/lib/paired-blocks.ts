@@ -6,14 +6,24 @@
  * rotating from block to block), warms it up, measures it in paired rounds on every path, and stops it,
  * so the median over blocks carries the luck of several pairs instead of one.
  */
+import path from 'node:path';
+import type { Contender } from '../contenders/contender';
 import type { RoundRun } from './alternate-rounds';
 import { pairedRounds } from './paired-rounds';
-import type { ServerProcess } from './server-process';
+import { freePort, type ServerProcess } from './server-process';
 
 export interface BlockTarget {
   readonly id: string;
   /** Starts a fresh server for block `block` (a data directory of its own: a contender may not reopen one). */
   readonly start: (block: number) => Promise<ServerProcess>;
+}
+
+/** Contenders as block targets: each block's server on a free port, with a data directory of its own under `workDir`. */
+export function contenderTargets(contenders: readonly Contender[], workDir: string, pingModuleDir: string): BlockTarget[] {
+  return contenders.map((contender) => ({
+    id: contender.id,
+    start: async (block) => contender.start({ dataDir: path.join(workDir, `paired-${contender.id}-${block}`), port: await freePort(), pingModuleDir }),
+  }));
 }
 
 export interface BlockPlan {
