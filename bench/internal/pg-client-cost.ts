@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { withPostgresClient } from '../../test/support/postgres-client';
 import { startPostgres } from '../../test/support/postgres-server';
 
 const CONNECTIONS = 8;
@@ -67,10 +68,7 @@ async function main(): Promise<void> {
   const server = await startPostgres();
   try {
     const url = server.createDatabase('client_cost');
-    const setup = new pg.Client(url);
-    await setup.connect();
-    await setup.query('CREATE TABLE client_cost (id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, amount BIGINT NOT NULL)');
-    await setup.end();
+    await withPostgresClient(url, (client) => client.query('CREATE TABLE client_cost (id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, amount BIGINT NOT NULL)'));
     const line = (label: string, cost: ClientCost): string =>
       `${label.padEnd(34)} ${Math.round(cost.statements / cost.seconds).toString().padStart(7)} statements/s  ${(cost.cpuUs / cost.statements).toFixed(1).padStart(6)} µs client CPU per statement`;
     // Alternated twice, so a slow spell of the machine does not land on one side only.

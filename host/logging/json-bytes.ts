@@ -86,7 +86,7 @@ function writeThreeByteUtf8(buffer: Buffer, at: number, c: number): number {
 }
 
 /** A non-negative integer below 2^31 in decimal. */
-export function writeUnsigned(buffer: Buffer, at: number, value: number): number {
+function writeUnsigned(buffer: Buffer, at: number, value: number): number {
   if (value < 10) {
     buffer[at] = 0x30 + value;
     return at + 1;
