@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { eventually } from './support/eventually';
 import { startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { withPostgresClient } from './support/postgres-client';
@@ -20,14 +21,11 @@ const SHOTS = path.join(ROOT, 'test-results', 'console');
 
 /** Waits until the element's text matches (the page's CSP forbids the string evaluation waitForFunction uses). */
 async function textOf(page: Page, selector: string, expected: RegExp, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let text = '';
-  while (Date.now() < deadline) {
-    text = await page.locator(selector).innerText({ timeout: timeoutMs }).catch(() => '');
-    if (expected.test(text)) return text;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return assert.fail(`${selector}: expected ${String(expected)} within ${timeoutMs} ms, last text ${JSON.stringify(text)}`);
+  const matches = async (): Promise<boolean> => expected.test((text = await page.locator(selector).innerText({ timeout: timeoutMs }).catch(() => '')));
+  await eventually(`${selector} reads ${String(expected)}`, matches, timeoutMs, 200).catch(() =>
+    assert.fail(`${selector}: expected ${String(expected)} within ${timeoutMs} ms, last text ${JSON.stringify(text)}`));
+  return text;
 }
 
 describe('the operator console of a fleet in Chromium', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is not installed (scripts/install-test-packages.sh installs it)` }, () => {
