@@ -1,6 +1,7 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
 import { createPrettyStream } from './logging/pretty-stream';
+import { bytesWriter, standardOutput, type BytesWriter } from './logging/standard-output';
 
 export type { Logger };
 
@@ -10,10 +11,11 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /**
  * The host's root logger; every module gets a child bound to { module, version }. `format` defaults to
- * JSON; `pretty` formats each line synchronously in this process (no transport thread).
+ * JSON; `pretty` formats each line synchronously in this process (no transport thread). Either way
+ * standard output is written synchronously (host/logging/standard-output.ts says why).
  */
 export function createLogger(level: string, destination?: pino.DestinationStream, format: LogFormat = 'json'): Logger {
-  const stream = format === 'pretty' ? createPrettyStream({ colour: destination === undefined && process.stdout.isTTY === true, ...(destination === undefined ? {} : { destination }) }) : destination;
+  const stream = format === 'pretty' ? createPrettyStream({ colour: destination === undefined && process.stdout.isTTY === true, ...(destination === undefined ? {} : { destination }) }) : (destination ?? standardOutput());
   return pino({ level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
 }
 
@@ -28,6 +30,15 @@ export function resolveLogFormat(format: LogFormat | undefined): LogFormat {
  * way when the format is pretty.
  */
 export function lineWriter(logger: Logger): (text: string) => void {
-  const stream = (logger as unknown as Record<symbol, { write(text: string): unknown }>)[pino.symbols.streamSym]!;
+  const stream = destinationOf(logger);
   return (text) => void stream.write(text);
+}
+
+/** The same for lines already encoded as UTF-8 bytes (the access log's batches), with no string in between where it can. */
+export function lineBytesWriter(logger: Logger): BytesWriter {
+  return bytesWriter(destinationOf(logger));
+}
+
+function destinationOf(logger: Logger): { write(text: string): unknown } {
+  return (logger as unknown as Record<symbol, { write(text: string): unknown }>)[pino.symbols.streamSym]!;
 }

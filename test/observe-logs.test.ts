@@ -5,7 +5,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { call } from './support/http-client';
-import { makeTempDir } from './support/host-process';
+import { eventually } from './support/eventually';
+import { makeTempDir, startHostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { CLI } from './support/paths';
 
@@ -36,6 +37,37 @@ describe('log_format: pretty', () => {
     }
   });
   }
+});
+
+describe('JSON lines, written straight to standard output', () => {
+  it('writes a request\'s access line after the lines logged while it ran', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']) });
+    try {
+      for (let i = 1; i <= 3; i++) assert.equal((await call(`${host.url}/api/v1/alpha/throw`, 'GET', undefined, { 'x-request-id': `order-${i}` })).status, 500);
+      const at = (id: string, access: boolean): number => host.logs.findIndex((entry) => entry.requestId === id && (entry.access === true) === access);
+      await eventually('the three access lines are written', () => at('order-3', true) !== -1);
+      for (let i = 1; i <= 3; i++) {
+        assert.notEqual(at(`order-${i}`, false), -1, `the failure of order-${i} is logged`);
+        assert.ok(at(`order-${i}`, false) < at(`order-${i}`, true), `order-${i}: its failure is logged before its access line`);
+      }
+    } finally {
+      await host.stop();
+    }
+  });
+
+  it('keeps serving, and exits cleanly, when the reader of its standard output goes away', async () => {
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']) });
+    host.child.stdout!.destroy();
+    // Each pause outlasts the access log's batch interval: every batch is written to a closed pipe.
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await call(`${host.url}/api/v1/alpha/ping`)).status, 200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal((await call(`${host.url}/api/v1/alpha/throw`)).status, 500, 'an error line to a closed pipe');
+    assert.equal((await host.admin('/api/v1/system/metrics')).status, 200);
+    assert.equal(await host.stop(), 0);
+    assert.doesNotMatch(host.stderr(), /EPIPE|Error/, 'nothing went wrong on the way out');
+  });
 });
 
 async function waitFor<T>(find: () => T | undefined, seen: () => string, timeoutMs = 20_000): Promise<T> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { lineWriter, type Logger } from '../logger';
+import { lineBytesWriter, type Logger } from '../logger';
 import { LineParts, ModuleParts } from './access-line-parts';
 import { jsonStringBound, writeAscii, writeBytes, writeJsonStringBody, writeMilliseconds } from './json-bytes';
 
@@ -37,7 +37,7 @@ export const FLUSH_AFTER_MS = 20;
  */
 export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLog | undefined {
   if (level === 'off' || !logger.isLevelEnabled(level)) return undefined;
-  const write = lineWriter(logger);
+  const write = lineBytesWriter(logger);
   const lineParts = new LineParts(logger.levels.values[level]!);
   const buffer = Buffer.allocUnsafe(FLUSH_AT_BYTES);
   const moduleParts = new ModuleParts();
@@ -86,19 +86,19 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
       const requestId = waiting.requestIds[i]!;
       const room = LINE_FIXED_BYTES + 2 * method.length + 2 * jsonStringBound(path) + moduleBytes.length + requestId.length;
       if (used + room > FLUSH_AT_BYTES) {
-        if (used > 0) write(buffer.toString('utf8', 0, used));
+        if (used > 0) write(buffer, used);
         used = 0;
         if (room > FLUSH_AT_BYTES) {
           // A line longer than the batch (a path of tens of kilobytes) goes alone.
           const alone = Buffer.allocUnsafe(room);
-          write(alone.toString('utf8', 0, encode(alone, 0, ms, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId)));
+          write(alone, encode(alone, 0, ms, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId));
           continue;
         }
       }
       used = encode(buffer, used, ms, method, path, waiting.statuses[i]!, waiting.durations[i]!, moduleBytes, requestId);
     }
     waiting.clear();
-    if (used > 0) write(buffer.toString('utf8', 0, used));
+    if (used > 0) write(buffer, used);
   };
   // Lines still waiting must not be lost when the process exits (a crash loses up to FLUSH_AFTER_MS of them).
   process.once('exit', flush);
