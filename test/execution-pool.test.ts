@@ -309,12 +309,12 @@ describe('execution: pool with module data on PostgreSQL', () => {
   let server: PostgresServer | undefined;
   after(() => server?.stop());
 
-  it('waits for ctx.db promises on pool threads, keeps transactions whole and apart, runs them at once, and runs main routes on the pool too', async () => {
+  it('waits for ctx.db promises on pool threads, keeps transactions whole and apart, runs them at once, and serves main routes too', async () => {
     server = await startPostgres();
     const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab') } });
     try {
       assert.deepEqual((await call(`${host.url}${LAB}/db3-pool`)).json, { a: 'a', b: 'b', n: 3 });
-      // Declared `main`, it runs on the pool too: on PostgreSQL the host puts every route where ctx.db may wait.
+      // Declared `main`, it runs where ctx.db may wait: suspended on a fiber of the JavaScript thread (next test).
       assert.deepEqual((await call(`${host.url}${LAB}/db3`)).json, { a: 'a', b: 'b', n: 3 });
       const replies = await Promise.all(['p1', 'p2', 'p3'].map((id, i) => call(`${host.url}${LAB}/transfer`, 'POST', { id, fail: i === 1 })));
       assert.deepEqual(replies.map((reply) => reply.status), [201, 500, 201]);
@@ -335,6 +335,32 @@ describe('execution: pool with module data on PostgreSQL', () => {
       await host.stop();
     }
   });
+  it('runs main routes on the JavaScript thread, suspended while PostgreSQL answers: they overlap, the host stays responsive, request_ms holds', async () => {
+    server ??= await startPostgres();
+    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_fibers') } });
+    try {
+      const naps = Promise.all([1, 2, 3].map(() => call(`${host.url}${LAB}/nap?ms=500`)));
+      const health = await latenciesWhile(`${host.url}/healthz`, naps);
+      const replies = (await naps).map((reply) => reply.json as { onJsThread: boolean; startedUs: number; endedUs: number });
+      for (const reply of replies) assert.equal(reply.onJsThread, true, 'no pool thread: the handler ran on the JavaScript thread');
+      const [first, last] = [Math.min(...replies.map((r) => r.startedUs)), Math.max(...replies.map((r) => r.endedUs))];
+      assert.ok(last - first < 1000_000, `three statements of 500 ms each overlapped: ${(last - first) / 1000} ms from the first start to the last end`);
+      assert.ok(Math.max(...health) < 250, `the JavaScript thread kept serving while they waited: /healthz took up to ${Math.max(...health).toFixed(0)} ms`);
+      assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.served >= 3, true);
+
+      // Waiting past request_ms (1000): answered 504 then, its late result discarded once the statement ends.
+      const startedAt = performance.now();
+      const late = await call(`${host.url}${LAB}/nap?ms=1600`);
+      assert.equal(late.status, 504);
+      assert.ok(performance.now() - startedAt < 1500, `answered at request_ms, not when the statement ended (${(performance.now() - startedAt).toFixed(0)} ms)`);
+      assert.deepEqual((await call(`${host.url}${LAB}/db3`)).json, { a: 'a', b: 'b', n: 3 }, 'the host serves on meanwhile');
+      await eventually('the late result is counted and discarded', async () => (await host.admin('/plugins/pool-lab')).json.runtime.execution.late === 1);
+      assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.lost, 0);
+    } finally {
+      await host.stop();
+    }
+  });
+
   it('keeps transactions whole and apart for a library built against the SDK before transactions by handle: they take turns', async () => {
     server ??= await startPostgres();
     const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab-earlier-sdk']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_earlier') } });

@@ -13,8 +13,9 @@ export interface BoundRoutes {
 
 export interface BindRoutesOptions {
   /**
-   * Run every route on the pool, whatever its `execution` says: the module's ctx.db answers with promises
-   * (module data on PostgreSQL), which only a pool thread can wait for (docs/decisions.md).
+   * The module's ctx.db answers with promises (module data on PostgreSQL), which a handler must be able to
+   * wait for: `main` routes run suspending (on the JavaScript thread, waiting on a fiber) where the library
+   * has getSuspendingHandler, else on the pool like `pool` routes (docs/decisions.md).
    */
   readonly everyRouteOnPool?: boolean;
 }
@@ -24,7 +25,9 @@ export interface BindRoutesOptions {
  * `main` route is the module's own native function, called on the JavaScript thread exactly as before
  * pools existed. A `pool` route is the module's pool handler (getPoolHandler, in SDKs that have execution: pool) behind the pool's
  * admission: it returns a promise, its handler runs on a native thread, and the request is answered 504
- * at timeouts.request_ms whatever the handler does.
+ * at timeouts.request_ms whatever the handler does. Where ctx.db answers with promises, a `main` route
+ * runs suspending (getSuspendingHandler) behind the same admission and timeout: on the JavaScript thread,
+ * on a fiber that waits for each ctx call without holding a thread.
  */
 export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool: ExecutionPool = hostExecutionPool, options: BindRoutesOptions = {}): BoundRoutes {
   const { manifest } = loaded;
@@ -41,12 +44,14 @@ export function bindRoutes(loaded: LoadedManifest, handler: ModuleHandler, pool:
       { details: { method: first.method, path: first.path, execution: 'pool' } },
     );
   }
+  const suspends = (route: { execution?: string }): boolean =>
+    options.everyRouteOnPool === true && route.execution !== 'pool' && typeof handler.getSuspendingHandler === 'function';
   for (const route of manifest.routes) {
     const pooled = onPool(route);
-    const resolver = pooled ? 'getPoolHandler' : 'getHandler';
+    const resolver = suspends(route) ? 'getSuspendingHandler' : pooled ? 'getPoolHandler' : 'getHandler';
     let fn: unknown;
     try {
-      fn = pooled ? handler.getPoolHandler!(route.path, route.method) : handler.getHandler(route.path, route.method);
+      fn = (handler[resolver] as (path: string, method: string) => unknown).call(handler, route.path, route.method);
     } catch (error) {
       throw new ErpmodError('ERPMOD_ROUTE_UNRESOLVED', `module "${manifest.code}": ${resolver}("${route.path}", "${route.method}") threw: ${messageOf(error)}`, {
         cause: error,

@@ -9,6 +9,11 @@ export interface ModuleHandler {
   getHandler(route: string, method: string): unknown;
   /** SDKs with execution: pool: the function serving a route with `execution: pool` (returns a promise of the reply). */
   getPoolHandler?(route: string, method: string): unknown;
+  /**
+   * SDKs with fibers, where the platform has them: the function serving a route on the JavaScript
+   * thread that waits for ctx suspended, not on a thread (returns a promise of the reply).
+   */
+  getSuspendingHandler?(route: string, method: string): unknown;
   cleanup(): unknown;
   health?(): unknown;
 }

@@ -44,8 +44,9 @@
 namespace erpmod {
 
 namespace detail {
-// What a pool thread is doing for one module (module data on PostgreSQL), one per thread: a thread
-// runs one handler at a time. `T` is the value; `host` says which module it belongs to.
+// What a pool thread or a fiber is doing for one module (module data on PostgreSQL), one per
+// thread of execution: it runs one handler at a time. `T` is the value; `host` says which module it
+// belongs to.
 template <typename T>
 struct ThreadState {
   const HostApi* host = nullptr;
@@ -53,8 +54,7 @@ struct ThreadState {
 };
 template <typename T>
 inline ThreadState<T>& ThreadSlot() {
-  thread_local ThreadState<T> slot;
-  return slot;
+  return ExecutionLocal<ThreadState<T>>();
 }
 // The transaction open by handle (its statements go to that transaction's connection): its id.
 struct TransactionId {

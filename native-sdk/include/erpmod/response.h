@@ -6,6 +6,7 @@
 #ifndef ERPMOD_RESPONSE_H_
 #define ERPMOD_RESPONSE_H_
 
+#include "erpmod/detail/fiber.h"
 #include "erpmod/json-writer.h"
 
 #include <stdexcept>
@@ -26,8 +27,7 @@ namespace detail {
 // The id of the request this thread is handling; set by the SDK around each handler call (on the
 // JavaScript thread and on pool threads alike), so error bodies carry it like the host's do.
 inline std::string& CurrentRequestIdSlot() {
-  thread_local std::string id;
-  return id;
+  return ExecutionLocal<std::string>();
 }
 
 // Sets the current request id for a scope and restores the previous one (handlers can nest on the

@@ -10,10 +10,12 @@
 // - Bridge: the way back to the JavaScript thread, a Node-API thread-safe function. A pool thread
 //   that calls `ctx` posts a task and blocks until the JavaScript thread ran it; the task copies
 //   every result into C++ before it returns, so no napi_value crosses threads. On the JavaScript
-//   thread itself a task runs inline (waiting for the JavaScript thread there would deadlock).
+//   thread itself a task runs inline (waiting for the JavaScript thread there would deadlock). On a
+//   fiber (fiber.h) the task is handed to the thread's own stack and the fiber waits suspended.
 #ifndef ERPMOD_DETAIL_EXECUTION_H_
 #define ERPMOD_DETAIL_EXECUTION_H_
 
+#include "erpmod/detail/fiber.h"
 #include "erpmod/detail/napi-config.h"
 
 #include <chrono>
@@ -31,10 +33,23 @@
 namespace erpmod {
 namespace detail {
 
-// Signals the end of one task on the JavaScript thread to the pool thread waiting for it.
+// Signals the end of one task on the JavaScript thread to the pool thread (or fiber) waiting for it.
 class Completion {
  public:
+  Completion() = default;
+#if ERPMOD_FIBERS
+  // Waited for by a fiber: Done() (on the JavaScript thread) resumes it.
+  explicit Completion(std::shared_ptr<Fiber> fiber) : fiber_(std::move(fiber)) {}
+#endif
+
   void Done(std::exception_ptr error = nullptr) {
+#if ERPMOD_FIBERS
+    if (fiber_) {
+      error_ = std::move(error);
+      done_ = true;
+      return fiber_->Wake();
+    }
+#endif
     std::lock_guard<std::mutex> lock(mu_);
     error_ = std::move(error);
     done_ = true;
@@ -52,12 +67,22 @@ class Completion {
     }
   }
   void Wait() {
+#if ERPMOD_FIBERS
+    if (fiber_) {
+      while (!done_) fiber_->Suspend(nullptr);
+      if (error_) std::rethrow_exception(error_);
+      return;
+    }
+#endif
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return done_; });
     if (error_) std::rethrow_exception(error_);
   }
 
  private:
+#if ERPMOD_FIBERS
+  std::shared_ptr<Fiber> fiber_;
+#endif
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -73,6 +98,7 @@ class Bridge {
   static std::shared_ptr<Bridge> Create(Napi::Env env, const std::string& name) {
     auto bridge = std::shared_ptr<Bridge>(new Bridge());
     bridge->js_thread_ = std::this_thread::get_id();
+    bridge->env_ = env;
     napi_value resource_name = Napi::String::New(env, name);
     // The function holds the bridge until it is finalized (released, or its environment torn down),
     // and the finalizer closes the bridge: a thread that posts later gets an error, never a freed function.
@@ -87,10 +113,17 @@ class Bridge {
     return bridge;
   }
 
-  bool OnJsThread() const { return std::this_thread::get_id() == js_thread_; }
+  // On the JavaScript thread's own stack, where Node-API may be called (not on a fiber).
+  bool OnJsThread() const { return std::this_thread::get_id() == js_thread_ && Fiber::Current() == nullptr; }
 
   // Queues `task` for the JavaScript thread without waiting; false when the bridge is closed.
   bool Post(Task task) {
+#if ERPMOD_FIBERS
+    if (Fiber* fiber = Fiber::Current()) {
+      fiber->Defer([this, task = std::move(task)] { task(closed_ ? nullptr : env_); });
+      return true;
+    }
+#endif
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return false;
     auto* heap = new Task(std::move(task));
@@ -106,7 +139,7 @@ class Bridge {
   template <typename F>
   auto Call(F&& fn) -> decltype(fn(std::declval<Napi::Env>())) {
     using R = decltype(fn(std::declval<Napi::Env>()));
-    auto completion = std::make_shared<Completion>();
+    auto completion = Waiting();
     std::shared_ptr<R> result;
     if constexpr (!std::is_void_v<R>) result = std::make_shared<R>();
     bool posted = Post([completion, result, &fn](napi_env raw) {
@@ -131,7 +164,7 @@ class Bridge {
   // Like Call, for work that finishes later on the JavaScript thread (a promise): `start(env, done)`
   // runs there and must eventually call done->Done() or done->Fail() on the JavaScript thread.
   void CallAsync(const std::function<void(Napi::Env, std::shared_ptr<Completion>)>& start) {
-    auto completion = std::make_shared<Completion>();
+    auto completion = Waiting();
     bool posted = Post([completion, &start](napi_env raw) {
       if (raw == nullptr) return completion->Done(std::make_exception_ptr(Closed()));
       try {
@@ -168,6 +201,14 @@ class Bridge {
  private:
   Bridge() = default;
 
+  // What the caller waits on: a pool thread blocks on it, a fiber suspends.
+  static std::shared_ptr<Completion> Waiting() {
+#if ERPMOD_FIBERS
+    if (Fiber* fiber = Fiber::Current()) return std::make_shared<Completion>(fiber->shared_from_this());
+#endif
+    return std::make_shared<Completion>();
+  }
+
   static std::runtime_error Closed() {
     return std::runtime_error("ctx used after the module was cleaned up (a pool handler outlived its request)");
   }
@@ -185,6 +226,7 @@ class Bridge {
   }
 
   std::mutex mu_;
+  napi_env env_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;
   bool closed_ = false;
   int refs_ = 0;
@@ -254,25 +296,31 @@ class WorkerPool : public std::enable_shared_from_this<WorkerPool> {
 
 // Serializes one module's database work between pool threads, so two requests never interleave
 // inside one SQLite transaction (the module has one connection). A Transaction on a pool thread
-// holds it from BEGIN to COMMIT / ROLLBACK; a single statement holds it for that statement.
+// holds it from BEGIN to COMMIT / ROLLBACK; a single statement holds it for that statement. Its
+// owner is a thread of execution: a pool thread, or a fiber (fibers are only used where each
+// transaction has a connection of its own, so a fiber finds it taken only for a transaction that
+// does not start with BEGIN; it is refused then rather than stalling the JavaScript thread).
 class DbLock {
  public:
   void Acquire() {
     std::unique_lock<std::mutex> lock(mu_);
-    auto me = std::this_thread::get_id();
+    const Owner me = Me();
     if (owner_ == me) {
       ++depth_;
       return;
     }
-    cv_.wait(lock, [&] { return owner_ == std::thread::id(); });
+    if (me.fiber != nullptr && owner_ != Owner{}) {
+      throw std::runtime_error("the module's database lock is held by another request: a transaction that does not start with BEGIN cannot wait for it here; retry");
+    }
+    cv_.wait(lock, [&] { return owner_ == Owner{}; });
     owner_ = me;
     depth_ = 1;
   }
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (owner_ != std::this_thread::get_id() || depth_ == 0) return;
+    if (owner_ != Me() || depth_ == 0) return;
     if (--depth_ == 0) {
-      owner_ = std::thread::id();
+      owner_ = Owner{};
       cv_.notify_all();
     }
   }
@@ -281,17 +329,25 @@ class DbLock {
     std::lock_guard<std::mutex> lock(mu_);
     tx_open_ = open;
   }
-  // True when another thread holds an open transaction: a statement from the JavaScript thread
-  // now would land inside it.
+  // True when another thread of execution holds an open transaction: a statement from the
+  // JavaScript thread now would land inside it.
   bool TransactionOpenElsewhere() {
     std::lock_guard<std::mutex> lock(mu_);
-    return tx_open_ && owner_ != std::thread::id() && owner_ != std::this_thread::get_id();
+    return tx_open_ && owner_ != Owner{} && owner_ != Me();
   }
 
  private:
+  struct Owner {
+    std::thread::id thread;
+    const Fiber* fiber = nullptr;
+    bool operator==(const Owner& other) const { return thread == other.thread && fiber == other.fiber; }
+    bool operator!=(const Owner& other) const { return !(*this == other); }
+  };
+  static Owner Me() { return Owner{std::this_thread::get_id(), Fiber::Current()}; }
+
   std::mutex mu_;
   std::condition_variable cv_;
-  std::thread::id owner_;
+  Owner owner_;
   int depth_ = 0;
   bool tx_open_ = false;
 };

@@ -131,10 +131,14 @@ class HostApi {
   bool db_async() const { return db_async_; }
   // Pool threads run each transaction on its own connection and need no database lock.
   bool db_tx_handles() const { return db_tx_handles_; }
+  // What waits for PostgreSQL without a thread of its own runs on a fiber (fiber.h): where fibers
+  // exist, ctx.db answers with promises and each transaction has a connection of its own.
+  bool fibers() const { return ERPMOD_FIBERS && db_async_ && db_tx_handles_; }
 
-  // Runs `job` on one of the module's worker threads and returns a promise, settled on the
-  // JavaScript thread with `to_js(result)` or rejected with the job's exception. For what the host
-  // calls on the JavaScript thread but must be able to wait for PostgreSQL (db_async()).
+  // Runs `job` where it may wait (a fiber when fibers(), else one of the module's worker threads)
+  // and returns a promise, settled on the JavaScript thread with `to_js(result)` or rejected with
+  // the job's exception. For what the host calls on the JavaScript thread but must be able to wait
+  // for PostgreSQL (db_async()).
   template <typename R>
   Napi::Value OnPool(Napi::Env env, std::function<R()> job, std::function<napi_value(Napi::Env, R&)> to_js) const {
     napi_deferred deferred = nullptr;
@@ -143,7 +147,7 @@ class HostApi {
     std::shared_ptr<Bridge> bridge = bridge_;
     bridge->Ref(env);
     try {
-      workers_->Submit([job = std::move(job), to_js = std::move(to_js), deferred, bridge]() {
+      Waitable([job = std::move(job), to_js = std::move(to_js), deferred, bridge]() {
         auto out = std::make_shared<R>();
         std::optional<NativeFailure> failure = CatchNative([&] { *out = job(); });
         bridge->Post([bridge, out, failure = std::move(failure), deferred, to_js](napi_env raw) {
@@ -164,6 +168,15 @@ class HostApi {
       throw;
     }
     return Napi::Value(env, promise);
+  }
+
+  // Starts `job` where it may wait for the JavaScript thread: on a fiber when fibers(), else on one
+  // of the module's worker threads. JavaScript thread only.
+  void Waitable(std::function<void()> job) const {
+#if ERPMOD_FIBERS
+    if (fibers()) return Fiber::Start(std::move(job));
+#endif
+    workers_->Submit(std::move(job));
   }
 
   Napi::Env env() const { return env_; }

@@ -68,6 +68,11 @@ class Runtime {
     obj.Set("getHandler", Napi::Function::New(env, &Runtime::JsGetHandler, "getHandler", this));
     // Added with execution: pool (same ABI 1): the host runs routes declared `execution: pool` through it.
     obj.Set("getPoolHandler", Napi::Function::New(env, &Runtime::JsGetPoolHandler, "getPoolHandler", this));
+#if ERPMOD_FIBERS
+    // Added with fibers (same ABI 1): where ctx.db answers with promises the host runs `main` routes
+    // through it: on the JavaScript thread, suspended on a fiber while ctx answers (fiber.h).
+    obj.Set("getSuspendingHandler", Napi::Function::New(env, &Runtime::JsGetSuspendingHandler, "getSuspendingHandler", this));
+#endif
     // ctx.db may answer with promises (module data on PostgreSQL): pool handlers wait for them, and
     // Initialize, event subscribers and Health then run on worker threads and answer with promises.
     obj.Set("asyncDb", true);
@@ -136,17 +141,25 @@ class Runtime {
         });
   }
 
-  static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, false); }
+  // Where a route's handler runs: on the JavaScript thread as called, on a pool thread, or on a
+  // fiber of the JavaScript thread that waits suspended (fiber.h).
+  enum class Where { kCaller, kPool, kFiber };
+
+  static Napi::Value JsGetHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, Where::kCaller); }
 
   // Like getHandler, but the function it returns copies the request, runs the handler on one of
   // the module's pool threads and returns a promise of the reply.
-  static Napi::Value JsGetPoolHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, true); }
+  static Napi::Value JsGetPoolHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, Where::kPool); }
 
-  static Napi::Value ResolveHandler(const Napi::CallbackInfo& info, bool pool) {
+  // Like getPoolHandler, but the handler runs on a fiber of the JavaScript thread (a worker thread
+  // where fibers do not fit this host: HostApi::fibers()).
+  static Napi::Value JsGetSuspendingHandler(const Napi::CallbackInfo& info) { return ResolveHandler(info, Where::kFiber); }
+
+  static Napi::Value ResolveHandler(const Napi::CallbackInfo& info, Where where) {
     Napi::Env env = info.Env();
     return Guard(env, [&]() -> Napi::Value {
       Runtime* self = Self(info);
-      const char* name = pool ? "getPoolHandler" : "getHandler";
+      const char* name = where == Where::kPool ? "getPoolHandler" : where == Where::kFiber ? "getSuspendingHandler" : "getHandler";
       if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
         throw Napi::TypeError::New(env, std::string(name) + "(route, method): route and method must be strings");
       }
@@ -154,11 +167,11 @@ class Runtime {
       std::string method = info[1].As<Napi::String>().Utf8Value();
       HandlerFn fn = self->module_->GetHandler(route, method);
       if (!fn) return env.Null();
-      if (pool) {
+      if (where != Where::kCaller) {
         return Napi::Function::New(
             env,
-            [self, fn = std::move(fn)](const Napi::CallbackInfo& call) -> Napi::Value { return self->ServePool(call, fn); },
-            method + " " + route + " (pool)");
+            [self, fn = std::move(fn), where](const Napi::CallbackInfo& call) -> Napi::Value { return self->ServePool(call, fn, where); },
+            method + " " + route + (where == Where::kPool ? " (pool)" : " (fiber)"));
       }
       return Napi::Function::New(
           env,
@@ -225,7 +238,7 @@ class Runtime {
     });
   }
 
-  Napi::Value ServePool(const Napi::CallbackInfo& call, const HandlerFn& fn) {
+  Napi::Value ServePool(const Napi::CallbackInfo& call, const HandlerFn& fn, Where where) {
     Napi::Env env = call.Env();
     return Guard(env, [&]() -> Napi::Value {
       if (call.Length() < 1 || !call[0].IsObject()) throw Napi::TypeError::New(env, "handler(req): req must be an object");
@@ -234,7 +247,7 @@ class Runtime {
       napi_deferred deferred = nullptr;
       napi_value promise = nullptr;
       NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-      if (!pool_) pool_ = WorkerPool::Create();
+      if (!pool_ && where == Where::kPool) pool_ = WorkerPool::Create();
       std::shared_ptr<Bridge> bridge = host_->bridge();
       // Held until the reply is built, so a process without a server (a unit test) waits for it.
       bridge->Ref(env);
@@ -276,7 +289,8 @@ class Runtime {
         });
       };
       try {
-        pool_->Submit(std::move(job));
+        if (where == Where::kFiber) host_->Waitable(std::move(job));
+        else pool_->Submit(std::move(job));
       } catch (...) {
         bridge->Unref(env);
         throw;
