@@ -348,6 +348,15 @@ describe('execution: pool with module data on PostgreSQL', () => {
       assert.ok(Math.max(...health) < 250, `the JavaScript thread kept serving while they waited: /healthz took up to ${Math.max(...health).toFixed(0)} ms`);
       assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.served >= 3, true);
 
+      // Transactions on fibers: concurrent requests interleave at their statements, each transaction on a
+      // connection of its own from BEGIN to COMMIT; the one that throws between its legs leaves nothing.
+      const transfers = await Promise.all(['f1', 'f2', 'f3'].map((id, i) => call(`${host.url}${LAB}/transfer-main`, 'POST', { id, fail: i === 1, begin: 'BEGIN', pause_ms: 0, backend: true })));
+      assert.deepEqual(transfers.map((reply) => reply.status), [201, 500, 201], transfers.map((reply) => reply.text).join(' | '));
+      const [t1, t3] = [transfers[0]!.json, transfers[2]!.json] as { backends: number[] }[];
+      assert.equal(t1!.backends[0], t1!.backends[1], 'one transaction, one connection');
+      assert.equal(t3!.backends[0], t3!.backends[1], 'one transaction, one connection');
+      assert.deepEqual((await call(`${host.url}${LAB}/ledger`)).json, { transfers: { f1: 2, f3: 2 } }, 'the failed transfer left nothing');
+
       // Waiting past request_ms (1000): answered 504 then, its late result discarded once the statement ends.
       const startedAt = performance.now();
       const late = await call(`${host.url}${LAB}/nap?ms=1600`);
