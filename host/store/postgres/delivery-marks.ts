@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { escapeLiteral } from 'pg';
 
 /**
  * The event a module is being delivered in this process, so that the transaction its subscriber commits
@@ -29,23 +29,28 @@ export function beginDeliveryMark(code: string, eventId: number): (() => boolean
   };
 }
 
+/** What a transaction sends with its COMMIT to record a delivery, and what to tell once that COMMIT succeeded. */
+export interface CommitMark {
+  /** Statements sent before COMMIT in the same round trip (a simple query: values written in). */
+  readonly sql: string;
+  readonly committed: () => void;
+}
+
 /**
- * Called by the module's ctx.db on its transaction's connection just before COMMIT (`delivery`: see
- * PostgresFacadeOptions.beforeCommit). When the mark cannot
- * be written the transaction is rolled back and the error thrown: committing the work without its mark
- * would let a retry run the subscriber again.
+ * Asked by the module's ctx.db as its transaction commits (`delivery`: see PostgresFacadeOptions.markOnCommit):
+ * the mark travels in COMMIT's round trip (`SELECT erpmod_events.mark_handled(…); COMMIT`), so a
+ * subscriber's transaction inside inventory's write lock costs one round trip less. If the mark fails,
+ * PostgreSQL runs nothing after it in that query: the transaction is aborted and rolled back, and the
+ * error thrown — committing the work without its mark would let a retry run the subscriber again.
  */
-export async function writeDeliveryMark(code: string, client: pg.PoolClient, delivery?: number | null): Promise<void> {
+export function deliveryMarkFor(code: string, delivery?: number | null): CommitMark | undefined {
   const eventId = marks.get(code);
-  if (eventId === undefined) return;
+  if (eventId === undefined) return undefined;
   // A transaction by handle carries the delivery its subscriber began it for: only that one records it
   // (concurrent transactions of the module, for a request or another delivery, record nothing).
-  if (delivery !== undefined && delivery !== eventId) return;
-  try {
-    await client.query('SELECT erpmod_events.mark_handled($1, $2)', [eventId, code]);
-    written.add(code);
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  if (delivery !== undefined && delivery !== eventId) return undefined;
+  return {
+    sql: `SELECT erpmod_events.mark_handled(${Math.trunc(eventId)}, ${escapeLiteral(code)}); `,
+    committed: () => void written.add(code),
+  };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ErpmodError } from '../../errors';
+import type { CommitMark } from './delivery-marks';
 import { translatePlaceholders } from './translate-placeholders';
 import { bindValue } from './pg-row-types';
 import { isPoolWaitTimeout, isUnavailable, poolExhausted, translatePgError, unavailable } from './translate-pg-error';
@@ -60,11 +61,12 @@ export interface PostgresFacadeOptions {
   /** Told whether the server answered, so requests meanwhile can be answered 503 rather than 500. */
   readonly availability?: { reachable(): void; unreachable(error: unknown): void };
   /**
-   * Runs on the transaction's connection just before COMMIT (the event outbox records a delivery as
-   * handled there). `delivery`: the event a transaction by handle was begun for (by a subscriber), null
-   * when it was begun for none; undefined for the module-wide transaction of `exec('BEGIN')`.
+   * Asked as a transaction commits: statements to send with its COMMIT, in the same round trip (the event
+   * outbox records a delivery as handled there). `delivery`: the event a transaction by handle was begun
+   * for (by a subscriber), null when it was begun for none; undefined for the module-wide transaction of
+   * `exec('BEGIN')`.
    */
-  readonly beforeCommit?: (client: pg.PoolClient, delivery: number | null | undefined) => Promise<void>;
+  readonly markOnCommit?: (delivery: number | null | undefined) => CommitMark | undefined;
 }
 
 const BEGIN = /^BEGIN(?:\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?$/i;
@@ -259,12 +261,15 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   async function end(open: Promise<pg.PoolClient>, statement: 'COMMIT' | 'ROLLBACK', delivery?: number | null): Promise<void> {
     const client = await open;
     let broken = false;
+    const mark = statement === 'COMMIT' ? options.markOnCommit?.(delivery) : undefined;
     try {
-      if (statement === 'COMMIT') await options.beforeCommit?.(client, delivery);
-      await client.query(statement);
+      await client.query(mark === undefined ? statement : `${mark.sql}${statement}`);
+      mark?.committed();
       answered();
     } catch (error) {
       broken = isUnavailable(error);
+      // A failed mark leaves the transaction aborted, its COMMIT unsent: end it before the connection goes back.
+      if (mark !== undefined && !broken) await client.query('ROLLBACK').catch(() => undefined);
       if (broken) {
         options.availability?.unreachable(error);
         // The server ended the transaction with the connection: a rollback has nothing left to undo.

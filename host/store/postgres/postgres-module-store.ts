@@ -4,7 +4,7 @@ import type { Logger } from '../../logger';
 import type { ModuleDatabase, ModuleStore, RunnerStoreSettings } from '../module-store';
 import { planConnections, moduleRolePassword, type PostgresSettings } from './connection-settings';
 import { createPostgresDbFacade } from './postgres-db-facade';
-import { writeDeliveryMark } from './delivery-marks';
+import { deliveryMarkFor } from './delivery-marks';
 import { rowTypes } from './pg-row-types';
 import { lockKey, moduleSchemaNames, provisionModuleSchema } from './provision-module-schema';
 import { isUnavailable, unavailable } from './translate-pg-error';
@@ -105,7 +105,7 @@ async function openModulePool(code: string, connection: pg.PoolConfig, where: st
   }
   let closed = false;
   return {
-    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code), beforeCommit: (client, delivery) => writeDeliveryMark(code, client, delivery) }),
+    facade: createPostgresDbFacade({ code, schema, pool, where, writeLock: lockKey('write', code), markOnCommit: (delivery) => deliveryMarkFor(code, delivery) }),
     applied,
     async close() {
       if (closed) return;
