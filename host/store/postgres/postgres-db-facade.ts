@@ -58,8 +58,6 @@ export interface PostgresFacadeOptions {
   readonly where: string;
   /** The advisory lock `BEGIN IMMEDIATE` takes: one writing transaction per module at a time, as on SQLite. */
   readonly writeLock: readonly [number, number];
-  /** Told whether the server answered, so requests meanwhile can be answered 503 rather than 500. */
-  readonly availability?: { reachable(): void; unreachable(error: unknown): void };
   /**
    * Asked as a transaction commits: statements to send with its COMMIT, in the same round trip (the event
    * outbox records a delivery as handled there). `delivery`: the event a transaction by handle was begun
@@ -101,14 +99,10 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
   let lastAnsweredAt = Number.NEGATIVE_INFINITY;
   function answered(): void {
     lastAnsweredAt = performance.now();
-    options.availability?.reachable();
   }
   // A wait for a free connection that ran out says the pool was full, not that the server is down.
   function unavailableBecause(error: unknown): ErpmodError {
-    if (!isPoolWaitTimeout(error)) {
-      options.availability?.unreachable(error);
-      return unavailable(where, error);
-    }
+    if (!isPoolWaitTimeout(error)) return unavailable(where, error);
     const waitMs = pool.options.connectionTimeoutMillis ?? 0;
     const answeredMeanwhile = performance.now() - lastAnsweredAt <= waitMs;
     return poolExhausted(where, { module: options.code, size: pool.options.max ?? 10, waitMs, heldByTransactions, answeredMeanwhile }, error);
@@ -271,7 +265,6 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       // A failed mark leaves the transaction aborted, its COMMIT unsent: end it before the connection goes back.
       if (mark !== undefined && !broken) await client.query('ROLLBACK').catch(() => undefined);
       if (broken) {
-        options.availability?.unreachable(error);
         // The server ended the transaction with the connection: a rollback has nothing left to undo.
         if (statement === 'ROLLBACK') return;
         throw unavailable(where, error);
