@@ -149,6 +149,7 @@ function capture(command: string, args: readonly string[]): Promise<string> {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${out}`))));
+    // 'close', not 'exit': the process can exit before its output has been read (wrk's summary was lost so).
+    child.once('close', (code, signal) => (code === 0 ? resolve(out) : reject(new Error(`${command} ${args.join(' ')} exited ${code ?? signal}:\n${out}`))));
   });
 }
