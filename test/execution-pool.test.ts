@@ -337,8 +337,18 @@ describe('execution: pool with module data on PostgreSQL', () => {
   });
   it('runs main routes on the JavaScript thread, suspended while PostgreSQL answers: they overlap, the host stays responsive, request_ms holds', async () => {
     server ??= await startPostgres();
-    const host = await startHostProcess({ modulesDir: makeModulesDir(['pool-lab']), env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_fibers') } });
+    const rates = http.createServer((_req, res) => res.end('{"rate":1.1}'));
+    await new Promise<void>((resolve) => rates.listen(0, '127.0.0.1', resolve));
+    const ratesPort = (rates.address() as AddressInfo).port;
+    const modulesDir = makeModulesDir(['pool-lab']);
+    allowLoopbackPorts(modulesDir, 'pool-lab', [ratesPort]);
+    const host = await startHostProcess({ modulesDir, env: { ERPMOD_DATABASE_URL: server.createDatabase('pool_lab_fibers') } });
     try {
+      // A main route may wait for ctx.http here too (on SQLite it refuses: see "keeps main routes on the JavaScript thread").
+      const fetched = await call(`${host.url}${LAB}/fetch-main?url=http://127.0.0.1:${ratesPort}/`);
+      assert.equal(fetched.status, 200, fetched.text);
+      assert.equal(fetched.json.body, '{"rate":1.1}');
+
       const naps = Promise.all([1, 2, 3].map(() => call(`${host.url}${LAB}/nap?ms=500`)));
       const health = await latenciesWhile(`${host.url}/healthz`, naps);
       const replies = (await naps).map((reply) => reply.json as { onJsThread: boolean; startedUs: number; endedUs: number });
@@ -367,6 +377,7 @@ describe('execution: pool with module data on PostgreSQL', () => {
       assert.equal((await host.admin('/plugins/pool-lab')).json.runtime.execution.lost, 0);
     } finally {
       await host.stop();
+      rates.close();
     }
   });
 

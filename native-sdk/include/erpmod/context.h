@@ -327,9 +327,10 @@ class HttpClientError : public std::runtime_error {
   std::string cause_;
 };
 
-// `ctx.http`: outbound HTTP for handlers with `execution: pool`. The calling pool thread blocks
-// until the response is complete; the JavaScript thread keeps serving meanwhile. On the JavaScript
-// thread (`execution: main`) it throws: waiting there would stall the host.
+// `ctx.http`: outbound HTTP for handlers that may wait: `execution: pool`, and with module data on
+// PostgreSQL `main` too (on a fiber, fiber.h). The caller waits until the response is complete; the
+// JavaScript thread keeps serving meanwhile. On the JavaScript thread's own stack (`execution: main`
+// on SQLite) it throws: waiting there would stall the host.
 class Http {
  public:
   explicit Http(detail::HostApi* host) : host_(host) {}
