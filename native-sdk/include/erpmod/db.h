@@ -286,28 +286,32 @@ class Db {
   // promise it returns to settle; `convert(value, true)` copies the result there.
   template <typename R, typename Call, typename Convert>
   R Awaited(Call call, Convert convert) const {
-    R result{};
-    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
-      Napi::Value v = call();
-      if (!v.IsPromise()) {
-        result = convert(v, true);
-        return done->Done();
-      }
-      Napi::Object promise = v.As<Napi::Object>();
-      Napi::Function on_ok = Napi::Function::New(env, [&result, &convert, done](const Napi::CallbackInfo& info) {
+    // Lives on this (waiting) stack until `done` is told: the promise's callbacks point at it.
+    struct Waiter final : detail::Settlement {
+      R result{};
+      Convert& convert;
+      std::shared_ptr<detail::Completion> done;
+      explicit Waiter(Convert& c) : convert(c) {}
+      void Fulfilled(Napi::Value value) override {
         try {
-          result = convert(info.Length() > 0 ? info[0] : info.Env().Undefined(), true);
+          result = convert(value, true);
           done->Done();
         } catch (...) {
           done->Fail();
         }
-      });
-      Napi::Function on_error = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
-        done->Done(std::make_exception_ptr(ToDbError(info.Length() > 0 ? info[0] : info.Env().Undefined())));
-      });
-      promise.Get("then").As<Napi::Function>().Call(promise, {on_ok, on_error});
+      }
+      void Rejected(Napi::Value error) override { done->Done(std::make_exception_ptr(ToDbError(error))); }
+    } waiter(convert);
+    host_->bridge()->CallAsync([&](Napi::Env, std::shared_ptr<detail::Completion> done) {
+      Napi::Value v = call();
+      if (!v.IsPromise()) {
+        waiter.result = convert(v, true);
+        return done->Done();
+      }
+      waiter.done = std::move(done);
+      host_->Then(v.As<Napi::Object>(), &waiter);
     });
-    return result;
+    return std::move(waiter.result);
   }
 
   // Transactions by handle, from a pool thread: begin answers the handle, commit / rollback end it.
