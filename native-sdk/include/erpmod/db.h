@@ -300,7 +300,14 @@ class Db {
           done->Fail();
         }
       }
-      void Rejected(Napi::Value error) override { done->Done(std::make_exception_ptr(ToDbError(error))); }
+      void Rejected(Napi::Value error) override {
+        try {
+          done->Done(std::make_exception_ptr(ToDbError(error)));
+        } catch (...) {
+          // Reading the error failed (a JavaScript exception): Fail() keeps only its message.
+          done->Fail();
+        }
+      }
     } waiter(convert);
     host_->bridge()->CallAsync([&](Napi::Env, std::shared_ptr<detail::Completion> done) {
       Napi::Value v = call();
