@@ -216,19 +216,20 @@ class Events {
     // Inside this thread's Transaction (by handle) the event is recorded in that transaction.
     const detail::OpenTransaction& open = detail::ThreadTransaction();
     const int64_t transaction = open.host == host_ ? open.value.id : 0;
+    // A subscriber's failure is the host's to log; the publisher goes on either way.
+    struct Delivery final : detail::Settlement {
+      std::shared_ptr<detail::Completion> done;
+      void Fulfilled(Napi::Value) override { done->Done(); }
+      void Rejected(Napi::Value) override { done->Done(); }
+    } delivery;
     host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
       Napi::Value payload = host_->ParseJson(payload_json);
       napi_value name = Napi::String::New(env, topic.data(), topic.size());
       Napi::Value delivered = transaction == 0 ? host_->Call(host_->publish, {name, payload})
                                                : host_->Call(host_->publish, {name, payload, Napi::Number::New(env, static_cast<double>(transaction))});
       if (!delivered.IsPromise()) return done->Done();
-      Napi::Object promise = delivered.As<Napi::Object>();
-      // A subscriber's failure is the host's to log; the publisher goes on either way.
-      Napi::Function settled = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
-        done->Done();
-        return info.Env().Undefined();
-      });
-      promise.Get("then").As<Napi::Function>().Call(promise, {settled, settled});
+      delivery.done = std::move(done);
+      host_->Then(delivered.As<Napi::Object>(), &delivery);
     });
   }
 
@@ -339,22 +340,15 @@ class Http {
     if (host_->OnJsThread()) {
       throw std::logic_error("ctx.http() needs a route with execution: pool (a request on the JavaScript thread would stall the host)");
     }
-    HttpResponse response;
-    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
-      Napi::Object options = Napi::Object::New(env);
-      options.Set("method", request.method);
-      options.Set("url", request.url);
-      Napi::Object headers = Napi::Object::New(env);
-      for (const auto& h : request.headers) headers.Set(h.first, h.second);
-      options.Set("headers", headers);
-      if (!request.body.empty()) options.Set("body", Napi::Buffer<char>::Copy(env, request.body.data(), request.body.size()));
-      if (request.timeout_ms > 0) options.Set("timeoutMs", request.timeout_ms);
-      Napi::Value promise = host_->Call(host_->http_request, {options});
-      if (!promise.IsPromise() && !promise.IsObject()) throw std::runtime_error("ctx.http.request did not return a promise");
-      Napi::Object thenable = promise.As<Napi::Object>();
-      Napi::Function on_ok = Napi::Function::New(env, [this, &response, done](const Napi::CallbackInfo& info) {
+    // The response is copied into C++ on the JavaScript thread as the promise settles.
+    struct Exchange final : detail::Settlement {
+      const detail::HostApi* host;
+      HttpResponse response;
+      std::shared_ptr<detail::Completion> done;
+      explicit Exchange(const detail::HostApi* h) : host(h) {}
+      void Fulfilled(Napi::Value value) override {
         try {
-          Napi::Object r = info[0].As<Napi::Object>();
+          Napi::Object r = value.As<Napi::Object>();
           response.status = r.Get("status").As<Napi::Number>().Int32Value();
           Napi::Value hv = r.Get("headers");
           if (hv.IsObject()) {
@@ -375,7 +369,7 @@ class Http {
           auto type = response.header("content-type");
           if (type && (type->find("application/json") != std::string::npos || type->find("+json") != std::string::npos)) {
             try {
-              response.json = JsonValue::Detach(host_->ParseJson(response.body));
+              response.json = JsonValue::Detach(host->ParseJson(response.body));
             } catch (const Napi::Error&) {
               // Not JSON after all: `json` stays undefined, `body` has the text.
             }
@@ -384,21 +378,38 @@ class Http {
         } catch (...) {
           done->Fail();
         }
-      });
-      Napi::Function on_error = Napi::Function::New(env, [done](const Napi::CallbackInfo& info) {
-        std::string message = "ctx.http request failed", code = "ERPMOD_HTTP_UNREACHABLE", cause;
-        if (info.Length() > 0 && info[0].IsObject()) {
-          Napi::Object err = info[0].As<Napi::Object>();
-          Napi::Value m = err.Get("message"), c = err.Get("code"), why = err.Get("reason");
-          if (m.IsString()) message = m.As<Napi::String>().Utf8Value();
-          if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
-          if (why.IsString()) cause = why.As<Napi::String>().Utf8Value();
+      }
+      void Rejected(Napi::Value error) override {
+        try {
+          std::string message = "ctx.http request failed", code = "ERPMOD_HTTP_UNREACHABLE", cause;
+          if (error.IsObject()) {
+            Napi::Object err = error.As<Napi::Object>();
+            Napi::Value m = err.Get("message"), c = err.Get("code"), why = err.Get("reason");
+            if (m.IsString()) message = m.As<Napi::String>().Utf8Value();
+            if (c.IsString()) code = c.As<Napi::String>().Utf8Value();
+            if (why.IsString()) cause = why.As<Napi::String>().Utf8Value();
+          }
+          done->Done(std::make_exception_ptr(HttpClientError(message, code, cause)));
+        } catch (...) {
+          done->Fail();
         }
-        done->Done(std::make_exception_ptr(HttpClientError(message, code, cause)));
-      });
-      thenable.Get("then").As<Napi::Function>().Call(thenable, {on_ok, on_error});
+      }
+    } exchange(host_);
+    host_->bridge()->CallAsync([&](Napi::Env env, std::shared_ptr<detail::Completion> done) {
+      Napi::Object options = Napi::Object::New(env);
+      options.Set("method", request.method);
+      options.Set("url", request.url);
+      Napi::Object headers = Napi::Object::New(env);
+      for (const auto& h : request.headers) headers.Set(h.first, h.second);
+      options.Set("headers", headers);
+      if (!request.body.empty()) options.Set("body", Napi::Buffer<char>::Copy(env, request.body.data(), request.body.size()));
+      if (request.timeout_ms > 0) options.Set("timeoutMs", request.timeout_ms);
+      Napi::Value promise = host_->Call(host_->http_request, {options});
+      if (!promise.IsPromise() && !promise.IsObject()) throw std::runtime_error("ctx.http.request did not return a promise");
+      exchange.done = std::move(done);
+      host_->Then(promise.As<Napi::Object>(), &exchange);
     });
-    return response;
+    return std::move(exchange.response);
   }
 
   HttpResponse Get(std::string url, int timeout_ms = 0) const {
