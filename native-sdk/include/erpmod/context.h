@@ -183,9 +183,10 @@ class Logger {
 
 // The host's event bus. Delivery is synchronous: Publish returns after every subscriber ran
 // (a subscriber's exception is logged by the host, not thrown here). Topics must be declared in
-// module.yml `events`. Subscribers run on the JavaScript thread (with module data on PostgreSQL, on
-// the module's worker threads, where ctx.db may wait); Publish from a pool thread waits until they
-// all ran, so a handler's reply reflects what its events caused.
+// module.yml `events`. Subscribers run on the JavaScript thread (with module data on PostgreSQL,
+// where ctx.db may wait: on a fiber of it, or on the module's worker threads where fibers do not fit);
+// Publish from a pool thread or fiber waits until they all ran, so a handler's reply reflects what its
+// events caused.
 class Events {
  public:
   using Handler = std::function<void(const JsonValue& payload, const std::string& topic)>;
@@ -209,16 +210,15 @@ class Events {
   }
 
  private:
-  // With module data on PostgreSQL, subscribers run on the module's worker threads (where ctx.db can
-  // wait) and the host's publish answers with a promise of the whole delivery: this pool thread waits
-  // for it, so what subscribers did is done when Publish returns, as on SQLite.
+  // With module data on PostgreSQL, subscribers run where ctx.db can wait (HostApi::OnPool) and the
+  // host's publish answers with a promise of the whole delivery: this pool thread or fiber waits for
+  // it, so what subscribers did is done when Publish returns, as on SQLite.
   void PublishAndWait(std::string_view topic, std::string_view payload_json) const {
     // Inside this thread's Transaction (by handle) the event is recorded in that transaction.
     const detail::OpenTransaction& open = detail::ThreadTransaction();
     const int64_t transaction = open.host == host_ ? open.value.id : 0;
     // A subscriber's failure is the host's to log; the publisher goes on either way.
     struct Delivery final : detail::Settlement {
-      std::shared_ptr<detail::Completion> done;
       void Fulfilled(Napi::Value) override { done->Done(); }
       void Rejected(Napi::Value) override { done->Done(); }
     } delivery;
@@ -228,8 +228,7 @@ class Events {
       Napi::Value delivered = transaction == 0 ? host_->Call(host_->publish, {name, payload})
                                                : host_->Call(host_->publish, {name, payload, Napi::Number::New(env, static_cast<double>(transaction))});
       if (!delivered.IsPromise()) return done->Done();
-      delivery.done = std::move(done);
-      host_->Then(delivered.As<Napi::Object>(), &delivery);
+      host_->Then(delivered.As<Napi::Object>(), &delivery, std::move(done));
     });
   }
 
@@ -344,7 +343,6 @@ class Http {
     struct Exchange final : detail::Settlement {
       const detail::HostApi* host;
       HttpResponse response;
-      std::shared_ptr<detail::Completion> done;
       explicit Exchange(const detail::HostApi* h) : host(h) {}
       void Fulfilled(Napi::Value value) override {
         try {
@@ -406,8 +404,7 @@ class Http {
       if (request.timeout_ms > 0) options.Set("timeoutMs", request.timeout_ms);
       Napi::Value promise = host_->Call(host_->http_request, {options});
       if (!promise.IsPromise() && !promise.IsObject()) throw std::runtime_error("ctx.http.request did not return a promise");
-      exchange.done = std::move(done);
-      host_->Then(promise.As<Napi::Object>(), &exchange);
+      host_->Then(promise.As<Napi::Object>(), &exchange, std::move(done));
     });
     return std::move(exchange.response);
   }

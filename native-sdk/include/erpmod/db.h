@@ -20,10 +20,11 @@
 // is serialized: each pool thread's Transaction has its own connection, the statements made on that
 // thread meanwhile go to it, and other requests' statements run beside it, never inside it.
 //
-// On a host that keeps module data on PostgreSQL, ctx.db answers with promises: a pool thread waits for
-// them; on the JavaScript thread a statement fails with code "SQLITE_MISUSE" (waiting there
-// would stall the host). The host therefore runs such a module's routes on the pool, and the SDK its
-// Initialize, event subscribers and Health on the module's worker threads.
+// On a host that keeps module data on PostgreSQL, ctx.db answers with promises: a pool thread or a
+// fiber (detail/fiber.h) waits for them; on the JavaScript thread's own stack a statement fails with
+// code "SQLITE_MISUSE" (waiting there would stall the host). The host therefore runs such a module's
+// `pool` routes on the pool and its `main` routes on fibers, and the SDK its Initialize, event
+// subscribers and Health on fibers (on the module's worker threads where fibers do not fit).
 #ifndef ERPMOD_DB_H_
 #define ERPMOD_DB_H_
 
@@ -290,7 +291,6 @@ class Db {
     struct Waiter final : detail::Settlement {
       R result{};
       Convert& convert;
-      std::shared_ptr<detail::Completion> done;
       explicit Waiter(Convert& c) : convert(c) {}
       void Fulfilled(Napi::Value value) override {
         try {
@@ -315,8 +315,7 @@ class Db {
         waiter.result = convert(v, true);
         return done->Done();
       }
-      waiter.done = std::move(done);
-      host_->Then(v.As<Napi::Object>(), &waiter);
+      host_->Then(v.As<Napi::Object>(), &waiter, std::move(done));
     });
     return std::move(waiter.result);
   }

@@ -26,8 +26,12 @@ namespace detail {
 
 // The id of the request this thread is handling; set by the SDK around each handler call (on the
 // JavaScript thread and on pool threads alike), so error bodies carry it like the host's do.
+struct CurrentRequestId {
+  std::string value;
+};
 inline std::string& CurrentRequestIdSlot() {
-  return ExecutionLocal<std::string>();
+  // Keyed by its own type: ExecutionLocal keeps one value per type.
+  return ExecutionLocal<CurrentRequestId>().value;
 }
 
 // Sets the current request id for a scope and restores the previous one (handlers can nest on the

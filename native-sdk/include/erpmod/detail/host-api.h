@@ -73,11 +73,14 @@ class HostMethod {
 enum LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 // What a settled promise hands back to the code waiting for it (on a pool thread or a fiber, whose
-// stack holds this until it is told): see HostApi::Then. JavaScript thread only.
+// stack holds this until `done` is told): see HostApi::Then. JavaScript thread only.
 class Settlement {
  public:
   virtual void Fulfilled(Napi::Value value) = 0;
   virtual void Rejected(Napi::Value error) = 0;
+
+  // The waiting code's completion, set by Then.
+  std::shared_ptr<Completion> done;
 
  protected:
   ~Settlement() = default;
@@ -102,7 +105,7 @@ class HostApi {
     db_run.Bind(db, "ctx.db.run", "run");
     db_get.Bind(db, "ctx.db.get", "get");
     db_all.Bind(db, "ctx.db.all", "all");
-    // PostgreSQL: every ctx.db call answers with a promise, which only a pool thread can wait for.
+    // PostgreSQL: every ctx.db call answers with a promise, which only a pool thread or a fiber can wait for.
     if (db.IsObject()) {
       Napi::Value promises = db.As<Napi::Object>().Get("promises");
       db_async_ = promises.IsBoolean() && promises.As<Napi::Boolean>().Value();
@@ -208,10 +211,11 @@ class HostApi {
     return method.Call(args);
   }
 
-  // Calls `settlement` when `promise` settles. Per call this binds the two functions made once to a
-  // pointer, where making two Node-API functions (each with its finalizer) cost ~5 % of the host's CPU
-  // per order on PostgreSQL. `settlement` must outlive the promise's settling.
-  void Then(Napi::Object promise, Settlement* settlement) const {
+  // Calls `settlement` (which tells `done`) when `promise` settles. Per call this binds the two
+  // functions made once to a pointer, where making two Node-API functions (each with its finalizer)
+  // cost ~5 % of the host's CPU per order on PostgreSQL. `settlement` must outlive the promise's settling.
+  void Then(Napi::Object promise, Settlement* settlement, std::shared_ptr<Completion> done) const {
+    settlement->done = std::move(done);
     napi_value token = nullptr;
     NAPI_THROW_IF_FAILED_VOID(env_, napi_create_external(env_, settlement, nullptr, nullptr, &token));
     auto bound = [&](const Napi::FunctionReference& fn) {

@@ -74,7 +74,8 @@ class Runtime {
     obj.Set("getSuspendingHandler", Napi::Function::New(env, &Runtime::JsGetSuspendingHandler, "getSuspendingHandler", this));
 #endif
     // ctx.db may answer with promises (module data on PostgreSQL): pool handlers wait for them, and
-    // Initialize, event subscribers and Health then run on worker threads and answer with promises.
+    // Initialize, event subscribers and Health then run where they may wait (HostApi::OnPool: a fiber,
+    // or a worker thread where fibers do not fit) and answer with promises.
     obj.Set("asyncDb", true);
     obj.Set("cleanup", Napi::Function::New(env, &Runtime::JsCleanup, "cleanup", this));
     if (inst_->info.has_health) {
@@ -121,7 +122,7 @@ class Runtime {
     });
   }
 
-  // Initialize on a worker thread, where ctx.db may wait for PostgreSQL; the host awaits the promise.
+  // Initialize where ctx.db may wait for PostgreSQL (HostApi::OnPool); the host awaits the promise.
   Napi::Value InitializeOnPool(Napi::Env env) {
     return host_->OnPool<std::optional<std::string>>(
         env,
