@@ -1,31 +1,43 @@
 import { escapeLiteral } from 'pg';
 
 /**
- * The event a module is being delivered in this process, so that the transaction its subscriber commits
- * records "handled" in the same commit (erpmod_events.mark_handled): a delivery retried after the
+ * The events being delivered to each module in this process, so that the transaction its subscriber
+ * commits records "handled" in the same commit (erpmod_events.mark_handled): a delivery retried after the
  * delivering instance died is then recognised as done instead of running the subscriber twice.
  *
- * One mark per module at a time: a second delivery to a module that already has one in flight here is
- * not marked (it stays at-least-once), which keeps a mark from being taken by the wrong delivery.
+ * A transaction by handle names the delivery it was begun for, so any number of deliveries to one
+ * module may be in flight at once, each marked by its own subscriber's transaction. The module-wide
+ * transaction of `exec('BEGIN')` (libraries built before transactions by handle) names none: it marks
+ * the module's oldest delivery in flight, and one begun while that runs is never marked by it (it stays
+ * at-least-once), so a mark is not taken by the wrong delivery.
  */
-const marks = new Map<string, number>();
-/** Modules whose in-flight delivery a transaction marked (sent before its COMMIT). */
-const written = new Set<string>();
+interface ModuleDeliveries {
+  readonly byEvent: Map<number, { written: boolean }>;
+  /** What the module-wide transaction marks: the delivery begun while none was in flight, until it ends. */
+  first: number | undefined;
+}
+const inFlight = new Map<string, ModuleDeliveries>();
 
 /**
- * Marks `eventId` as the delivery in flight to `code`; returns the function that clears it, or
- * undefined when another is in flight. The function answers whether a transaction of the subscriber
- * marked the delivery: then that transaction's COMMIT completed it, or (the COMMIT failed) it stays
- * claimed and is retried when the lease runs out, and the host has nothing left to record.
+ * Marks `eventId` as a delivery in flight to `code`; returns the function that clears it. The function
+ * answers whether a transaction of the subscriber marked the delivery: then that transaction's COMMIT
+ * completed it, or (the COMMIT failed) it stays claimed and is retried when the lease runs out, and the
+ * host has nothing left to record. Undefined when that delivery is already in flight here.
  */
 export function beginDeliveryMark(code: string, eventId: number): (() => boolean) | undefined {
-  if (marks.has(code)) return undefined;
-  marks.set(code, eventId);
-  written.delete(code);
+  let deliveries = inFlight.get(code);
+  if (deliveries === undefined) inFlight.set(code, (deliveries = { byEvent: new Map(), first: undefined }));
+  const { byEvent } = deliveries;
+  if (byEvent.has(eventId)) return undefined;
+  const entry = { written: false };
+  byEvent.set(eventId, entry);
+  if (byEvent.size === 1) deliveries.first = eventId;
   return () => {
-    if (marks.get(code) !== eventId) return false;
-    marks.delete(code);
-    return written.delete(code);
+    if (byEvent.get(eventId) !== entry) return false;
+    byEvent.delete(eventId);
+    if (deliveries.first === eventId) deliveries.first = undefined;
+    if (byEvent.size === 0 && inFlight.get(code) === deliveries) inFlight.delete(code);
+    return entry.written;
   };
 }
 
@@ -44,13 +56,14 @@ export interface CommitMark {
  * error thrown — committing the work without its mark would let a retry run the subscriber again.
  */
 export function deliveryMarkFor(code: string, delivery?: number | null): CommitMark | undefined {
-  const eventId = marks.get(code);
-  if (eventId === undefined) return undefined;
-  // A transaction by handle carries the delivery its subscriber began it for: only that one records it
-  // (concurrent transactions of the module, for a request or another delivery, record nothing).
-  if (delivery !== undefined && delivery !== eventId) return undefined;
+  const deliveries = inFlight.get(code);
+  if (deliveries === undefined || delivery === null) return undefined;
+  // A transaction by handle records the delivery its subscriber began it for, and only that one.
+  const eventId = delivery ?? deliveries.first;
+  const entry = eventId === undefined ? undefined : deliveries.byEvent.get(eventId);
+  if (entry === undefined || eventId === undefined) return undefined;
   return {
     sql: `SELECT erpmod_events.mark_handled(${Math.trunc(eventId)}, ${escapeLiteral(code)}); `,
-    committed: () => void written.add(code),
+    committed: () => void (entry.written = true),
   };
 }
