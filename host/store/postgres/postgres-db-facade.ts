@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { ErpmodError } from '../../errors';
 import type { CommitMark } from './delivery-marks';
+import { queryAfter } from './leading-query';
 import { translatePlaceholders } from './translate-placeholders';
 import { bindValue } from './pg-row-types';
 import { isPoolWaitTimeout, isUnavailable, poolExhausted, translatePgError, unavailable } from './translate-pg-error';
@@ -154,7 +155,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     const values = bind(params, parameterCount);
     return on((client) => {
       const name = nameOf(text);
-      return client.query(name === '' ? { text, values } : { name, text, values });
+      return send(client, name === '' ? { text, values } : { name, text, values });
     });
   }
 
@@ -166,8 +167,8 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     // One row when the table exists (a table without a generated key is remembered too: asking again
     // on every INSERT would cost a catalog query each time), none when it does not.
     const result = await on((client) =>
-      client.query(
-        `SELECT count(k.name)::int AS keys, min(k.name) AS name
+      send(client, {
+        text: `SELECT count(k.name)::int AS keys, min(k.name) AS name
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            LEFT JOIN LATERAL (
              SELECT a.attname::text AS name FROM pg_attribute a
@@ -177,14 +178,24 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
            ) k ON true
           WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
           GROUP BY c.oid`,
-        [options.schema, table.toLowerCase()],
-      ),
+        values: [options.schema, table.toLowerCase()],
+      }),
     );
     const found = result.rows[0] as { keys: number; name: string | null } | undefined;
     const column = found !== undefined && Number(found.keys) === 1 ? found.name : null;
     // Unknown tables are not remembered: the statement itself will say what is wrong.
     if (found !== undefined) keyColumns.set(table, column);
     return column;
+  }
+
+  // A transaction's BEGIN (and write lock) not sent yet: they go with its first statement, and a
+  // transaction that sent nothing ends without a round trip.
+  const unsent = new WeakMap<pg.PoolClient | pg.Pool, readonly string[]>();
+  function send(target: pg.PoolClient | pg.Pool, config: string | pg.QueryConfig): Promise<pg.QueryResult> {
+    const leading = unsent.get(target);
+    if (leading === undefined) return target.query(config);
+    unsent.delete(target);
+    return queryAfter(target as pg.PoolClient, leading, config);
   }
 
   // The writing transactions of this process queue here before they take a connection, so connections
@@ -199,6 +210,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     return before.then(() => done);
   }
   function releaseClient(client: pg.PoolClient, destroy: boolean): void {
+    unsent.delete(client);
     client.off('error', ignoreClientError);
     heldByTransactions--;
     writeTurns.get(client)?.();
@@ -223,13 +235,9 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     if (turnDone !== undefined) writeTurns.set(client, turnDone);
     // A connection lost between statements is reported by the next statement; the event alone must not end the process.
     client.on('error', ignoreClientError);
-    try {
-      await client.query(locked ? `BEGIN; SELECT pg_advisory_xact_lock(${Number(options.writeLock[0])}, ${Number(options.writeLock[1])})` : 'BEGIN');
-      return client;
-    } catch (error) {
-      releaseClient(client, isUnavailable(error));
-      throw error;
-    }
+    // Sent with the transaction's first statement, in its round trip (leading-query.ts).
+    unsent.set(client, locked ? [`BEGIN`, `SELECT pg_advisory_xact_lock(${Number(options.writeLock[0])}, ${Number(options.writeLock[1])})`] : ['BEGIN']);
+    return client;
   }
 
   async function awaitStart(starting: Promise<pg.PoolClient>, forget: () => void): Promise<void> {
@@ -257,7 +265,8 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     let broken = false;
     const mark = statement === 'COMMIT' ? options.markOnCommit?.(delivery) : undefined;
     try {
-      await client.query(mark === undefined ? statement : `${mark.sql}${statement}`);
+      // A transaction that sent nothing has nothing to end, unless a mark must still be recorded.
+      if (mark !== undefined || !unsent.has(client)) await send(client, mark === undefined ? statement : `${mark.sql}${statement}`);
       mark?.committed();
       answered();
     } catch (error) {
@@ -337,7 +346,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       if (BEGIN.test(control)) throw sqliteError('cannot start a transaction within a transaction');
       if (COMMIT.test(control)) return endHandle(id, 'COMMIT');
       if (ROLLBACK.test(control)) return endHandle(id, 'ROLLBACK');
-      await onHandle(id)((client) => client.query(sql));
+      await onHandle(id)((client) => send(client, sql));
     },
     run: (id: number, sql: string, params?: SqlParams) => run(sql, params, onHandle(id)),
     get: async (id: number, sql: string, params?: SqlParams) => (await query(sql, params, onHandle(id))).rows[0],
@@ -356,7 +365,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
       if (COMMIT.test(control)) return finish('COMMIT');
       if (ROLLBACK.test(control)) return finish('ROLLBACK');
       // Several statements, no parameters: the simple protocol runs them all.
-      await onLegacy((client) => client.query(sql));
+      await onLegacy((client) => send(client, sql));
     },
     run: (sql: string, params?: SqlParams) => run(sql, params, onLegacy),
     get: async (sql: string, params?: SqlParams) => (await query(sql, params, onLegacy)).rows[0],
