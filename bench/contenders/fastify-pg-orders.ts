@@ -1,10 +1,11 @@
 /**
  * The user's alternative for `POST /api/v1/sales/orders` on PostgreSQL: a hand-written Fastify app with
  * `pg`, running the statements the sales and inventory modules run (order and lines in one
- * transaction, then the reservation in another, then the status update and the order read back), on
- * the very tables erpmod created (`erpmod_sales`, `erpmod_inventory`). No module boundary, no events,
- * no per-module roles: what a team would write by hand, correct under concurrency (stock read FOR
- * UPDATE), with as many connections as erpmod's module pools and no limit on requests in flight.
+ * transaction, then the reservation in another — the claim row, then a conditional UPDATE that takes the
+ * units only if enough are left — then the status update and the order read back), on the very tables
+ * erpmod created (`erpmod_sales`, `erpmod_inventory`). No module boundary, no events, no per-module
+ * roles: what a team would write by hand, correct under concurrency, with as many connections as
+ * erpmod's module pools and no limit on requests in flight.
  */
 import Fastify from 'fastify';
 import path from 'node:path';
@@ -12,13 +13,11 @@ import pg from 'pg';
 import { inTransaction } from '../../host/store/postgres/in-transaction';
 import { startServerProcess, type ServerProcess } from '../lib/server-process';
 
-/** `rowLock: false` reads the stock without FOR UPDATE: faster, and wrong (two orders can take the last units). */
-export function startFastifyOrders(port: number, databaseUrl: string, options: { rowLock?: boolean } = {}): Promise<ServerProcess> {
-  const rowLock = options.rowLock ?? true;
+export function startFastifyOrders(port: number, databaseUrl: string): Promise<ServerProcess> {
   return startServerProcess({
-    label: rowLock ? 'Fastify + pg' : 'Fastify + pg (no row lock)',
+    label: 'Fastify + pg',
     args: [path.join(__dirname, 'fastify-pg-orders.js')],
-    env: { ...process.env, BENCH_PORT: String(port), BENCH_DATABASE_URL: databaseUrl, BENCH_ROW_LOCK: rowLock ? 'on' : 'off' },
+    env: { ...process.env, BENCH_PORT: String(port), BENCH_DATABASE_URL: databaseUrl },
     port,
     readyPath: '/ready',
   });
@@ -38,7 +37,6 @@ class ShortOfStock extends Error {}
 async function serve(): Promise<void> {
   // As many connections as erpmod's two module pools together (4 each by default).
   const db = new pg.Pool({ connectionString: process.env.BENCH_DATABASE_URL, max: 8 });
-  const forUpdate = process.env.BENCH_ROW_LOCK === 'off' ? '' : ' FOR UPDATE';
   const app = Fastify({ logger: false });
   app.get('/ready', async () => ({ ok: true }));
   app.post('/api/v1/sales/orders', async (request, reply) => {
@@ -76,21 +74,18 @@ async function serve(): Promise<void> {
       return orderId;
     });
 
-    // Nothing reserved (short of stock) rolls back, as the inventory module does. The stock is read
-    // FOR UPDATE: without it two orders could both see the last units and both reserve them. The
-    // inventory module gets the same guarantee from BEGIN IMMEDIATE (one writing transaction at a time).
+    // All lines or none, as the inventory module does: the claim row first (its primary key refuses a
+    // second claim of the order), then each item's units only if enough are left; a line that cannot be
+    // had rolls the whole reservation back.
     const status = await inTransaction(db, async (inventory) => {
-      const held = await inventory.query('SELECT 1 AS held FROM erpmod_inventory.reservations WHERE order_id = $1 LIMIT 1', [id]);
-      let enough = held.rowCount === 0;
       for (const line of priced) {
-        if (!enough) break;
-        const row = await inventory.query(`SELECT stock - reserved AS available FROM erpmod_inventory.items WHERE sku = $1${forUpdate}`, [line.sku]);
-        enough = row.rowCount === 1 && Number(row.rows[0].available) >= line.quantity;
-      }
-      if (!enough) throw new ShortOfStock();
-      for (const line of priced) {
-        await inventory.query('UPDATE erpmod_inventory.items SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3', [line.quantity, now, line.sku]);
         await inventory.query('INSERT INTO erpmod_inventory.reservations (order_id, sku, quantity, created_at) VALUES ($1, $2, $3, $4)', [id, line.sku, line.quantity, now]);
+        const taken = await inventory.query('UPDATE erpmod_inventory.items SET reserved = reserved + $1, updated_at = $2 WHERE sku = $3 AND stock - reserved >= $1', [
+          line.quantity,
+          now,
+          line.sku,
+        ]);
+        if (taken.rowCount !== 1) throw new ShortOfStock();
       }
       return 'confirmed';
     }).catch((error: unknown) => {

@@ -61,14 +61,11 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
     const second = await host('erpmod PostgreSQL (second instance)', { ERPMOD_DATABASE_URL: url });
     const fastify = await startFastifyOrders(await freePort(), url);
     servers.push(fastify);
-    // For reference only: the same app reading the stock without FOR UPDATE, which can oversell.
-    const unlocked = await startFastifyOrders(await freePort(), url, { rowLock: false });
-    servers.push(unlocked);
     for (const target of [sqlite, first]) {
       const created = await request(`${target.url}/api/v1/inventory/items`, 'POST', JSON.stringify({ sku: SKU, name: 'Bench', stock: 1_000_000_000 }), { 'content-type': 'application/json' });
       if (created.status !== 201) throw new Error(`${target.label}: creating the bench item answered ${created.status}: ${created.body}`);
     }
-    for (const target of [sqlite, first, second, fastify, unlocked]) {
+    for (const target of [sqlite, first, second, fastify]) {
       const order = await request(`${target.url}${ORDERS_PATH}`, 'POST', ORDER, { 'content-type': 'application/json' });
       if (order.status !== 201 || !order.body.includes('"confirmed"')) throw new Error(`${target.label}: expected 201 with a confirmed order, got ${order.status}: ${order.body}`);
     }
@@ -76,8 +73,7 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
     const targets = [
       { id: 'sqlite', label: 'erpmod, SQLite', url: `${sqlite.url}${ORDERS_PATH}`, pid: sqlite.pid },
       { id: 'postgres', label: 'erpmod, PostgreSQL', url: `${first.url}${ORDERS_PATH}`, pid: first.pid },
-      { id: 'fastify', label: 'Fastify + pg (same SQL, stock read FOR UPDATE)', url: `${fastify.url}${ORDERS_PATH}`, pid: fastify.pid },
-      { id: 'fastify-racy', label: 'Fastify + pg without FOR UPDATE (can oversell; reference only)', url: `${unlocked.url}${ORDERS_PATH}`, pid: unlocked.pid },
+      { id: 'fastify', label: 'Fastify + pg (same SQL)', url: `${fastify.url}${ORDERS_PATH}`, pid: fastify.pid },
     ];
     const results = await alternateRounds(targets, { ...plan, method: 'POST', body: () => ORDER_TEMPLATE }, log);
 

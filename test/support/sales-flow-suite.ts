@@ -161,5 +161,25 @@ export function salesFlowSuite(engine: SalesFlowEngine): void {
         await engine.checkStored!({ orders: 2, items: 1 });
       });
     }
+
+    it('never reserves more than the stock when many orders for the last units arrive at once, and reserves all lines or none', async () => {
+      assert.equal((await call(`${api}/inventory/items`, 'POST', { sku: 'LAST', name: 'Last units', stock: 5 })).status, 201);
+      const orders = await Promise.all(
+        Array.from({ length: 24 }, (_, i) => call(`${api}/sales/orders`, 'POST', { customer: `Rush ${i}`, lines: [{ sku: 'LAST', quantity: 1, unit_price: 100 }] })),
+      );
+      assert.deepEqual(orders.map((order) => order.status), Array.from({ length: 24 }, () => 201));
+      const statuses = orders.map((order) => order.json.status as string);
+      assert.equal(statuses.filter((status) => status === 'confirmed').length, 5, `confirmed: ${statuses.join(', ')}`);
+      assert.equal(statuses.filter((status) => status === 'backordered').length, 19);
+      assert.equal((await call(`${api}/inventory/items/LAST`)).json.reserved, 5);
+
+      // W-1 is taken first (SKU order) and could be had, Z-NONE not: neither is reserved.
+      assert.equal((await call(`${api}/inventory/items`, 'POST', { sku: 'Z-NONE', name: 'None left', stock: 0 })).status, 201);
+      const before = (await call(`${api}/inventory/items/W-1`)).json.reserved as number;
+      const mixed = await call(`${api}/sales/orders`, 'POST', { customer: 'Mixed', lines: [{ sku: 'Z-NONE', quantity: 1, unit_price: 100 }, { sku: 'W-1', quantity: 1, unit_price: 100 }] });
+      assert.equal(mixed.json.status, 'backordered');
+      assert.equal((await call(`${api}/inventory/items/W-1`)).json.reserved, before, "W-1's units went back with the rollback");
+      assert.equal((await call(`${api}/inventory/items/Z-NONE`)).json.reserved, 0);
+    });
   });
 }

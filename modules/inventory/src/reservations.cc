@@ -6,8 +6,8 @@
 // order.cancelled {order_id}                            -> release what the order reserved,
 //                 then publish stock.released {order_id, lines}.
 //
-// Events are published after COMMIT: a subscriber runs synchronously inside Publish and must see
-// the committed state.
+// Events are published after COMMIT (or the rollback): a subscriber runs synchronously inside Publish
+// and must see the committed state.
 #include "inventory.h"
 
 #include <map>
@@ -57,46 +57,62 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
 
   const erpmod::Context& ctx = context();
   const erpmod::Db& db = ctx.db();
-  erpmod::JsonWriter event;
-  const char* topic = nullptr;
+  bool reserved = true;
+  std::string refused;  // The SKU that could not be reserved.
   {
-    erpmod::Transaction tx(db);
-    if (db.Get("SELECT 1 AS held FROM reservations WHERE order_id = ? LIMIT 1", {order_id})) {
-      // A repeated delivery: the order already holds its stock.
-      ctx.logger().Warn("order.created delivered twice; reservation kept", {{"order_id", order_id}});
-      return;
-    }
-    event.BeginObject().Field("order_id", order_id);
-    event.Key("shortages").BeginArray();
-    bool short_of_stock = false;
+    // Writes only, the claim first: the reservation row's primary key refuses a second claim of the
+    // order, and each item gives its units only if enough are left, in one conditional UPDATE. Nothing
+    // is read before a write, so a plain BEGIN is enough (no module-wide write lock): orders for other
+    // items commit side by side, and orders for one item queue on its row (PostgreSQL re-checks the
+    // condition on the row it waited for; SQLite has one writer). Items are taken in SKU order (a std::map),
+    // so two orders never wait on each other's rows.
+    erpmod::Transaction tx(db, "BEGIN");
+    std::string now = erpmod::UtcTimestamp();
     for (const auto& [sku, quantity] : wanted) {
-      auto row = db.Get("SELECT stock - reserved AS available FROM items WHERE sku = ?", {sku});
-      int64_t available = row ? row->Int64("available") : 0;
-      if (available < quantity) {
-        short_of_stock = true;
-        event.BeginObject().Field("sku", sku).Field("requested", quantity).Field("available", available).EndObject();
+      try {
+        db.Run("INSERT INTO reservations (order_id, sku, quantity, created_at) VALUES (?, ?, ?, ?)", {order_id, sku, quantity, now});
+      } catch (const erpmod::DbError& e) {
+        if (e.IsUnique()) {
+          // A repeated delivery: the order already holds its stock.
+          ctx.logger().Warn("order.created delivered twice; reservation kept", {{"order_id", order_id}});
+          return;
+        }
+        if (!e.IsForeignKey()) throw;
+        reserved = false;  // No such item.
+        refused = sku;
+        break;
+      }
+      if (db.Run("UPDATE items SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND stock - reserved >= ?",
+                 {quantity, now, sku, quantity})
+              .changes == 0) {
+        reserved = false;
+        refused = sku;
+        break;
       }
     }
-    event.EndArray();
-    if (short_of_stock) {
-      event.EndObject();
-      topic = "stock.insufficient";
-      // Nothing was written: the transaction rolls back when tx goes out of scope.
-    } else {
-      std::string now = erpmod::UtcTimestamp();
-      for (const auto& [sku, quantity] : wanted) {
-        db.Run("UPDATE items SET reserved = reserved + ?, updated_at = ? WHERE sku = ?", {quantity, now, sku});
-        db.Run("INSERT INTO reservations (order_id, sku, quantity, created_at) VALUES (?, ?, ?, ?)", {order_id, sku, quantity, now});
-      }
-      tx.Commit();
-      event = erpmod::JsonWriter();
-      event.BeginObject().Field("order_id", order_id);
-      WriteLines(event, wanted);
-      event.EndObject();
-      topic = "stock.reserved";
+    // Short of stock: the transaction rolls back when tx goes out of scope; nothing was kept.
+    if (reserved) tx.Commit();
+  }
+  if (reserved) {
+    erpmod::JsonWriter event;
+    event.BeginObject().Field("order_id", order_id);
+    WriteLines(event, wanted);
+    event.EndObject();
+    ctx.events().Publish("stock.reserved", event);
+    return;
+  }
+  // What each short line lacks, as the stock stands now (the refused one even if stock came back since).
+  erpmod::JsonWriter event;
+  event.BeginObject().Field("order_id", order_id).Key("shortages").BeginArray();
+  for (const auto& [sku, quantity] : wanted) {
+    auto row = db.Get("SELECT stock - reserved AS available FROM items WHERE sku = ?", {sku});
+    int64_t available = row ? row->Int64("available") : 0;
+    if (available < quantity || sku == refused) {
+      event.BeginObject().Field("sku", sku).Field("requested", quantity).Field("available", available).EndObject();
     }
   }
-  ctx.events().Publish(topic, event);
+  event.EndArray().EndObject();
+  ctx.events().Publish("stock.insufficient", event);
 }
 
 void Inventory::OnOrderCancelled(const erpmod::JsonValue& payload) {
