@@ -236,7 +236,7 @@ export function createPostgresDbFacade(options: PostgresFacadeOptions): AsyncMod
     // A connection lost between statements is reported by the next statement; the event alone must not end the process.
     client.on('error', ignoreClientError);
     // Sent with the transaction's first statement, in its round trip (leading-query.ts).
-    unsent.set(client, locked ? [`BEGIN`, `SELECT pg_advisory_xact_lock(${Number(options.writeLock[0])}, ${Number(options.writeLock[1])})`] : ['BEGIN']);
+    unsent.set(client, locked ? ['BEGIN', `SELECT pg_advisory_xact_lock(${Number(options.writeLock[0])}, ${Number(options.writeLock[1])})`] : ['BEGIN']);
     return client;
   }
 
