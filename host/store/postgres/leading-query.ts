@@ -5,7 +5,7 @@ import pg from 'pg';
  * and the module's write lock), in one round trip and one pipeline segment: PostgreSQL runs them in
  * order and, if one fails, skips the rest up to the segment's end — the statement never runs outside
  * the transaction its `BEGIN` would have opened. Without it every transaction pays a round trip for
- * `BEGIN` alone (two of the sixteen statements of a sales order on PostgreSQL).
+ * `BEGIN` alone (two per sales order on PostgreSQL: sales' and inventory's transactions).
  *
  * `leading` are statements of ours without parameters. A query given as text (several statements, the
  * simple protocol) gets them as a prefix; one with parameters goes through LeadingQuery below.
