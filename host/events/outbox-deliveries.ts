@@ -44,6 +44,10 @@ interface ClaimRow {
   handled: boolean;
 }
 
+/** How long the first completion waits for others to go with it, and how many go at most. */
+const COMPLETE_WITHIN_MS = 5;
+const COMPLETE_BATCH = 64;
+
 const CLAIM_RETURNING = `RETURNING d.event_id, d.subscriber, o.publisher, o.topic, o.payload, d.attempts,
   EXISTS (SELECT 1 FROM erpmod_events.handled h WHERE h.event_id = d.event_id AND h.subscriber = d.subscriber) AS handled`;
 
@@ -130,35 +134,38 @@ export class OutboxDeliveries {
 
   /**
    * Done, if this instance still holds the lease (a holder whose lease ran out records nothing).
-   * Completions asked for while one is on its way go together in the next statement, so under load
-   * they cost one round trip per batch instead of one each, and nothing waits when the host is idle.
+   * Completions go together: the first waits up to COMPLETE_WITHIN_MS for others (or until
+   * COMPLETE_BATCH wait), so under load they cost one round trip per batch instead of one each. The
+   * promise settles when its batch is written; the bus does not wait for it (the subscriber's work is
+   * done — only its record follows), and flushCompletions() writes what waits before the pool closes.
    */
   complete(delivery: ClaimedDelivery): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.completions.push({ delivery, resolve, reject }));
-    if (!this.completing) void this.flushCompletions();
+    if (this.completions.length >= COMPLETE_BATCH) void this.flushCompletions();
+    else this.completeTimer ??= setTimeout(() => void this.flushCompletions(), COMPLETE_WITHIN_MS);
     return done;
   }
 
   private readonly completions: { delivery: ClaimedDelivery; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  private completing = false;
+  private completeTimer: NodeJS.Timeout | undefined;
 
-  private async flushCompletions(): Promise<void> {
-    this.completing = true;
-    while (this.completions.length > 0) {
-      const batch = this.completions.splice(0, this.completions.length);
-      try {
-        await this.pool.query(
-          `UPDATE erpmod_events.deliveries d SET state = 'done', finished_at = clock_timestamp(), claimed_until = NULL, last_error = NULL
-             FROM unnest($1::bigint[], $2::text[], $3::int[]) AS c (event_id, subscriber, attempts)
-            WHERE d.event_id = c.event_id AND d.subscriber = c.subscriber AND d.attempts = c.attempts AND d.state = 'pending' AND d.claimed_by = $4`,
-          [batch.map((entry) => entry.delivery.eventId), batch.map((entry) => entry.delivery.subscriber), batch.map((entry) => entry.delivery.attempts), this.instance],
-        );
-        for (const entry of batch) entry.resolve();
-      } catch (error) {
-        for (const entry of batch) entry.reject(error);
-      }
+  /** Writes every completion waiting now, in one statement. */
+  async flushCompletions(): Promise<void> {
+    clearTimeout(this.completeTimer);
+    this.completeTimer = undefined;
+    const batch = this.completions.splice(0, this.completions.length);
+    if (batch.length === 0) return;
+    try {
+      await this.pool.query(
+        `UPDATE erpmod_events.deliveries d SET state = 'done', finished_at = clock_timestamp(), claimed_until = NULL, last_error = NULL
+           FROM unnest($1::bigint[], $2::text[], $3::int[]) AS c (event_id, subscriber, attempts)
+          WHERE d.event_id = c.event_id AND d.subscriber = c.subscriber AND d.attempts = c.attempts AND d.state = 'pending' AND d.claimed_by = $4`,
+        [batch.map((entry) => entry.delivery.eventId), batch.map((entry) => entry.delivery.subscriber), batch.map((entry) => entry.delivery.attempts), this.instance],
+      );
+      for (const entry of batch) entry.resolve();
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
     }
-    this.completing = false;
   }
 
   /** Gives a claim back untouched (the subscriber was not live here after all). */

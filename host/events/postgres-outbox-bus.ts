@@ -112,6 +112,7 @@ export class PostgresOutboxBus extends EventBus {
     this.closed = true;
     clearInterval(this.pollTimer);
     await this.draining;
+    await this.deliveries.flushCompletions();
     await this.listener?.end().catch(() => undefined);
     this.listener = undefined;
     await this.pool.end().catch(() => undefined);
@@ -235,7 +236,7 @@ export class PostgresOutboxBus extends EventBus {
 
   /** Runs one claimed delivery's subscriber and records the outcome. */
   private async deliver(claim: ClaimedDelivery, claimedAt = Date.now()): Promise<void> {
-    if (claim.handled) return this.deliveries.complete(claim);
+    if (claim.handled) return this.completeLater(claim);
     const listeners = this.listenersOf(claim.subscriber, claim.topic);
     if (listeners.length === 0) return this.deliveries.release(claim);
     const clearMark = beginDeliveryMark(claim.subscriber, claim.eventId);
@@ -258,7 +259,7 @@ export class PostgresOutboxBus extends EventBus {
       marked = clearMark?.() ?? false;
     }
     // A transaction of the subscriber marked it: its COMMIT already completed the delivery.
-    if (failure === undefined) return marked ? undefined : this.deliveries.complete(claim);
+    if (failure === undefined) return marked ? undefined : this.completeLater(claim);
     const error = messageOf(failure);
     const backoffMs = Math.min(RETRY_BASE_MS * 2 ** (claim.attempts - 1), RETRY_MAX_MS);
     const final = await this.deliveries.fail(claim, error, backoffMs);
@@ -267,6 +268,17 @@ export class PostgresOutboxBus extends EventBus {
       final ? 'event subscriber failed; no attempts left' : 'event subscriber failed; will retry',
     );
     if (final) this.failedForGood({ eventId: claim.eventId, subscriber: claim.subscriber, publisher: claim.publisher, topic: claim.topic, attempts: claim.attempts, error });
+  }
+
+  /**
+   * Records a delivery done without waiting for the record: it goes with others in a few milliseconds
+   * (OutboxDeliveries.complete). If it is lost, the lease runs out and the subscriber runs again, as for
+   * any delivery its holder did not record (subscribers writing outside a transaction are at-least-once).
+   */
+  private completeLater(claim: ClaimedDelivery): void {
+    this.deliveries.complete(claim).catch((error: unknown) => {
+      this.log.warn({ subscriber: claim.subscriber, eventId: claim.eventId, database: this.where, err: messageOf(error) }, 'events: could not record a delivery as done; it will run again when its lease ends');
+    });
   }
 
   private listenersOf(code: string, topic: string): EventListener[] {
