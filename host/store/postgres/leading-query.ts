@@ -66,10 +66,10 @@ class LeadingQuery extends (pg.Query as unknown as new (config: pg.QueryConfig, 
     super.handleCommandComplete(message, connection);
   }
 
-  override handleError(error: Error, connection: PgConnectionInternals): void {
+  override handleError(error: Error, connection: PgConnectionInternals | undefined): void {
     // node-postgres records a named statement as parsed on the first ParseComplete of the round trip,
     // which here was a leading statement's: if the statement itself then failed, it was never prepared.
-    if (this.name && !this.parsedBefore) delete connection.parsedStatements[this.name];
+    if (this.name && !this.parsedBefore && connection !== undefined) delete connection.parsedStatements[this.name];
     super.handleError(error, connection);
   }
 }
@@ -80,7 +80,7 @@ interface PgQueryInternals {
   submit(connection: PgConnectionInternals): Error | null;
   handleDataRow(message: unknown): void;
   handleCommandComplete(message: unknown, connection: PgConnectionInternals): void;
-  handleError(error: Error, connection: PgConnectionInternals): void;
+  handleError(error: Error, connection: PgConnectionInternals | undefined): void;
 }
 
 interface PgConnectionInternals {
