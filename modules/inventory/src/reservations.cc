@@ -11,6 +11,7 @@
 #include "inventory.h"
 
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -57,8 +58,7 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
 
   const erpmod::Context& ctx = context();
   const erpmod::Db& db = ctx.db();
-  bool reserved = true;
-  std::string refused;  // The SKU that could not be reserved.
+  std::optional<std::string> refused;  // The SKU that could not be reserved, if one could not.
   {
     // Writes only, the claim first: the reservation row's primary key refuses a second claim of the
     // order, and each item gives its units only if enough are left, in one conditional UPDATE. Nothing
@@ -78,22 +78,20 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
           return;
         }
         if (!e.IsForeignKey()) throw;
-        reserved = false;  // No such item.
-        refused = sku;
+        refused = sku;  // No such item.
         break;
       }
       if (db.Run("UPDATE items SET reserved = reserved + ?, updated_at = ? WHERE sku = ? AND stock - reserved >= ?",
                  {quantity, now, sku, quantity})
               .changes == 0) {
-        reserved = false;
         refused = sku;
         break;
       }
     }
     // Short of stock: the transaction rolls back when tx goes out of scope; nothing was kept.
-    if (reserved) tx.Commit();
+    if (!refused) tx.Commit();
   }
-  if (reserved) {
+  if (!refused) {
     erpmod::JsonWriter event;
     event.BeginObject().Field("order_id", order_id);
     WriteLines(event, wanted);
@@ -107,7 +105,7 @@ void Inventory::OnOrderCreated(const erpmod::JsonValue& payload) {
   for (const auto& [sku, quantity] : wanted) {
     auto row = db.Get("SELECT stock - reserved AS available FROM items WHERE sku = ?", {sku});
     int64_t available = row ? row->Int64("available") : 0;
-    if (available < quantity || sku == refused) {
+    if (available < quantity || refused == sku) {
       event.BeginObject().Field("sku", sku).Field("requested", quantity).Field("available", available).EndObject();
     }
   }
