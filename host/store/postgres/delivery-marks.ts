@@ -60,8 +60,9 @@ export function deliveryMarkFor(code: string, delivery?: number | null): CommitM
   if (deliveries === undefined || delivery === null) return undefined;
   // A transaction by handle records the delivery its subscriber began it for, and only that one.
   const eventId = delivery ?? deliveries.first;
-  const entry = eventId === undefined ? undefined : deliveries.byEvent.get(eventId);
-  if (entry === undefined || eventId === undefined) return undefined;
+  if (eventId === undefined) return undefined;
+  const entry = deliveries.byEvent.get(eventId);
+  if (entry === undefined) return undefined;
   return {
     sql: `SELECT erpmod_events.mark_handled(${Math.trunc(eventId)}, ${escapeLiteral(code)}); `,
     committed: () => void (entry.written = true),
