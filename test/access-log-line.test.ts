@@ -42,7 +42,7 @@ function expected(line: string, method: string, url: string, status: number, ms:
 }
 
 describe('access-log lines (written byte by byte, read as JSON.stringify would write them)', () => {
-  it('escape every path as JSON.stringify does and write every duration as String() does', async () => {
+  it('escape every path as JSON.stringify does and write every duration as String() does, whatever the method and status of the line before', async () => {
     const paths = [
       '/api/v1/alpha/ping',
       '/api/v1/alpha/ping?secret=1&b=2',
@@ -57,15 +57,18 @@ describe('access-log lines (written byte by byte, read as JSON.stringify would w
       '/',
     ];
     const durations = [0, 0.0004, 0.0005, 0.001, 0.01, 0.1, 0.12, 1.05, 12.3456, 999.999, 1234.5, 86_400_000, 3e9];
-    const cases: [string, number, number, string | undefined][] = [];
-    paths.forEach((url, i) => durations.forEach((ms, j) => cases.push([url, [200, 404, 503, 499][(i + j) % 4]!, ms, (i + j) % 3 === 0 ? undefined : '1.2.3'])));
+    // Methods and statuses change from line to line and repeat in runs, as they do in a busy host.
+    const cases: [string, string, number, number, string | undefined][] = [];
+    paths.forEach((url, i) =>
+      durations.forEach((ms, j) => cases.push([['GET', 'GET', 'POST', 'DELETE'][(i * 3 + j) % 4]!, url, [200, 200, 404, 503, 499][(i + j) % 5]!, ms, (i + j) % 3 === 0 ? undefined : '1.2.3'])),
+    );
     const { log, lines } = accessLogInto();
-    for (const [url, status, ms, version] of cases) log(request('GET', url), status, ms, performance.now(), 'alpha', version, `req-${status}`);
+    for (const [method, url, status, ms, version] of cases) log(request(method, url), status, ms, performance.now(), 'alpha', version, `req-${status}`);
     const written = await lines();
     assert.equal(written.length, cases.length);
     written.forEach((line, i) => {
-      const [url, status, ms, version] = cases[i]!;
-      assert.equal(line, expected(line, 'GET', url, status, ms, 'alpha', version, `req-${status}`), `case ${i}: ${JSON.stringify(url)} ${ms}`);
+      const [method, url, status, ms, version] = cases[i]!;
+      assert.equal(line, expected(line, method, url, status, ms, 'alpha', version, `req-${status}`), `case ${i}: ${method} ${JSON.stringify(url)} ${ms}`);
     });
   });
 

@@ -11,24 +11,35 @@
 export class LineParts {
   private readonly methods = new Map<string, MethodParts>();
   private readonly statuses = new Map<number, StatusParts>();
+  // Lines in a row mostly share their method and status: the last answer is kept to skip the Map.
+  private lastMethod = '';
+  private lastMethodParts: MethodParts | undefined;
+  private lastStatus = -1;
+  private lastStatusParts: StatusParts | undefined;
 
   constructor(private readonly levelNumber: number) {}
 
   forMethod(method: string): MethodParts {
+    if (method === this.lastMethod && this.lastMethodParts !== undefined) return this.lastMethodParts;
     let parts = this.methods.get(method);
     if (parts === undefined) {
       parts = new MethodParts(`{"level":${this.levelNumber},"time":"`, `","pid":${process.pid},"access":true,"method":"${method}","path":"`, method);
       this.methods.set(method, parts);
     }
+    this.lastMethod = method;
+    this.lastMethodParts = parts;
     return parts;
   }
 
   forStatus(status: number): StatusParts {
+    if (status === this.lastStatus && this.lastStatusParts !== undefined) return this.lastStatusParts;
     let parts = this.statuses.get(status);
     if (parts === undefined) {
       parts = { field: Buffer.from(`","status":${status},"durationMs":`), message: Buffer.from(` ${status} `) };
       this.statuses.set(status, parts);
     }
+    this.lastStatus = status;
+    this.lastStatusParts = parts;
     return parts;
   }
 }

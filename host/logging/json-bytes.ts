@@ -110,12 +110,15 @@ export function writeMilliseconds(buffer: Buffer, at: number, ms: number): numbe
   at = writeUnsigned(buffer, at, whole);
   if (fraction === 0) return at;
   buffer[at++] = 0x2e; // .
-  // Three digits, trailing zeros dropped.
-  let digits = 3;
-  while (fraction % 10 === 0) {
-    fraction /= 10;
-    digits--;
-  }
-  for (let place = digits - 1; place >= 0; place--) buffer[at + digits - 1 - place] = 0x30 + (((fraction / 10 ** place) | 0) % 10);
-  return at + digits;
+  // Up to three digits, trailing zeros dropped.
+  const hundreds = (fraction / 100) | 0;
+  buffer[at++] = 0x30 + hundreds;
+  fraction -= hundreds * 100;
+  if (fraction === 0) return at;
+  const tens = (fraction / 10) | 0;
+  buffer[at++] = 0x30 + tens;
+  fraction -= tens * 10;
+  if (fraction === 0) return at;
+  buffer[at++] = 0x30 + fraction;
+  return at;
 }
