@@ -9,6 +9,7 @@ import { eventually } from './support/eventually';
 import { makeTempDir, startHostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { CLI } from './support/paths';
+import { repeatedTopLevelKeys } from './support/repeated-keys';
 
 describe('log_format: pretty', () => {
   for (const isolation of ['in-process', 'process'] as const) {
@@ -52,6 +53,27 @@ describe('JSON lines, written straight to standard output', () => {
       }
     } finally {
       await host.stop();
+    }
+  });
+
+  it('names each field once per line: migrations, an isolated module and its crash included', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0'], {
+      env: { ...process.env, ERPMOD_MODULES_DIR: makeModulesDir(['example:inventory', 'example:sales', 'isolated-faulty']), ERPMOD_DATA_DIR: makeTempDir('data'), ERPMOD_HOST: '127.0.0.1', ERPMOD_LOG_FORMAT: 'json', ERPMOD_LOG_LEVEL: 'debug' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    try {
+      const port = await waitFor(() => /erpmod listening on port (\d+)/.exec(output)?.[1], () => output);
+      assert.equal((await call(`http://127.0.0.1:${port}/api/v1/sales/orders`)).status, 200);
+      await call(`http://127.0.0.1:${port}/api/v1/faulty/crash`);
+      await waitFor(() => (output.includes('"msg":"isolated module faulty crashed"') ? true : undefined), () => output);
+      const lines = output.split('\n').filter((line) => line.startsWith('{'));
+      assert.ok(lines.some((line) => line.includes('applied 1 migration(s)')), 'a migration line is among them');
+      for (const line of lines) assert.deepEqual(repeatedTopLevelKeys(line), [], `a field named twice in ${line}`);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
     }
   });
 

@@ -26,6 +26,7 @@ export interface IsolatedModuleOptions {
   readonly env: Record<string, string>;
   readonly crashLimit: number;
   readonly crashWindowMs: number;
+  /** The module's own logger: its lines carry the module's code and version already. */
   readonly logger: Logger;
   readonly bus: EventBus;
   readonly owner: SubscriptionOwner;
@@ -73,7 +74,7 @@ export class IsolatedModule {
   /** Starts the first process; rejects with the runner's reason when the module does not load. */
   start(): Promise<void> {
     if (!CAN_WATCH_MEMORY) {
-      this.options.logger.warn({ module: this.code }, `isolated module ${this.code}: no /proc on this system, so only V8's heap limit bounds its process, not isolated_memory_mb`);
+      this.options.logger.warn(`isolated module ${this.code}: no /proc on this system, so only V8's heap limit bounds its process, not isolated_memory_mb`);
     }
     return new Promise((resolve, reject) => this.spawn(resolve, reject));
   }
@@ -180,7 +181,7 @@ export class IsolatedModule {
     } else if (message.t === 'publish') {
       // Checked again here: the process is the module's, and need not be trusted to check itself.
       if (!this.options.input.loaded.manifest.events.publishes.includes(message.topic)) {
-        this.options.logger.error({ module: this.code, topic: message.topic }, 'isolated module published an undeclared topic; dropped');
+        this.options.logger.error({ topic: message.topic }, 'isolated module published an undeclared topic; dropped');
         return;
       }
       this.options.bus.publish(this.code, message.topic, message.payload);
@@ -194,7 +195,7 @@ export class IsolatedModule {
     for (const topic of topics) {
       this.options.bus.subscribe(this.options.owner, topic, (payload) => {
         if (this.state !== 'ready' || this.runner === undefined) {
-          this.options.logger.warn({ module: this.code, topic }, 'event not delivered: the module process is restarting');
+          this.options.logger.warn({ topic }, 'event not delivered: the module process is restarting');
           return;
         }
         this.runner.send({ t: 'event', topic, payload });
@@ -213,7 +214,7 @@ export class IsolatedModule {
     this.hung = false;
     const memory = exit.overCeilingBytes === null ? null : { residentMb: toMb(exit.overCeilingBytes), ceilingMb: this.options.memoryMb };
     if (memory !== null) {
-      this.options.logger.error({ module: this.code, ...memory }, `isolated module ${this.code} ${this.describeExit(exit)}`);
+      this.options.logger.error({ ...memory }, `isolated module ${this.code} ${this.describeExit(exit)}`);
     }
     if (this.state === 'stopped') return;
 

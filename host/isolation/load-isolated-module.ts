@@ -72,7 +72,7 @@ export async function loadIsolatedModule(input: LoadModuleInput, settings: Isola
   const { logger } = input;
   const sandbox = sandboxFor(input, settings);
   logger.info(
-    { module: manifest.code, sandbox: sandbox === undefined ? 'none' : 'bwrap', network: sandbox === undefined || sandbox.input.network },
+    { sandbox: sandbox === undefined ? 'none' : 'bwrap', network: sandbox === undefined || sandbox.input.network },
     sandbox === undefined
       ? `isolated module ${manifest.code}: its process runs unconfined`
       : `isolated module ${manifest.code}: its process runs in a bubblewrap sandbox (${sandbox.input.network ? 'with' : 'without'} network)`,

@@ -19,6 +19,7 @@ export interface LoadModuleInput {
   readonly sha256: string;
   readonly migrations: readonly MigrationFile[];
   readonly dataDir: string;
+  /** The module's own logger: its lines carry the module's code and version already. */
   readonly logger: Logger;
   readonly bus: EventBus;
   readonly env: NodeJS.ProcessEnv;
@@ -44,7 +45,7 @@ export async function loadModule(input: LoadModuleInput): Promise<ModuleGenerati
   const store = input.store ?? createSqliteModuleStore(input.dataDir);
   store.checkModule(manifest, handler);
   const db = await store.openModule(manifest.code, input.migrations);
-  if (db.applied.length > 0) input.logger.info({ module: manifest.code, migrations: db.applied }, `module ${manifest.code}: applied ${db.applied.length} migration(s)`);
+  if (db.applied.length > 0) input.logger.info({ migrations: db.applied }, `module ${manifest.code}: applied ${db.applied.length} migration(s)`);
   const subscriptions = new SubscriptionOwner(manifest.code);
   let initialized = false;
   try {
