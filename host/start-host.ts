@@ -127,7 +127,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
 
   let ready = false;
   const accessLog = createAccessLog(logger, config.accessLogLevel);
-  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes, bodyBudgetBytes: bodyBudgetPerProcess(config), ...(accessLog === undefined ? {} : { accessLog }) });
+  const dispatcher = new ModuleDispatcher({ table, logger, bodyLimitBytes: config.bodyLimitBytes, bodyBudgetBytes: bodyBudgetPerProcess(config), ...(accessLog === undefined ? {} : { accessLog: accessLog.log }) });
   dispatcher.rebuildRoutes();
   const operator = new ModuleOperator({
     table,
@@ -199,6 +199,7 @@ export async function startHost(config: HostConfig, options: StartHostOptions = 
       if (!drained) logger.warn(`requests still in flight after ${config.shutdownTimeoutMs} ms; their connections were closed`);
       await transport.close();
       await releaseAll();
+      accessLog?.close();
       logger.info('shutdown complete');
     })();
     return closing;

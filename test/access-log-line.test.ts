@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { createAccessLog, FLUSH_AFTER_MS } from '../host/logging/access-log';
+import { createAccessLog, FLUSH_AFTER_MS, type AccessLog, type AccessLogWriter } from '../host/logging/access-log';
 import { createLogger } from '../host/logger';
 
 /** An access log writing into an array of lines, and a way to wait for its batches. */
-function accessLogInto(): { log: NonNullable<ReturnType<typeof createAccessLog>>; lines: () => Promise<string[]> } {
+function accessLogInto(): { log: AccessLog; writer: AccessLogWriter; written: () => string[]; lines: () => Promise<string[]> } {
   let text = '';
   const logger = createLogger('info', { write: (chunk: string) => void (text += chunk) });
-  const log = createAccessLog(logger, 'info')!;
+  const writer = createAccessLog(logger, 'info')!;
   return {
-    log,
+    log: writer.log,
+    writer,
+    written: () => text.split('\n').filter((line) => line !== ''),
     lines: async () => {
       await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS * 3));
       return text.split('\n').filter((line) => line !== '');
@@ -111,5 +113,17 @@ describe('access-log lines (written byte by byte, read as JSON.stringify would w
     assert.deepEqual(parsed.map((line) => line.version), ['1.0.0', '1.1.0', undefined]);
     // The time is the wall clock's when the request ended (taken on performance.now()'s clock).
     for (const line of parsed) assert.ok(Math.abs(Date.parse(line.time) - before) < 1000, `${line.time} is not about ${new Date(before).toISOString()}`);
+  });
+  it('writes what waits when closed, at once and after, and leaves no exit listener behind', () => {
+    const listeners = process.listenerCount('exit');
+    const { log, writer, written } = accessLogInto();
+    assert.equal(process.listenerCount('exit'), listeners + 1, 'the log writes what waits when the process exits');
+    log(request('GET', '/api/v1/alpha/ping'), 200, 1.5, performance.now(), 'alpha', '1.0.0', 'before-close');
+    assert.equal(written().length, 0, 'a line waits for its batch');
+    writer.close();
+    assert.deepEqual(written().map((line) => (JSON.parse(line) as { requestId: string }).requestId), ['before-close'], 'closing writes the waiting line without waiting for the batch interval');
+    assert.equal(process.listenerCount('exit'), listeners, 'a closed log holds no exit listener (nor its buffer) any more');
+    log(request('GET', '/api/v1/alpha/ping'), 200, 2, performance.now(), 'alpha', '1.0.0', 'after-close');
+    assert.deepEqual(written().map((line) => (JSON.parse(line) as { requestId: string }).requestId), ['before-close', 'after-close'], 'a request that ends after the close is written at once');
   });
 });

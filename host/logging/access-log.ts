@@ -13,6 +13,12 @@ export type AccessLogLevel = (typeof ACCESS_LOG_LEVELS)[number];
  */
 export type AccessLog = (req: IncomingMessage, status: number, durationMs: number, endedAt: number, module: string, version: string | undefined, requestId: string) => void;
 
+/** The access log and its end: `close()` writes what waits and from then on writes each line at once. */
+export interface AccessLogWriter {
+  readonly log: AccessLog;
+  close(): void;
+}
+
 /** The batch's buffer: a write to the destination once this many bytes are encoded (about LINES_PER_BATCH usual lines). */
 const FLUSH_AT_BYTES = 64 * 1024;
 /**
@@ -35,7 +41,7 @@ export const FLUSH_AFTER_MS = 20;
  * settled"; bench/internal/access-log-cost.ts measures it). The path is logged without its query string,
  * which may carry personal data; the request id finds the request's other lines.
  */
-export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLog | undefined {
+export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLogWriter | undefined {
   if (level === 'off' || !logger.isLevelEnabled(level)) return undefined;
   const write = lineBytesWriter(logger);
   const lineParts = new LineParts(logger.levels.values[level]!);
@@ -102,11 +108,21 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   };
   // Lines still waiting must not be lost when the process exits (a crash loses up to FLUSH_AFTER_MS of them).
   process.once('exit', flush);
+  let closed = false;
 
-  return (req, status, durationMs, endedAt, module, version, requestId) => {
-    if (waiting.add(req.method!, req.url ?? '/', status, durationMs, moduleParts.of(module, version), requestId, endedAt)) return flush();
-    // Unreferenced: a host with nothing else to do exits (and the exit handler writes what waits).
-    if (scheduled === undefined) scheduled = setTimeout(flush, FLUSH_AFTER_MS).unref();
+  return {
+    log: (req, status, durationMs, endedAt, module, version, requestId) => {
+      if (waiting.add(req.method!, req.url ?? '/', status, durationMs, moduleParts.of(module, version), requestId, endedAt) || closed) return flush();
+      // Unreferenced: a host with nothing else to do exits (and the exit handler writes what waits).
+      if (scheduled === undefined) scheduled = setTimeout(flush, FLUSH_AFTER_MS).unref();
+    },
+    // A host closed inside a process that lives on (an embedding application, a test) leaves no
+    // listener behind holding the batch's buffer; a request that still ends afterwards is written at once.
+    close: () => {
+      closed = true;
+      flush();
+      process.removeListener('exit', flush);
+    },
   };
 }
 
