@@ -39,10 +39,16 @@ export interface StartHostProcessOptions {
   readonly asCommand?: boolean;
 }
 
+/** Temp directories to remove when the process exits: one listener for all (one each warned past ten). */
+const TEMP_DIRS = new Set<string>();
+process.once('exit', () => {
+  for (const dir of TEMP_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 /** A temp directory removed when the process exits. */
 export function makeTempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `erpmod-${prefix}-`));
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  TEMP_DIRS.add(dir);
   return dir;
 }
 
