@@ -7,6 +7,12 @@ import { call } from './support/http-client';
 import { formatLogs, makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { mountSmallDisk, smallDiskUnavailable } from './support/small-disk';
+import { createLogger } from '../host/logger';
+import { openRegistryDatabase } from '../host/registry/sqlite/open-sqlite-database';
+import { SqliteRegistry } from '../host/registry/sqlite/sqlite-registry';
+import { guardModuleData } from '../host/store/sqlite/guard-module-data';
+import { createSqliteModuleStore } from '../host/store/sqlite/sqlite-module-store';
+import { moduleDatabasePath } from '../host/store/sqlite/open-module-database';
 
 const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
 
@@ -164,5 +170,44 @@ describe('registry file problems at boot', () => {
     fs.mkdirSync(path.join(dataDir, 'erpmod.sqlite'));
     const fatal = await refusedBoot(dataDir);
     assert.ok(String(fatal.msg).includes(path.join(dataDir, 'erpmod.sqlite')), String(fatal.msg));
+  });
+});
+
+describe('module data guard, inside the host process', () => {
+  const guarded = async (dataDir: string, code: string): Promise<void> => {
+    const registry = new SqliteRegistry(openRegistryDatabase(dataDir));
+    guardModuleData({ registry, dataDir, code, logger: createLogger('silent') });
+    await registry.close();
+  };
+  const openFiles = (file: string): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  }).length;
+
+  it('loads the module on the database it checked, without opening the file a second time', async () => {
+    const dataDir = makeTempDir('guard-handover');
+    await guarded(dataDir, 'alpha');
+    const file = moduleDatabasePath(dataDir, 'alpha');
+    assert.equal(openFiles(file), 1, 'the checked database stays open for the load');
+    const db = await createSqliteModuleStore(dataDir).openModule('alpha', []);
+    assert.equal(openFiles(file), 1, 'the load took the checked database rather than opening another');
+    assert.deepEqual(db.facade.all('SELECT module_code FROM _erpmod_identity', []), [{ module_code: 'alpha' }]);
+    await db.close();
+    assert.equal(openFiles(file), 0);
+  });
+
+  it('closes a checked database no load takes by the next turn (a load that failed first, an isolated module)', async () => {
+    const dataDir = makeTempDir('guard-untaken');
+    await guarded(dataDir, 'beta');
+    const file = moduleDatabasePath(dataDir, 'beta');
+    assert.equal(openFiles(file), 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(openFiles(file), 0, 'no file handle is left behind');
+    const db = await createSqliteModuleStore(dataDir).openModule('beta', []);
+    assert.deepEqual(db.facade.all('SELECT module_code FROM _erpmod_identity', []), [{ module_code: 'beta' }], 'a later load opens the file itself');
+    await db.close();
   });
 });

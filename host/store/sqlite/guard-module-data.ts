@@ -6,6 +6,7 @@ import type { Logger } from '../../logger';
 import type { ModuleDatabaseRecord, PluginRepository } from '../../registry/plugin-repository';
 import type { ModuleStore } from '../module-store';
 import { withStorage } from '../../registry/storage-error';
+import { handOverChecked } from './checked-databases';
 import { moduleDatabasePath, openModuleDatabase } from './open-module-database';
 
 export interface GuardModuleDataInput {
@@ -50,26 +51,33 @@ export function guardModuleData(input: GuardModuleDataInput): void {
   if (record !== undefined && size === 0) refuse(code, file, record, registry.file, 'the file is empty (0 bytes)');
 
   const db = openModuleDatabase(dataDir, code);
-  let identity: Identity;
   try {
-    const found = readIdentity(db);
-    if (found !== undefined && found.moduleCode !== code) {
-      throw new ErpmodError(
-        'ERPMOD_MODULE_DATA_MISSING',
-        `module "${code}": expected its own database in ${file}, found the database of module "${found.moduleCode}" (database id ${found.databaseId}); put ${code}'s file back (from a backup) and move this one to ${moduleDatabasePath(dataDir, found.moduleCode)} if it belongs there`,
-        { details: { file, expected: code, found: found.moduleCode } },
-      );
-    }
-    if (record !== undefined) {
-      if (found === undefined) refuse(code, file, record, registry.file, 'the file there has no erpmod identity (it is not the database erpmod created)');
-      if (found.databaseId !== record.databaseId) refuse(code, file, record, registry.file, `the file there is another database (id ${found.databaseId}): it was replaced`);
-      return;
-    }
-    identity = found ?? stampIdentity(db, code);
-    if (found === undefined && size !== undefined && size > 0) logger.info({ module: code, file, databaseId: identity.databaseId }, `module ${code}: adopted its existing database ${file}`);
-  } finally {
+    checkIdentity(input, db, file, size, record);
+  } catch (error) {
     db.close();
+    throw error;
   }
+  handOverChecked(db);
+}
+
+/** The file's identity against the registry's record; a module seen for the first time gets one or adopts the file. */
+function checkIdentity(input: GuardModuleDataInput, db: Database.Database, file: string, size: number | undefined, record: ModuleDatabaseRecord | undefined): void {
+  const { registry, dataDir, code, logger } = input;
+  const found = readIdentity(db);
+  if (found !== undefined && found.moduleCode !== code) {
+    throw new ErpmodError(
+      'ERPMOD_MODULE_DATA_MISSING',
+      `module "${code}": expected its own database in ${file}, found the database of module "${found.moduleCode}" (database id ${found.databaseId}); put ${code}'s file back (from a backup) and move this one to ${moduleDatabasePath(dataDir, found.moduleCode)} if it belongs there`,
+      { details: { file, expected: code, found: found.moduleCode } },
+    );
+  }
+  if (record !== undefined) {
+    if (found === undefined) refuse(code, file, record, registry.file, 'the file there has no erpmod identity (it is not the database erpmod created)');
+    if (found.databaseId !== record.databaseId) refuse(code, file, record, registry.file, `the file there is another database (id ${found.databaseId}): it was replaced`);
+    return;
+  }
+  const identity = found ?? stampIdentity(db, code);
+  if (found === undefined && size !== undefined && size > 0) logger.info({ module: code, file, databaseId: identity.databaseId }, `module ${code}: adopted its existing database ${file}`);
 
   const claimed = registry.claimModuleDatabase(code, identity.databaseId, file);
   if (claimed.databaseId !== identity.databaseId) {

@@ -1,5 +1,6 @@
 import { createModuleDbFacade } from './module-db-facade';
-import { applyModuleMigrations, openModuleDatabase } from './open-module-database';
+import { takeChecked } from './checked-databases';
+import { applyModuleMigrations, moduleDatabasePath, openModuleDatabase } from './open-module-database';
 import type { ModuleDatabase, ModuleStore } from '../module-store';
 
 /** The embedded default: one SQLite file per module under `<dataDir>/modules/`, synchronous `ctx.db`. */
@@ -15,7 +16,7 @@ export function createSqliteModuleStore(dataDir: string): ModuleStore {
       return undefined;
     },
     async openModule(code, migrations): Promise<ModuleDatabase> {
-      const db = openModuleDatabase(dataDir, code);
+      const db = takeChecked(moduleDatabasePath(dataDir, code)) ?? openModuleDatabase(dataDir, code);
       try {
         const applied = applyModuleMigrations(db, code, migrations);
         return {
