@@ -11,8 +11,11 @@ export function createSqliteModuleStore(dataDir: string): ModuleStore {
     checkModule() {
       // Every module since ABI 1 uses a synchronous ctx.db.
     },
-    async prepareIsolated() {
-      // The runner opens the same file itself, as before stores had engines.
+    async prepareIsolated(code) {
+      // The runner opens the same file itself, as before stores had engines. The guard's handle is
+      // closed first, at once: its last close removes the -wal and -shm files, which the runner's sandbox
+      // would otherwise be set up to bind while they are still there.
+      takeChecked(moduleDatabasePath(dataDir, code))?.close();
       return undefined;
     },
     async openModule(code, migrations): Promise<ModuleDatabase> {
