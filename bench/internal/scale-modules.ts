@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startHost } from '../contenders/erpmod-in-process';
-import { alternateRounds, roundRatio, type TargetResults } from '../lib/alternate-rounds';
+import { roundRatio, type TargetResults } from '../lib/alternate-rounds';
+import { alternatedBlocks, type BlockTarget } from '../lib/paired-blocks';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from '../lib/module-copies';
 import { freePort, sleep } from '../lib/server-process';
 import { median, percentile } from '../lib/stats';
@@ -31,7 +32,7 @@ export interface ScaleResults {
   readonly counts: readonly number[];
   readonly throughputCounts: readonly number[];
   /** Median in-round ratio of each count's req/s to one module's. */
-  readonly ratios: Map<number, { rps: number; p99: number }>;
+  readonly ratios: Map<number, { rps: number; p99: number; cpu: number }>;
 }
 
 export interface ScaleOptions {
@@ -92,27 +93,26 @@ export async function measureScale(options: ScaleOptions, log: (line: string) =>
     };
   });
 
-  // Throughput: the same route of module b0001, with 1…N modules registered.
-  const servers = [];
-  for (const count of options.throughputCounts) {
+  // Throughput: the same route of module b0001, with 1…N modules registered. Fresh hosts for every
+  // block: one long-lived host per count carried its own few per cent of luck into the ratio.
+  const targets: BlockTarget[] = options.throughputCounts.map((count) => {
     modulesDir(count);
-    servers.push({
-      count,
-      server: await startHost({ dataDir: dataDir(count), port: await freePort() }, { label: `erpmod with ${count} modules`, modulesDir: modulesDir(count), readyTimeoutMs: 120_000 }),
-    });
-  }
-  let throughput: Map<string, TargetResults>;
-  try {
-    const targets = servers.map(({ count, server }) => ({ id: `${count} modules`, url: `${server.url}/api/v1/${copyCode(1)}/ping` }));
-    throughput = await alternateRounds(targets, { rounds: options.rounds, seconds: options.seconds, warmupSeconds: options.warmupSeconds, connections: options.connections, workDir: options.workDir }, log);
-  } finally {
-    for (const { server } of servers) await server.stop();
-  }
+    return {
+      id: `${count} modules`,
+      start: async () => startHost({ dataDir: dataDir(count), port: await freePort() }, { label: `erpmod with ${count} modules`, modulesDir: modulesDir(count), readyTimeoutMs: 120_000 }),
+    };
+  });
+  const throughput = await alternatedBlocks(
+    targets,
+    `/api/v1/${copyCode(1)}/ping`,
+    { blocks: options.rounds, roundsPerBlock: 1, seconds: options.seconds, warmupSeconds: options.warmupSeconds, connections: options.connections, workDir: options.workDir },
+    log,
+  );
   const base = throughput.get(`${options.throughputCounts[0]} modules`);
   const ratios = new Map(
     options.throughputCounts.map((count) => {
       const mine = throughput.get(`${count} modules`);
-      return [count, { rps: roundRatio(mine, base, (r) => r.requestsPerSecond), p99: roundRatio(mine, base, (r) => r.p99Ms) }];
+      return [count, { rps: roundRatio(mine, base, (r) => r.requestsPerSecond), p99: roundRatio(mine, base, (r) => r.p99Ms), cpu: roundRatio(mine, base, (r) => r.cpuUsPerRequest ?? Number.NaN) }];
     }),
   );
   return { boots, throughput, counts: options.counts, throughputCounts: options.throughputCounts, ratios };

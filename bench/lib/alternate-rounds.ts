@@ -66,23 +66,20 @@ export async function alternateRounds(targets: readonly RoundTarget[], plan: Rou
       log(`    round ${round + 1}/${plan.rounds} ${target.id.padEnd(12)} ${Math.round(result.requestsPerSecond).toString().padStart(7)} req/s  p50 ${result.p50Ms.toFixed(2)} ms  p99 ${result.p99Ms.toFixed(2)} ms${result.cpuUsPerRequest === undefined ? '' : `  ${result.cpuUsPerRequest.toFixed(1)} µs CPU/request`}${result.non2xx + result.errors > 0 ? `  (${result.non2xx} non-2xx, ${result.errors} errors)` : ''}`);
     }
   }
-  return new Map(
-    targets.map((target) => {
-      const list = runs.get(target.id)!;
-      return [
-        target.id,
-        {
-          id: target.id,
-          runs: list,
-          requestsPerSecond: median(list.map((r) => r.requestsPerSecond)),
-          p50Ms: median(list.map((r) => r.p50Ms)),
-          p99Ms: median(list.map((r) => r.p99Ms)),
-          errors: list.reduce((sum, r) => sum + r.errors, 0),
-          non2xx: list.reduce((sum, r) => sum + r.non2xx, 0),
-        },
-      ];
-    }),
-  );
+  return new Map(targets.map((target) => [target.id, summarizeRuns(target.id, runs.get(target.id)!)]));
+}
+
+/** One target's runs and their medians. */
+export function summarizeRuns(id: string, runs: RoundRun[]): TargetResults {
+  return {
+    id,
+    runs,
+    requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+  };
 }
 
 /** Median over rounds of `pick(a) / pick(b)` taken within the same round. */

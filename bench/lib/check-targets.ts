@@ -29,6 +29,16 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   });
   const lightExpress = light('erpmod in-process / bare Express');
   checks.push({ name: 'same, on the light route (GET /b0001/ping, no SQL)', goal: '≥ 0.85× raw, ≥ 3.5× Express', measured: `${formatRatio(lightRaw)} raw, ${formatRatio(lightExpress)} Express`, verdict: atLeast(lightRaw, 0.85) === 'PASS' && atLeast(lightExpress, 3.5) === 'PASS' ? 'PASS' : Number.isFinite(lightRaw) ? 'MISS' : 'n/a' });
+  if ('skipped' in r.pool) checks.push({ name: 'two CPU-heavy pool requests together vs one after the other (wall time; issue 11)', goal: '≤ 0.6× on 2 cores', measured: r.pool.skipped, verdict: 'n/a' });
+  else {
+    const { cpuRatio, cpuRatioCores } = r.pool;
+    checks.push({
+      name: 'two CPU-heavy pool requests together vs one after the other (wall time; issue 11)',
+      goal: '≤ 0.6× on 2 cores',
+      measured: `${formatRatio(cpuRatio)} (host on ${cpuRatioCores} core${cpuRatioCores === 1 ? '' : 's'})`,
+      verdict: cpuRatioCores >= 2 ? atMost(cpuRatio, 0.6) : 'n/a',
+    });
+  }
   if ('skipped' in r.fixedLoad) checks.push({ name: 'p99 vs raw at the same load', goal: '≤ 1.5×', measured: r.fixedLoad.skipped, verdict: 'n/a' });
   else {
     const saturated = ratio('p99 erpmod / raw');

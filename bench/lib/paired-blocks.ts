@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Contender } from '../contenders/contender';
-import type { RoundRun } from './alternate-rounds';
+import { alternateRounds, summarizeRuns, type RoundRun, type TargetResults } from './alternate-rounds';
 import { pairedRounds } from './paired-rounds';
 import { freePort, type ServerProcess } from './server-process';
 
@@ -39,25 +39,50 @@ export interface BlockPlan {
 /** Every path's rounds per target, over all blocks (the same order for every target). */
 export async function pairedBlocks(targets: readonly BlockTarget[], paths: readonly string[], plan: BlockPlan, log: (line: string) => void): Promise<Map<string, Map<string, RoundRun[]>>> {
   const runs = new Map(paths.map((path) => [path, new Map(targets.map((target) => [target.id, [] as RoundRun[]]))]));
-  for (let block = 0; block < plan.blocks; block++) {
+  await eachBlock(targets, plan.blocks, log, async (servers) => {
+    for (const path of paths) {
+      const measured = await pairedRounds(
+        targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
+        { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
+        log,
+      );
+      for (const target of targets) runs.get(path)!.get(target.id)!.push(...measured.get(target.id)!);
+    }
+  });
+  return runs;
+}
+
+/**
+ * Alternated rounds (each target driven alone in turn, so req/s and latency mean what they say) over
+ * fresh processes: every block starts each target anew. Runs of every block are kept in block order, so
+ * `roundRatio` still compares runs of the same round.
+ */
+export async function alternatedBlocks(targets: readonly BlockTarget[], path: string, plan: BlockPlan, log: (line: string) => void): Promise<Map<string, TargetResults>> {
+  const runs = new Map(targets.map((target) => [target.id, [] as RoundRun[]]));
+  await eachBlock(targets, plan.blocks, log, async (servers) => {
+    const measured = await alternateRounds(
+      targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
+      { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
+      log,
+    );
+    for (const target of targets) runs.get(target.id)!.push(...measured.get(target.id)!.runs);
+  });
+  return new Map(targets.map((target) => [target.id, summarizeRuns(target.id, runs.get(target.id)!)]));
+}
+
+/** Starts every target (start order rotating from block to block), hands them to `measure`, stops them. */
+async function eachBlock(targets: readonly BlockTarget[], blocks: number, log: (line: string) => void, measure: (servers: ReadonlyMap<string, ServerProcess>) => Promise<void>): Promise<void> {
+  for (let block = 0; block < blocks; block++) {
     const servers = new Map<string, ServerProcess>();
     try {
       for (let k = 0; k < targets.length; k++) {
         const target = targets[(block + k) % targets.length]!;
         servers.set(target.id, await target.start(block));
       }
-      log(`    block ${block + 1}/${plan.blocks}: ${[...servers.keys()].join(', ')} started in that order`);
-      for (const path of paths) {
-        const measured = await pairedRounds(
-          targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
-          { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
-          log,
-        );
-        for (const target of targets) runs.get(path)!.get(target.id)!.push(...measured.get(target.id)!);
-      }
+      log(`    block ${block + 1}/${blocks}: ${[...servers.keys()].join(', ')} started in that order`);
+      await measure(servers);
     } finally {
       for (const server of servers.values()) await server.stop().catch(() => undefined);
     }
   }
-  return runs;
 }

@@ -22,3 +22,12 @@ export function canPin(): boolean {
 export function pinned(core: string, command: string, args: readonly string[]): { command: string; args: string[] } {
   return canPin() ? { command: 'taskset', args: ['-c', core, command, ...args] } : { command, args: [...args] };
 }
+
+/**
+ * Lets a running process (every one of its threads: `-a`) use every core again, for a figure that is
+ * about using more than one core. Returns false where pinning was never in force or taskset refused.
+ */
+export function unpinProcess(pid: number): boolean {
+  if (!canPin()) return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', `0-${os.cpus().length - 1}`, String(pid)], { stdio: 'ignore' }).status === 0;
+}

@@ -132,14 +132,14 @@ export function renderResults(r: BenchResults): string {
         scale.boots.map((b) => [String(b.modules), String(b.active), formatMs(b.coldBootMs), formatMs(b.warmBootMs), formatMs(b.wallMs), formatMiB(b.rssBytes), `${formatMs(b.loadMsMedian)} / ${formatMs(b.loadMsP90)}`]),
       ),
       '',
-      `GET \`/api/v1/b0001/ping\` with N modules × 4 routes registered:`,
+      `GET \`/api/v1/b0001/ping\` with N modules × 4 routes registered (alternated rounds, fresh hosts for every round; ratios within a round, medians):`,
       '',
       table(
-        ['modules registered', 'req/s', 'p50', 'p99', 'req/s vs 1 module', 'p99 vs 1 module'],
+        ['modules registered', 'req/s', 'p50', 'p99', 'req/s vs 1 module', 'p99 vs 1 module', 'server CPU per request vs 1 module'],
         scale.throughputCounts.map((count) => {
           const t = scale.throughput.get(`${count} modules`);
           const ratio = scale.ratios.get(count);
-          return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN)];
+          return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN), formatRatio(ratio?.cpu ?? Number.NaN)];
         }),
       ),
       '',
