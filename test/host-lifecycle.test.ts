@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { call } from './support/http-client';
-import { startHostProcess } from './support/host-process';
+import { makeTempDir, startHostProcess } from './support/host-process';
 import { makeModulesDir } from './support/modules-dir';
 import { FIXTURE_MODULES_DIR, PLATFORM_KEY } from './support/paths';
 
@@ -30,6 +30,38 @@ describe('operating the host', () => {
     assert.equal(history.version, '2.0.0');
     assert.equal(history.events.filter((event: { kind: string }) => event.kind === 'loaded').length, 2, 'both loads are in the audit trail');
     assert.equal(await restarted.stop(), 0);
+  });
+
+  it('records a module whose directory was removed as inactive after a restart, keeps it out of the health report, and loads it again once it is back', async () => {
+    const modulesDir = makeModulesDir(['good-alpha', 'good-beta']);
+    const host = await startHostProcess({ modulesDir });
+    assert.equal((await host.admin('/plugins/beta')).json.status, 'active');
+    assert.equal(await host.stop(), 0);
+
+    const kept = path.join(makeTempDir('set-aside'), 'good-beta');
+    fs.renameSync(path.join(modulesDir, 'good-beta'), kept);
+    const without = await startHostProcess({ modulesDir, dataDir: host.dataDir });
+    const beta = (await without.admin('/plugins/beta')).json;
+    assert.equal(beta.status, 'inactive', 'a module that is gone is not reported active');
+    assert.match(beta.lastError, /not in .* at boot: its directory was removed or moved/);
+    assert.equal(beta.runtime, null);
+    const health = await without.admin('/api/v1/system/modules');
+    assert.equal(health.status, 200, 'a removed module does not make the host unhealthy');
+    assert.equal(health.json.status, 'healthy');
+    assert.deepEqual(health.json.modules.map((module: { code: string }) => module.code), ['alpha']);
+    assert.equal((await call(`${without.url}/api/v1/alpha/ping`)).status, 200);
+    assert.equal(await without.stop(), 0);
+
+    // A second restart without it says nothing new; putting the directory back loads it again.
+    const again = await startHostProcess({ modulesDir, dataDir: host.dataDir });
+    const skipped = (await again.admin('/plugins/beta')).json.events.filter((event: { kind: string }) => event.kind === 'skipped');
+    assert.equal(skipped.length, 1, 'the removal is recorded once, not at every boot');
+    assert.equal(await again.stop(), 0);
+    fs.renameSync(kept, path.join(modulesDir, 'good-beta'));
+    const back = await startHostProcess({ modulesDir, dataDir: host.dataDir });
+    assert.equal((await back.admin('/plugins/beta')).json.status, 'active');
+    assert.equal((await back.admin('/api/v1/system/modules')).json.modules.length, 2);
+    assert.equal(await back.stop(), 0);
   });
 
   it('finishes a request in flight when SIGTERM arrives, then exits 0', async () => {

@@ -71,6 +71,16 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     }
   });
 
+  // A module the registry remembers whose directory is gone (removed by the operator, or moved) is no
+  // longer what it last was: it is recorded inactive, once, with why. Its record, audit trail and data stay.
+  const present = new Set(discovered.map((found) => (found.ok ? found.loaded.manifest.code : found.code)));
+  const gone = registry.list().filter((record) => !present.has(record.code) && record.status !== 'inactive');
+  if (gone.length > 0) {
+    await registry.batch((writes) => {
+      for (const record of gone) settled(writes, record.code, 'inactive', `not in ${input.modulesDir} at boot: its directory was removed or moved`, false);
+    });
+  }
+
   for (const code of input.acceptNewData ?? []) {
     if (!valid.has(code)) logger.warn({ module: code }, `--accept-new-data names "${code}", which no valid module in ${input.modulesDir} declares; ignored`);
   }

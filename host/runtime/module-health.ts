@@ -54,7 +54,10 @@ export class HealthReporter {
   }
 
   private async collect(): Promise<HostHealth> {
-    const modules = await Promise.all(this.registry.list().map((record) => this.moduleHealth(record.code, record.status, record.enabled, record.lastError)));
+    // A module the registry remembers but this host does not have (removed from its modules directory,
+    // or another instance's in a fleet) is no part of this host's health.
+    const here = this.registry.list().filter((record) => record.status !== 'inactive' || this.table.slots.has(record.code));
+    const modules = await Promise.all(here.map((record) => this.moduleHealth(record.code, record.status, record.enabled, record.lastError)));
     const serving = modules.filter((module) => module.state === 'active');
     const status: HealthStatus = serving.some((module) => module.status === 'unhealthy')
       ? 'unhealthy'

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { call, type HttpReply } from './http-client';
 import { CLI } from './paths';
 
@@ -45,6 +46,16 @@ process.once('exit', () => {
   for (const dir of TEMP_DIRS) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Hosts started and not yet exited. A test that fails between starting a host and stopping it leaves
+ * the host running, and a running child would keep its test file from ever finishing: whatever still
+ * runs once the file's tests are done is killed, so the failure is reported instead of a hang.
+ */
+const RUNNING = new Set<ChildProcess>();
+after(() => {
+  for (const child of RUNNING) child.kill('SIGKILL');
+});
+
 /** A temp directory removed when the process exits. */
 export function makeTempDir(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `erpmod-${prefix}-`));
@@ -70,7 +81,13 @@ export function startHostProcess(options: StartHostProcessOptions): Promise<Host
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  RUNNING.add(child);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => {
+      RUNNING.delete(child);
+      resolve(code ?? signal ?? 'unknown');
+    }),
+  );
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
