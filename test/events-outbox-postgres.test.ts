@@ -192,6 +192,32 @@ describe('events across a fleet on one PostgreSQL (transactional outbox)', () =>
     assert.match(String(records[0]!.detail.error), /always fails/);
   });
 
+  it('a topic a module no longer subscribes to gets no more deliveries once its current version loads, and those left waiting are failed and recorded', async () => {
+    // As if an earlier version of inventory had subscribed to lab.task: the row it would have left.
+    await db.query(`INSERT INTO erpmod_events.subscriptions (topic, subscriber) VALUES ('lab.task', 'inventory') ON CONFLICT DO NOTHING`);
+    const before = await call(`${a.url}/api/v1/event-lab/tasks`, 'POST', { task: 'dropped-before' });
+    assert.equal(before.status, 201, before.text);
+    assert.deepEqual((await deliveriesOf('lab.task', 'dropped-before')).map((row) => row.subscriber), ['event-lab', 'inventory']);
+
+    const reloaded = await b.admin('/plugins/inventory/reload', 'POST');
+    assert.equal(reloaded.status, 200, reloaded.text);
+    const stale = async (): Promise<number> => (await db.query(`SELECT count(*)::int AS n FROM erpmod_events.subscriptions WHERE subscriber = 'inventory' AND topic = 'lab.task'`)).rows[0].n;
+    await until('the loaded version forgot the topic it does not subscribe to', stale, (n) => n === 0, 5000);
+    const kept = await db.query(`SELECT count(*)::int AS n FROM erpmod_events.subscriptions WHERE subscriber = 'inventory' AND topic = 'order.created'`);
+    assert.equal(kept.rows[0].n, 1, 'what it does subscribe to stays');
+
+    const after = await call(`${a.url}/api/v1/event-lab/tasks`, 'POST', { task: 'dropped-after' });
+    assert.equal(after.status, 201, after.text);
+    assert.deepEqual((await deliveriesOf('lab.task', 'dropped-after')).map((row) => row.subscriber), ['event-lab'], 'no delivery for a topic nobody subscribes to');
+
+    // The one made before waits for no one: failed once it waited twice the lease, and in the audit trail.
+    const rows = await until('the orphaned delivery failed', () => deliveriesOf('lab.task', 'dropped-before'), (list) => list.find((row) => row.subscriber === 'inventory')?.state === 'failed', 6 * LEASE_MS);
+    assert.match(rows.find((row) => row.subscriber === 'inventory')!.last_error ?? '', /module inventory no longer subscribes to lab\.task/);
+    assert.equal(rows.find((row) => row.subscriber === 'event-lab')!.state, 'done', 'the real subscriber was not touched');
+    const trail = (await a.admin('/plugins/inventory')).json.events as { kind: string; detail: Record<string, unknown> }[];
+    assert.ok(trail.some((event) => event.kind === 'event-failed' && event.detail.topic === 'lab.task'), 'the operator sees it');
+  });
+
   it('keeps modules out of the outbox: a module role reads none of it and may not publish as another module', async () => {
     const url = new URL(server.url('events'));
     url.username = 'erpmod_sales';

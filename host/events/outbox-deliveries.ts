@@ -221,6 +221,37 @@ export class OutboxDeliveries {
     }));
   }
 
+  /**
+   * Makes `topics` everything `subscriber` subscribes to: rows of topics an earlier version subscribed
+   * to and the current one does not are removed, so no further deliveries are made for them.
+   */
+  async keepSubscriptions(subscriber: string, topics: readonly string[]): Promise<void> {
+    await this.pool.query('DELETE FROM erpmod_events.subscriptions WHERE subscriber = $1 AND NOT (topic = ANY ($2::text[]))', [subscriber, topics]);
+  }
+
+  /**
+   * Fails deliveries nobody will claim: pending for longer than `graceMs`, unclaimed, and for a topic
+   * their subscriber no longer subscribes to (no row in `subscriptions`). An instance still running an
+   * earlier version that does subscribe claims them within a poll; what waits longer waits for nothing.
+   * At most `limit` per call.
+   */
+  async failOrphans(graceMs: number, limit: number): Promise<FailedDelivery[]> {
+    const result = await this.pool.query<{ event_id: string; subscriber: string; publisher: string; topic: string; attempts: number; last_error: string }>(
+      `UPDATE erpmod_events.deliveries d SET state = 'failed', finished_at = clock_timestamp(), claimed_until = NULL,
+              last_error = 'module ' || d.subscriber || ' no longer subscribes to ' || o.topic || ' (its loaded version does not, or its subscription was removed)'
+         FROM erpmod_events.outbox o
+        WHERE o.id = d.event_id AND (d.event_id, d.subscriber) IN (
+                SELECT d2.event_id, d2.subscriber FROM erpmod_events.deliveries d2 JOIN erpmod_events.outbox o2 ON o2.id = d2.event_id
+                 WHERE d2.state = 'pending' AND d2.available_at < clock_timestamp() - $1 * interval '1 millisecond'
+                   AND (d2.claimed_until IS NULL OR d2.claimed_until < clock_timestamp())
+                   AND NOT EXISTS (SELECT 1 FROM erpmod_events.subscriptions s WHERE s.subscriber = d2.subscriber AND s.topic = o2.topic)
+                 LIMIT $2 FOR UPDATE OF d2 SKIP LOCKED)
+        RETURNING d.event_id, d.subscriber, o.publisher, o.topic, d.attempts, d.last_error`,
+      [graceMs, limit],
+    );
+    return result.rows.map((row) => ({ eventId: Number(row.event_id), subscriber: row.subscriber, publisher: row.publisher, topic: row.topic, attempts: row.attempts, error: row.last_error }));
+  }
+
   /** Events older than `retentionMs` with no delivery left pending or failed (those stay for the operator). */
   async purge(retentionMs: number): Promise<void> {
     await this.pool.query(

@@ -32,6 +32,8 @@ const RETRY_BASE_MS = 250;
 const RETRY_MAX_MS = 30_000;
 const RETENTION_MS = 24 * 3600_000;
 const PURGE_EVERY_MS = 60_000;
+/** Deliveries nobody subscribes to any more failed per sweep (one sweep per lease), so a backlog ends in bounded steps. */
+const ORPHAN_BATCH = 256;
 
 /**
  * Events on PostgreSQL: a transactional outbox. publish() records the event and one delivery per
@@ -59,6 +61,7 @@ export class PostgresOutboxBus extends EventBus {
   private housekeeping = false;
   private closed = false;
   private lastPurge = 0;
+  private lastOrphanSweep = 0;
 
   constructor(
     private readonly log: Logger,
@@ -97,6 +100,16 @@ export class PostgresOutboxBus extends EventBus {
       this.log.error({ module: owner.code, topic, err: messageOf(error) }, 'events: could not record the subscription; events published before the next boot may miss it');
     });
     this.registrations = Promise.all([this.registrations, registered]);
+  }
+
+  override settleSubscriptions(owner: SubscriptionOwner): void {
+    const topics = [...this.subscriptions].filter(([, list]) => list.some((subscription) => subscription.owner === owner)).map(([topic]) => topic);
+    // After this owner's own subscriptions were recorded (they are in `registrations`).
+    this.registrations = this.registrations
+      .then(() => this.deliveries.keepSubscriptions(owner.code, topics))
+      .catch((error: unknown) => {
+        this.log.warn({ module: owner.code, topics, err: messageOf(error) }, 'events: could not forget the topics this version no longer subscribes to; deliveries may be made for them until its next load');
+      });
   }
 
   /** `transaction`: the publisher's open transaction by handle, which the event is recorded in. */
@@ -211,6 +224,12 @@ export class PostgresOutboxBus extends EventBus {
         for (const [eventId, until] of this.own) if (until < now) this.own.delete(eventId);
         const subscribers = [...new Set(pairs.map((pair) => pair.slice(0, pair.indexOf(' '))))];
         for (const failure of await this.deliveries.failExhausted(subscribers)) this.failedForGood(failure);
+        if (now - this.lastOrphanSweep > this.options.leaseMs) {
+          this.lastOrphanSweep = now;
+          const orphans = await this.deliveries.failOrphans(2 * this.options.leaseMs, ORPHAN_BATCH);
+          if (orphans.length > 0) this.log.warn({ deliveries: orphans.length, topics: [...new Set(orphans.map((o) => `${o.subscriber} ${o.topic}`))] }, 'events: deliveries for topics their module no longer subscribes to are failed');
+          for (const failure of orphans) this.failedForGood(failure);
+        }
         if (now - this.lastPurge > PURGE_EVERY_MS) {
           this.lastPurge = now;
           await this.deliveries.purge(RETENTION_MS);

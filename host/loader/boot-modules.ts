@@ -138,6 +138,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       slot.generation = generation;
       slot.residentImages.add(generation.shadowPath);
       generation.subscriptions.live = true;
+      input.bus.settleSubscriptions(generation.subscriptions);
       await registry.batch((writes) => {
         writes.recordBinary(code, checked.binary);
         writes.replaceEndpoints(code, manifest.routes);

@@ -45,6 +45,13 @@ export class EventBus {
     this.subscriptions.set(topic, list);
   }
 
+  /**
+   * `owner`'s generation is now its module's current one, so what it subscribed to is everything the
+   * module subscribes to. Nothing to do in one process; an engine that keeps subscriptions (the
+   * PostgreSQL outbox) forgets the topics an earlier version subscribed to and this one does not.
+   */
+  settleSubscriptions(_owner: SubscriptionOwner): void {}
+
   /** Drops every subscription of one owner (a generation being unloaded or that failed to load). */
   unsubscribe(owner: SubscriptionOwner): void {
     owner.live = false;

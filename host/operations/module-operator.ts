@@ -277,6 +277,7 @@ export class ModuleOperator {
     slot.generation = next;
     if (routesChanged) this.options.dispatcher.rebuildRoutes();
     next.subscriptions.live = slot.state === 'active';
+    this.options.bus.settleSubscriptions(next.subscriptions);
     if (previous !== undefined) previous.subscriptions.live = false;
     slot.residentImages.add(next.shadowPath);
   }
