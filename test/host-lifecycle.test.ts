@@ -50,6 +50,9 @@ describe('operating the host', () => {
     assert.equal(health.json.status, 'healthy');
     assert.deepEqual(health.json.modules.map((module: { code: string }) => module.code), ['alpha']);
     assert.equal((await call(`${without.url}/api/v1/alpha/ping`)).status, 200);
+    const reload = await without.admin('/plugins/beta/reload', 'POST');
+    assert.equal(reload.status, 404);
+    assert.match(reload.json.error.message, /the registry remembers it, but it is not loaded here \(its directory was removed or moved\)/);
     assert.equal(await without.stop(), 0);
 
     // A second restart without it says nothing new; putting the directory back loads it again.

@@ -304,7 +304,8 @@ export class ModuleOperator {
     if (slot !== undefined && record !== undefined) return { slot, moduleDir: record.moduleDir };
     const found = CODE_PATTERN.test(code) ? this.findModule(code) : undefined;
     if (found === undefined) {
-      throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}": the host does not know it, and no directory under ${this.options.modulesDir} declares it`);
+      const known = record === undefined ? 'the host does not know it' : 'the registry remembers it, but it is not loaded here (its directory was removed or moved)';
+      throw new ErpmodError('ERPMOD_NOT_FOUND', `no module with code "${code}": ${known}, and no directory under ${this.options.modulesDir} declares it`);
     }
     await this.options.registry.batch((writes) => {
       writes.recordIdentity({ ...found.manifest, moduleDir: found.moduleDir });
