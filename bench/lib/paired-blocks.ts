@@ -39,10 +39,10 @@ export interface BlockPlan {
 /** Every path's rounds per target, over all blocks (the same order for every target). */
 export async function pairedBlocks(targets: readonly BlockTarget[], paths: readonly string[], plan: BlockPlan, log: (line: string) => void): Promise<Map<string, Map<string, RoundRun[]>>> {
   const runs = new Map(paths.map((path) => [path, new Map(targets.map((target) => [target.id, [] as RoundRun[]]))]));
-  await eachBlock(targets, plan.blocks, log, async (servers) => {
+  await eachBlock(targets, plan.blocks, log, async (servers, order) => {
     for (const path of paths) {
       const measured = await pairedRounds(
-        targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
+        order.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
         { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
         log,
       );
@@ -59,9 +59,9 @@ export async function pairedBlocks(targets: readonly BlockTarget[], paths: reado
  */
 export async function alternatedBlocks(targets: readonly BlockTarget[], path: string, plan: BlockPlan, log: (line: string) => void): Promise<Map<string, TargetResults>> {
   const runs = new Map(targets.map((target) => [target.id, [] as RoundRun[]]));
-  await eachBlock(targets, plan.blocks, log, async (servers) => {
+  await eachBlock(targets, plan.blocks, log, async (servers, order) => {
     const measured = await alternateRounds(
-      targets.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
+      order.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
       { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
       log,
     );
@@ -70,17 +70,24 @@ export async function alternatedBlocks(targets: readonly BlockTarget[], path: st
   return new Map(targets.map((target) => [target.id, summarizeRuns(target.id, runs.get(target.id)!)]));
 }
 
-/** Starts every target (start order rotating from block to block), hands them to `measure`, stops them. */
-async function eachBlock(targets: readonly BlockTarget[], blocks: number, log: (line: string) => void, measure: (servers: ReadonlyMap<string, ServerProcess>) => Promise<void>): Promise<void> {
+/**
+ * Starts every target, hands them to `measure`, stops them. The order rotates from block to block, and
+ * `measure` gets it: which target starts first, and is loaded or driven first, must not always be the
+ * same one (the rounds inside a block rotate only among themselves, and a block often has one).
+ */
+async function eachBlock(
+  targets: readonly BlockTarget[],
+  blocks: number,
+  log: (line: string) => void,
+  measure: (servers: ReadonlyMap<string, ServerProcess>, order: readonly BlockTarget[]) => Promise<void>,
+): Promise<void> {
   for (let block = 0; block < blocks; block++) {
+    const order = targets.map((_, k) => targets[(block + k) % targets.length]!);
     const servers = new Map<string, ServerProcess>();
     try {
-      for (let k = 0; k < targets.length; k++) {
-        const target = targets[(block + k) % targets.length]!;
-        servers.set(target.id, await target.start(block));
-      }
+      for (const target of order) servers.set(target.id, await target.start(block));
       log(`    block ${block + 1}/${blocks}: ${[...servers.keys()].join(', ')} started in that order`);
-      await measure(servers);
+      await measure(servers, order);
     } finally {
       for (const server of servers.values()) await server.stop().catch(() => undefined);
     }
