@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startHost } from '../contenders/erpmod-in-process';
-import { roundRatio, type TargetResults } from '../lib/alternate-rounds';
-import { alternatedBlocks, type BlockTarget } from '../lib/paired-blocks';
+import { roundRatio, type RoundRun, type TargetResults } from '../lib/alternate-rounds';
+import { alternatedBlocks, pairedBlocks, type BlockTarget } from '../lib/paired-blocks';
 import { buildCopyLibraries, copyCode, writeModuleCopies } from '../lib/module-copies';
 import { freePort, sleep } from '../lib/server-process';
 import { median, percentile } from '../lib/stats';
@@ -33,6 +33,11 @@ export interface ScaleResults {
   readonly throughputCounts: readonly number[];
   /** Median in-round ratio of each count's req/s to one module's. */
   readonly ratios: Map<number, { rps: number; p99: number; cpu: number }>;
+  /**
+   * Per count, every paired round's server CPU per request against the 1-module host's in the same
+   * window (all hosts loaded at the same moment, fresh hosts each round): the figure the target is judged by.
+   */
+  readonly pairedCpu: Map<number, number[]>;
 }
 
 export interface ScaleOptions {
@@ -102,12 +107,16 @@ export async function measureScale(options: ScaleOptions, log: (line: string) =>
       start: async () => startHost({ dataDir: dataDir(count), port: await freePort() }, { label: `erpmod with ${count} modules`, modulesDir: modulesDir(count), readyTimeoutMs: 120_000 }),
     };
   });
-  const throughput = await alternatedBlocks(
-    targets,
-    `/api/v1/${copyCode(1)}/ping`,
-    { blocks: options.rounds, roundsPerBlock: 1, seconds: options.seconds, warmupSeconds: options.warmupSeconds, connections: options.connections, workDir: options.workDir },
-    log,
-  );
+  const ping = `/api/v1/${copyCode(1)}/ping`;
+  const blocks = { blocks: options.rounds, roundsPerBlock: 1, seconds: options.seconds, warmupSeconds: options.warmupSeconds, connections: options.connections, workDir: options.workDir };
+  const throughput = await alternatedBlocks(targets, ping, blocks, log);
+  // Alternated rounds put each host in different seconds, and on a shared machine one host's rounds
+  // swung by a third from one to the next: CPU per request with every host loaded at once is the target's figure.
+  log('    the same, every host loaded at the same moment (paired rounds)');
+  const paired = (await pairedBlocks(targets, [ping], blocks, log)).get(ping)!;
+  const cpuOf = (run: RoundRun): number => run.cpuUsPerRequest ?? Number.NaN;
+  const baseRuns = paired.get(`${options.throughputCounts[0]} modules`)!;
+  const pairedCpu = new Map(options.throughputCounts.map((count) => [count, paired.get(`${count} modules`)!.map((run, i) => cpuOf(run) / cpuOf(baseRuns[i]!))]));
   const base = throughput.get(`${options.throughputCounts[0]} modules`);
   const ratios = new Map(
     options.throughputCounts.map((count) => {
@@ -115,7 +124,7 @@ export async function measureScale(options: ScaleOptions, log: (line: string) =>
       return [count, { rps: roundRatio(mine, base, (r) => r.requestsPerSecond), p99: roundRatio(mine, base, (r) => r.p99Ms), cpu: roundRatio(mine, base, (r) => r.cpuUsPerRequest ?? Number.NaN) }];
     }),
   );
-  return { boots, throughput, counts: options.counts, throughputCounts: options.throughputCounts, ratios };
+  return { boots, throughput, counts: options.counts, throughputCounts: options.throughputCounts, ratios, pairedCpu };
 }
 
 function parsed(lines: readonly string[]): Record<string, unknown>[] {

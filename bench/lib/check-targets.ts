@@ -57,8 +57,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
   if ('skipped' in r.scale) checks.push({ name: 'many modules × 4 routes vs 1 module (req/s)', goal: '≥ 0.95×', measured: r.scale.skipped, verdict: 'n/a' });
   else {
     const most = Math.max(...r.scale.throughputCounts);
-    const value = r.scale.ratios.get(most)?.rps ?? Number.NaN;
-    checks.push({ name: `${most} modules × 4 routes vs 1 module (req/s)`, goal: '≥ 0.95× (within 5%)', measured: formatRatio(value), verdict: atLeast(value, 0.95) });
+    // CPU per request with every host loaded at once, as the light route is judged: alternated rounds'
+    // req/s swung by a third from round to round on a shared machine.
+    const rounds = spread(r.scale.pairedCpu.get(most) ?? []);
+    checks.push({
+      name: `${most} modules × 4 routes vs 1 module (server CPU per request, paired rounds)`,
+      goal: '≤ 1.05× (within 5%)',
+      measured: `${formatRatio(rounds.median)} (rounds ${formatRatio(rounds.min)}–${formatRatio(rounds.max)}); alternated rounds: ${formatRatio(r.scale.ratios.get(most)?.rps ?? Number.NaN)} req/s`,
+      verdict: atMost(rounds.median, 1.05),
+    });
     const hundred = r.scale.boots.find((b) => b.modules === 100);
     checks.push({
       name: 'boot with 100 modules (no migrations)',

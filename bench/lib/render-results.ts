@@ -10,7 +10,7 @@ import type { TargetResults } from './alternate-rounds';
 import type { ProfileRun } from '../internal/profile-hot-path';
 import type { ProfileSummary } from './cpu-profile';
 import type { MachineInfo } from './machine-info';
-import { formatMiB, formatMs, formatNumber, formatRatio, spread } from './stats';
+import { formatMiB, formatMs, formatNumber, formatRatio, median, spread } from './stats';
 import { table } from './write-report';
 
 export interface ContenderRow {
@@ -135,13 +135,17 @@ export function renderResults(r: BenchResults): string {
       `GET \`/api/v1/b0001/ping\` with N modules × 4 routes registered (alternated rounds, fresh hosts for every round; ratios within a round, medians):`,
       '',
       table(
-        ['modules registered', 'req/s', 'p50', 'p99', 'req/s vs 1 module', 'p99 vs 1 module', 'server CPU per request vs 1 module'],
+        ['modules registered', 'req/s', 'p50', 'p99', 'req/s vs 1 module', 'p99 vs 1 module', 'server CPU per request vs 1 module (paired rounds)'],
         scale.throughputCounts.map((count) => {
           const t = scale.throughput.get(`${count} modules`);
           const ratio = scale.ratios.get(count);
-          return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN), formatRatio(ratio?.cpu ?? Number.NaN)];
+          return [String(count), formatNumber(t?.requestsPerSecond ?? Number.NaN), formatMs(t?.p50Ms ?? Number.NaN), formatMs(t?.p99Ms ?? Number.NaN), formatRatio(ratio?.rps ?? Number.NaN), formatRatio(ratio?.p99 ?? Number.NaN), formatRatio(median(scale.pairedCpu.get(count) ?? []))];
         }),
       ),
+      '',
+      'Paired rounds: every count\'s host loaded at the same moment, a fresh set of hosts each round, each one\'s CPU per request taken over the same window (the figure the target is judged by; req/s and latency above come from alternated rounds, one host at a time). Every round:',
+      '',
+      ...scale.throughputCounts.slice(1).map((count) => `- ${count} modules: ${(scale.pairedCpu.get(count) ?? []).map(formatRatio).join(', ')}`),
       '',
     );
   }

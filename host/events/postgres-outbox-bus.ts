@@ -227,7 +227,7 @@ export class PostgresOutboxBus extends EventBus {
         if (now - this.lastOrphanSweep > this.options.leaseMs) {
           this.lastOrphanSweep = now;
           const orphans = await this.deliveries.failOrphans(2 * this.options.leaseMs, ORPHAN_BATCH);
-          if (orphans.length > 0) this.log.warn({ deliveries: orphans.length, topics: [...new Set(orphans.map((o) => `${o.subscriber} ${o.topic}`))] }, 'events: deliveries for topics their module no longer subscribes to are failed');
+          if (orphans.length > 0) this.log.warn({ deliveries: orphans.length, topics: [...new Set(orphans.map((orphan) => `${orphan.subscriber} ${orphan.topic}`))] }, 'events: deliveries for topics their module no longer subscribes to are failed');
           for (const failure of orphans) this.failedForGood(failure);
         }
         if (now - this.lastPurge > PURGE_EVERY_MS) {
