@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { after } from 'node:test';
 import { makeTempDir, onLogLines } from './host-process';
 import { isRunning, processInfo } from './linux-processes';
 import { CLI } from './paths';
@@ -31,8 +32,12 @@ export interface ServeProcess {
 
 const ADMIN_TOKEN = 'signals-test-admin-token';
 const started: { pid: number; descendants: Set<number> }[] = [];
-// A test that fails half-way must not leave a cluster behind.
-process.once('exit', () => {
+/**
+ * A test that fails half-way must not leave a cluster behind, nor keep its file from finishing (a running
+ * child and the descendants watch would): whatever still runs is killed once the file's tests are done,
+ * and again at exit.
+ */
+function killStarted(): void {
   for (const found of started.flatMap(({ pid, descendants }) => [pid, ...descendants])) {
     try {
       process.kill(found, 'SIGKILL');
@@ -40,7 +45,9 @@ process.once('exit', () => {
       // Already gone.
     }
   }
-});
+}
+after(killStarted);
+process.once('exit', killStarted);
 
 export function spawnServe(options: { modulesDir: string; env?: Record<string, string>; args?: readonly string[] }): ServeProcess {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--admin-port', '0', ...(options.args ?? [])], {
