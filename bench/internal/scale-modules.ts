@@ -32,7 +32,7 @@ export interface ScaleResults {
   readonly counts: readonly number[];
   readonly throughputCounts: readonly number[];
   /** Median in-round ratio of each count's req/s to one module's. */
-  readonly ratios: Map<number, { rps: number; p99: number; cpu: number }>;
+  readonly ratios: Map<number, { rps: number; p99: number }>;
   /**
    * Per count, every paired round's server CPU per request against the 1-module host's in the same
    * window (all hosts loaded at the same moment, fresh hosts each round): the figure the target is judged by.
@@ -121,7 +121,7 @@ export async function measureScale(options: ScaleOptions, log: (line: string) =>
   const ratios = new Map(
     options.throughputCounts.map((count) => {
       const mine = throughput.get(`${count} modules`);
-      return [count, { rps: roundRatio(mine, base, (r) => r.requestsPerSecond), p99: roundRatio(mine, base, (r) => r.p99Ms), cpu: roundRatio(mine, base, (r) => r.cpuUsPerRequest ?? Number.NaN) }];
+      return [count, { rps: roundRatio(mine, base, (r) => r.requestsPerSecond), p99: roundRatio(mine, base, (r) => r.p99Ms) }];
     }),
   );
   return { boots, throughput, counts: options.counts, throughputCounts: options.throughputCounts, ratios, pairedCpu };

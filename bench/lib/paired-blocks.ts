@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import type { Contender } from '../contenders/contender';
-import { alternateRounds, summarizeRuns, type RoundRun, type TargetResults } from './alternate-rounds';
+import { alternateRounds, summarizeRuns, type RoundPlan, type RoundRun, type RoundTarget, type TargetResults } from './alternate-rounds';
 import { pairedRounds } from './paired-rounds';
 import { freePort, type ServerProcess } from './server-process';
 
@@ -41,11 +41,7 @@ export async function pairedBlocks(targets: readonly BlockTarget[], paths: reado
   const runs = new Map(paths.map((path) => [path, new Map(targets.map((target) => [target.id, [] as RoundRun[]]))]));
   await eachBlock(targets, plan.blocks, log, async (servers, order) => {
     for (const path of paths) {
-      const measured = await pairedRounds(
-        order.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
-        { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
-        log,
-      );
+      const measured = await pairedRounds(roundTargets(order, servers, path), roundPlan(plan), log);
       for (const target of targets) runs.get(path)!.get(target.id)!.push(...measured.get(target.id)!);
     }
   });
@@ -60,14 +56,20 @@ export async function pairedBlocks(targets: readonly BlockTarget[], paths: reado
 export async function alternatedBlocks(targets: readonly BlockTarget[], path: string, plan: BlockPlan, log: (line: string) => void): Promise<Map<string, TargetResults>> {
   const runs = new Map(targets.map((target) => [target.id, [] as RoundRun[]]));
   await eachBlock(targets, plan.blocks, log, async (servers, order) => {
-    const measured = await alternateRounds(
-      order.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid })),
-      { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir },
-      log,
-    );
+    const measured = await alternateRounds(roundTargets(order, servers, path), roundPlan(plan), log);
     for (const target of targets) runs.get(target.id)!.push(...measured.get(target.id)!.runs);
   });
   return new Map(targets.map((target) => [target.id, summarizeRuns(target.id, runs.get(target.id)!)]));
+}
+
+/** One block's servers as round targets on `path`, in `order`. */
+function roundTargets(order: readonly BlockTarget[], servers: ReadonlyMap<string, ServerProcess>, path: string): (RoundTarget & { readonly pid: number })[] {
+  return order.map((target) => ({ id: target.id, url: `${servers.get(target.id)!.url}${path}`, pid: servers.get(target.id)!.pid }));
+}
+
+/** The rounds of one block. */
+function roundPlan(plan: BlockPlan): RoundPlan {
+  return { rounds: plan.roundsPerBlock, seconds: plan.seconds, warmupSeconds: plan.warmupSeconds, connections: plan.connections, workDir: plan.workDir };
 }
 
 /**
