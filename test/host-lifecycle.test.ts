@@ -67,6 +67,26 @@ describe('operating the host', () => {
     assert.equal(await back.stop(), 0);
   });
 
+  it('reports a module switched off by its feature flag as off, not as a fault of the host, until it is loaded', async () => {
+    const modulesDir = makeModulesDir(['good-alpha', 'flagged']);
+    const host = await startHostProcess({ modulesDir, env: { FEATURE_FLAG_ENABLE_FLAGGED: 'false' } });
+    const health = await host.admin('/api/v1/system/modules');
+    assert.equal(health.status, 200);
+    assert.equal(health.json.status, 'healthy', 'a flag the operator turned off is not a degraded host');
+    const flagged = health.json.modules.find((module: { code: string }) => module.code === 'flagged');
+    assert.equal(flagged.status, 'off');
+    assert.match(flagged.details.reason, /feature flag enable_flagged is off \(FEATURE_FLAG_ENABLE_FLAGGED=false\)/);
+    assert.equal((await call(`${host.url}/api/v1/flagged/ping`)).json.error.code, 'ERPMOD_MODULE_NOT_ACTIVE');
+
+    // An operator's reload loads it anyway; from then on it is judged as any serving module.
+    assert.equal((await host.admin('/plugins/flagged/reload', 'POST')).status, 200);
+    assert.equal((await call(`${host.url}/api/v1/flagged/ping`)).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // past the health report's 2 s cache
+    const after = (await host.admin('/api/v1/system/modules')).json;
+    assert.equal(after.modules.find((module: { code: string }) => module.code === 'flagged').status, 'healthy');
+    assert.equal(await host.stop(), 0);
+  });
+
   it('finishes a request in flight when SIGTERM arrives, then exits 0', async () => {
     const host = await startHostProcess({ modulesDir: makeModulesDir(['good-alpha']) });
     const inFlight = call(`${host.url}/api/v1/alpha/slow?ms=800`);

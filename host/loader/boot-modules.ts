@@ -105,9 +105,12 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       await settle(code, 'blocked', `dependency "${blocker}" is ${why?.status ?? 'not loaded'}${why?.reason === undefined ? '' : `: ${why.reason}`}`, critical);
       continue;
     }
-    const skipped = skipReason(loaded, registry, input.env);
-    if (!registry.isEnabled(code)) input.table.slot(code).state = 'disabled';
+    const flagOff = featureFlagOff(loaded, input.env);
+    const slot = input.table.slot(code);
+    if (!registry.isEnabled(code)) slot.state = 'disabled';
+    const skipped = flagOff ?? (registry.isEnabled(code) ? undefined : 'disabled by an operator');
     if (skipped !== undefined) {
+      slot.switchedOff = flagOff;
       await settle(code, 'inactive', skipped, false);
       continue;
     }
@@ -134,7 +137,6 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
         env: input.env,
         generationNumber: 1,
       }, input.generations);
-      const slot = input.table.slot(code);
       slot.generation = generation;
       slot.residentImages.add(generation.shadowPath);
       generation.subscriptions.live = true;
@@ -169,15 +171,11 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
   return [...outcomes.values()];
 }
 
-/** Why a valid module is not loaded this time, or undefined to load it. */
-function skipReason(loaded: LoadedManifest, registry: PluginRepository, env: NodeJS.ProcessEnv): string | undefined {
-  const { manifest } = loaded;
-  if (manifest.featureFlag !== undefined) {
-    const variable = `FEATURE_FLAG_${manifest.featureFlag.toUpperCase()}`;
-    if (env[variable]?.toLowerCase() === 'false') return `feature flag ${manifest.featureFlag} is off (${variable}=false)`;
-  }
-  if (!registry.isEnabled(manifest.code)) return 'disabled by an operator';
-  return undefined;
+/** Why a module is switched off by its feature flag, or undefined when it has none or it is on. */
+function featureFlagOff({ manifest }: LoadedManifest, env: NodeJS.ProcessEnv): string | undefined {
+  if (manifest.featureFlag === undefined) return undefined;
+  const variable = `FEATURE_FLAG_${manifest.featureFlag.toUpperCase()}`;
+  return env[variable]?.toLowerCase() === 'false' ? `feature flag ${manifest.featureFlag} is off (${variable}=false)` : undefined;
 }
 
 function countDependents(manifests: readonly LoadedManifest[]): Map<string, number> {

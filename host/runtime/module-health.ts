@@ -22,7 +22,8 @@ export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
 export interface ModuleHealth {
   readonly code: string;
-  readonly status: HealthStatus | 'disabled';
+  /** `disabled` by an operator, `off` by its feature flag: neither counts against the host. */
+  readonly status: HealthStatus | 'disabled' | 'off';
   readonly state: string;
   readonly details?: unknown;
 }
@@ -61,7 +62,7 @@ export class HealthReporter {
     const serving = modules.filter((module) => module.state === 'active');
     const status: HealthStatus = serving.some((module) => module.status === 'unhealthy')
       ? 'unhealthy'
-      : modules.some((module) => module.status !== 'healthy' && module.status !== 'disabled')
+      : modules.some((module) => module.status !== 'healthy' && module.status !== 'disabled' && module.status !== 'off')
         ? 'degraded'
         : 'healthy';
     return { status, checkedAt: new Date().toISOString(), modules };
@@ -69,7 +70,9 @@ export class HealthReporter {
 
   private async moduleHealth(code: string, state: string, enabled: boolean, lastError: string | null): Promise<ModuleHealth> {
     if (!enabled) return { code, status: 'disabled', state };
-    const generation = this.table.slots.get(code)?.generation;
+    const slot = this.table.slots.get(code);
+    const generation = slot?.generation;
+    if (generation === undefined && state === 'inactive' && slot?.switchedOff !== undefined) return { code, status: 'off', state, details: { reason: slot.switchedOff } };
     if (state !== 'active' || generation === undefined) return { code, status: 'unhealthy', state, details: { reason: lastError } };
     const stuck = stuckHandlers(code, state, generation.lane);
     if (stuck !== undefined) return stuck;

@@ -10,6 +10,11 @@ export type SlotState = 'active' | 'disabled';
 export class ModuleSlot {
   state: SlotState = 'active';
   generation: ModuleGeneration | undefined;
+  /**
+   * Why the module was left unloaded on purpose at boot (its feature flag is off): it is then `off` in
+   * health rather than a module that should serve and does not. A generation swapped in later wins.
+   */
+  switchedOff: string | undefined;
   /** Shadow paths this process has dlopened for the module: native images are never unmapped. */
   readonly residentImages = new Set<string>();
   /** Kept across generations: a reload does not reset a module's request history. */
