@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildSalesVariant, installSalesVariant } from './support/build-sales-variant';
 import { call } from './support/http-client';
-import { startHostProcess, type HostProcess } from './support/host-process';
+import { makeTempDir, startHostProcess, type HostProcess } from './support/host-process';
 import { runLoad } from './support/load-generator';
 import { makeModulesDir } from './support/modules-dir';
+import { FIXTURE_MODULES_DIR } from './support/paths';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -101,5 +104,44 @@ describe('a two-worker cluster whose modules run isolated', () => {
     const isolatedLoads = host.logs.filter((entry) => entry.msg === 'module sales loaded' && entry.isolation === 'process');
     assert.equal(isolatedLoads.length, 4, 'two workers at boot, two more after the roll');
     assert.equal(await host.stop('SIGTERM'), 0);
+  });
+});
+
+describe('a two-worker cluster given a build that one worker cannot load', () => {
+  it('switches no worker and says so; once every worker can load it, switches them all', async () => {
+    const modulesDir = makeModulesDir(['good-alpha']);
+    const markers = makeTempDir('fail-init');
+    const host = await startHostProcess({ modulesDir, env: { ERPMOD_WORKERS: '2', ERPMOD_LOG_LEVEL: 'info', FIXTURE_FAIL_INIT_DIR: markers }, timeoutMs: 60_000 });
+    try {
+      await waitForLog(host, (entry) => entry.msg === 'erpmod primary: 2 workers listening');
+      const workers = host.logs.filter((entry) => String(entry.msg).startsWith('erpmod listening on port')).map((entry) => entry.pid as number);
+      assert.equal(workers.length, 2);
+      // New connections are dealt to the workers in turn: eight of them reach both.
+      const versionsServed = async (): Promise<string[]> => {
+        const seen = new Set<string>();
+        for (let i = 0; i < 8; i++) seen.add((await call(`${host.url}/api/v1/alpha/ping`, 'GET', undefined, { connection: 'close' })).json.version);
+        return [...seen].sort();
+      };
+      assert.deepEqual(await versionsServed(), ['1.0.0']);
+
+      // Version 2.0.0, whose initialize() fails in the second worker only.
+      fs.rmSync(path.join(modulesDir, 'good-alpha'), { recursive: true });
+      fs.cpSync(path.join(FIXTURE_MODULES_DIR, 'alpha-v2-fails-in-marked-worker'), path.join(modulesDir, 'good-alpha'), { recursive: true });
+      fs.writeFileSync(path.join(markers, String(workers[1])), '');
+      const refused = await host.admin('/plugins/alpha/reload', 'POST', undefined, { connection: 'close' });
+      assert.equal(refused.status, 422, refused.text);
+      assert.equal(refused.json.error.code, 'ERPMOD_RELOAD_FAILED');
+      assert.match(refused.json.error.message, /failed on purpose in this process .*\(1 of 2 workers could not, so none did: every worker serves what it served before\)/);
+      assert.deepEqual(await versionsServed(), ['1.0.0'], 'the worker that could load 2.0.0 did not switch to it alone');
+      await waitForLog(host, (entry) => entry.msg === 'reload of alpha cancelled; the previous generation keeps serving' && entry.pid === workers[0]);
+
+      fs.rmSync(path.join(markers, String(workers[1])));
+      const reloaded = await host.admin('/plugins/alpha/reload', 'POST', undefined, { connection: 'close' });
+      assert.equal(reloaded.status, 200, reloaded.text);
+      assert.deepEqual([reloaded.json.version, reloaded.json.workers], ['2.0.0', 2]);
+      assert.deepEqual(await versionsServed(), ['2.0.0']);
+    } finally {
+      await host.stop();
+    }
   });
 });

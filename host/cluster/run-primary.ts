@@ -3,7 +3,8 @@ import { EXIT_GRACE_MS } from '../cli/handle-stop-signals';
 import { messageOf } from '../errors';
 import type { Logger } from '../logger';
 import { MetricsGatherer } from './cluster-metrics';
-import { isMessage, type AppliedMessage, type OperateMessage, type WorkerResult } from './operator-messages';
+import { isMessage, type AppliedMessage, type OperateMessage } from './operator-messages';
+import { PrimaryFanOut } from './primary-fan-out';
 
 export interface PrimaryOptions {
   readonly workers: number;
@@ -44,6 +45,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   const alive = new Set<Worker>();
   const serving = new Set<Worker>();
   const metrics = new MetricsGatherer(() => [...serving]);
+  const fanOut = new PrimaryFanOut({ serving: () => [...serving], logger, phaseTimeoutMs: options.bootTimeoutMs });
   const retiring = new Set<Worker>();
   let stopping = false;
   let rolling = false;
@@ -68,8 +70,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       }, options.bootTimeoutMs);
       worker.on('message', (message: unknown) => {
         if (metrics.handle(worker, message)) return;
-        if (isMessage<OperateMessage>(message, 'erpmod:operate')) return void fanOut(worker, message);
-        if (isMessage<AppliedMessage>(message, 'erpmod:applied')) return applied.get(message.id)?.(message.outcome);
+        if (isMessage<OperateMessage>(message, 'erpmod:operate')) return void fanOut.operate(worker, message);
+        if (isMessage<AppliedMessage>(message, 'erpmod:applied')) return fanOut.answered(message);
         if (message !== READY_MESSAGE) return;
         clearTimeout(timer);
         serving.add(worker);
@@ -92,41 +94,6 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         }, delay);
       });
     });
-
-  /** Has every serving worker apply an operator action, then answers the worker that asked. */
-  const applied = new Map<string, (outcome: WorkerResult) => void>();
-  const fanOut = async (origin: Worker, message: OperateMessage): Promise<void> => {
-    const targets = serving.has(origin) ? [...serving] : [...serving, origin];
-    const results = new Map<Worker, WorkerResult>();
-    const exitListeners = new Map<Worker, () => void>();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.bootTimeoutMs);
-      const record = (worker: Worker, outcome: WorkerResult): void => {
-        if (results.has(worker)) return;
-        results.set(worker, outcome);
-        if (results.size === targets.length) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      applied.set(message.id, (outcome) => {
-        const worker = targets.find((target) => target.process.pid === outcome.pid);
-        if (worker !== undefined) record(worker, outcome);
-      });
-      for (const worker of targets) {
-        // A worker that exits first (a stop, a crash) will never answer: count it as failed rather than wait.
-        const onExit = (): void => record(worker, { pid: worker.process.pid ?? 0, ok: false, code: 'ERPMOD_INTERNAL', message: `worker ${worker.process.pid} exited before applying ${message.action}` });
-        exitListeners.set(worker, onExit);
-        worker.once('exit', onExit);
-        worker.send({ t: 'erpmod:apply', id: message.id, action: message.action, code: message.code });
-      }
-    });
-    applied.delete(message.id);
-    for (const [worker, onExit] of exitListeners) worker.off('exit', onExit);
-    const answers = [...results.values()];
-    logger.info({ action: message.action, module: message.code, workers: targets.length, failed: answers.filter((r) => !r.ok).length }, `${message.action} of ${message.code} applied by the workers`);
-    if (!origin.isDead()) origin.send({ t: 'erpmod:operated', id: message.id, results: answers });
-  };
 
   /**
    * Asks a worker to drain and exit, with SIGTERM: a worker only ever drains on it (see

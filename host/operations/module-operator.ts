@@ -59,8 +59,16 @@ export class ModuleOperator {
    * with one assignment, lets the old generation finish its requests and cleans it up. On any failure,
    * including a registry that cannot be written, the new generation is discarded and the old one keeps serving.
    */
-  reload(code: string, expectSha256?: string): Promise<ReloadResult> {
-    return this.exclusive(code, async () => {
+  async reload(code: string, expectSha256?: string): Promise<ReloadResult> {
+    return (await this.stageReload(code, expectSha256)).apply();
+  }
+
+  /**
+   * Every check and the load of the new generation, with the module held for this operation until it is
+   * applied or cancelled: what stage() does for a reload.
+   */
+  private stageReload(code: string, expectSha256?: string): Promise<StagedOperation<ReloadResult>> {
+    return this.staged(code, async () => {
       const { logger } = this.options;
       const { slot, moduleDir } = await this.slotToReload(code);
       const previous = slot.generation;
@@ -79,28 +87,36 @@ export class ModuleOperator {
           new ErpmodError('ERPMOD_RELOAD_FAILED', `reload of module "${code}" failed: ${reason}`, { cause: error });
       }
       const { generation } = next;
-      await this.commitOrDiscard(generation, `reload of module "${code}" failed; ${keeps}`, (writes) => {
-        this.recordLoaded(writes, next, moduleDir);
-        writes.setStatus(code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
-        writes.recordEvent(code, 'reloaded', {
-          generation: generation.number,
-          from: previous?.loaded.manifest.version ?? null,
-          to: generation.loaded.manifest.version,
-          sha256: generation.sha256,
-          loadMs: generation.loadMs,
-        });
-      });
-      this.swapIn(slot, generation);
-      logger.info({ module: code, generation: generation.number, version: generation.loaded.manifest.version, loadMs: generation.loadMs }, `module ${code} reloaded`);
-      if (previous !== undefined) void this.retire(previous);
       return {
-        code,
-        generation: generation.number,
-        version: generation.loaded.manifest.version,
-        previousVersion: previous?.loaded.manifest.version ?? null,
-        sha256: generation.sha256,
-        loadMs: generation.loadMs,
-        residentImages: slot.residentImages.size,
+        apply: async () => {
+          await this.commitOrDiscard(generation, `reload of module "${code}" failed; ${keeps}`, (writes) => {
+            this.recordLoaded(writes, next, moduleDir);
+            writes.setStatus(code, slot.state === 'active' ? 'active' : 'inactive', slot.state === 'active' ? null : 'disabled by an operator');
+            writes.recordEvent(code, 'reloaded', {
+              generation: generation.number,
+              from: previous?.loaded.manifest.version ?? null,
+              to: generation.loaded.manifest.version,
+              sha256: generation.sha256,
+              loadMs: generation.loadMs,
+            });
+          });
+          this.swapIn(slot, generation);
+          logger.info({ module: code, generation: generation.number, version: generation.loaded.manifest.version, loadMs: generation.loadMs }, `module ${code} reloaded`);
+          if (previous !== undefined) void this.retire(previous);
+          return {
+            code,
+            generation: generation.number,
+            version: generation.loaded.manifest.version,
+            previousVersion: previous?.loaded.manifest.version ?? null,
+            sha256: generation.sha256,
+            loadMs: generation.loadMs,
+            residentImages: slot.residentImages.size,
+          };
+        },
+        cancel: async () => {
+          await this.discard(generation);
+          logger.info({ module: code, version: generation.loaded.manifest.version }, `reload of ${code} cancelled; ${keeps}`);
+        },
       };
     });
   }
@@ -110,8 +126,12 @@ export class ModuleOperator {
    * it. The registry is written first (one transaction); the running module is switched only once that
    * committed, so a write that fails (a full disk) leaves the module as it was.
    */
-  disable(code: string): Promise<{ code: string; enabled: false }> {
-    return this.exclusive(code, async () => {
+  async disable(code: string): Promise<{ code: string; enabled: false }> {
+    return (await this.stageDisable(code)).apply();
+  }
+
+  private stageDisable(code: string): Promise<StagedOperation<{ code: string; enabled: false }>> {
+    return this.staged(code, async () => {
       const slot = this.knownSlot(code);
       const dependents = this.activeDependents(code);
       if (dependents.length > 0) {
@@ -121,15 +141,20 @@ export class ModuleOperator {
           { details: { dependents } },
         );
       }
-      await this.commit(`module "${code}" was not disabled; it keeps serving`, (writes) => {
-        writes.setEnabled(code, false);
-        writes.setStatus(code, 'inactive', 'disabled by an operator');
-        writes.recordEvent(code, 'toggled', { enabled: false });
-      });
-      slot.state = 'disabled';
-      if (slot.generation !== undefined) slot.generation.subscriptions.live = false;
-      this.options.logger.info({ module: code }, `module ${code} disabled`);
-      return { code, enabled: false as const };
+      return {
+        apply: async () => {
+          await this.commit(`module "${code}" was not disabled; it keeps serving`, (writes) => {
+            writes.setEnabled(code, false);
+            writes.setStatus(code, 'inactive', 'disabled by an operator');
+            writes.recordEvent(code, 'toggled', { enabled: false });
+          });
+          slot.state = 'disabled';
+          if (slot.generation !== undefined) slot.generation.subscriptions.live = false;
+          this.options.logger.info({ module: code }, `module ${code} disabled`);
+          return { code, enabled: false as const };
+        },
+        cancel: async () => {},
+      };
     });
   }
 
@@ -138,8 +163,12 @@ export class ModuleOperator {
    * the registry write (one transaction), then the switch; when the load or the write fails nothing changes:
    * the module stays disabled and a generation loaded for it is discarded.
    */
-  enable(code: string): Promise<{ code: string; enabled: true }> {
-    return this.exclusive(code, async () => {
+  async enable(code: string): Promise<{ code: string; enabled: true }> {
+    return (await this.stageEnable(code)).apply();
+  }
+
+  private stageEnable(code: string): Promise<StagedOperation<{ code: string; enabled: true }>> {
+    return this.staged(code, async () => {
       const { registry } = this.options;
       const slot = this.knownSlot(code);
       const record = registry.find(code)!;
@@ -154,25 +183,43 @@ export class ModuleOperator {
             new ErpmodError('ERPMOD_RELOAD_FAILED', `module "${code}" was not enabled: it could not be loaded: ${reason}`, { cause: error });
         }
       }
-      const change = (writes: RegistryWrites): void => {
-        if (loaded !== undefined) this.recordLoaded(writes, loaded, record.moduleDir);
-        writes.setEnabled(code, true);
-        writes.setStatus(code, 'active');
-        writes.recordEvent(code, 'toggled', { enabled: true });
+      return {
+        apply: async () => {
+          const change = (writes: RegistryWrites): void => {
+            if (loaded !== undefined) this.recordLoaded(writes, loaded, record.moduleDir);
+            writes.setEnabled(code, true);
+            writes.setStatus(code, 'active');
+            writes.recordEvent(code, 'toggled', { enabled: true });
+          };
+          if (loaded === undefined) await this.commit(`module "${code}" was not enabled; it stays disabled`, change);
+          else await this.commitOrDiscard(loaded.generation, `module "${code}" was not enabled; it stays disabled`, change);
+          slot.state = 'active';
+          if (loaded !== undefined) this.swapIn(slot, loaded.generation);
+          slot.generation!.subscriptions.live = true;
+          this.options.logger.info({ module: code }, `module ${code} enabled`);
+          return { code, enabled: true as const };
+        },
+        cancel: async () => {
+          if (loaded !== undefined) await this.discard(loaded.generation);
+        },
       };
-      if (loaded === undefined) await this.commit(`module "${code}" was not enabled; it stays disabled`, change);
-      else await this.commitOrDiscard(loaded.generation, `module "${code}" was not enabled; it stays disabled`, change);
-      slot.state = 'active';
-      if (loaded !== undefined) this.swapIn(slot, loaded.generation);
-      slot.generation!.subscriptions.live = true;
-      this.options.logger.info({ module: code }, `module ${code} enabled`);
-      return { code, enabled: true as const };
     });
   }
 
   toggle(code: string): Promise<{ code: string; enabled: boolean }> {
     this.knownSlot(code);
     return this.options.registry.isEnabled(code) ? this.disable(code) : this.enable(code);
+  }
+
+  /**
+   * The first half of an action that several processes apply together (a cluster's workers): every
+   * check and every load, nothing switched. The module stays held for this action until the caller
+   * applies or cancels it; `apply()` then does what the one-step action does after its load, `cancel()`
+   * unloads what was loaded for it. An action that cannot be staged throws, as the one-step one would.
+   */
+  stage(action: 'reload' | 'enable' | 'disable', code: string): Promise<StagedOperation<object>> {
+    if (action === 'reload') return this.stageReload(code);
+    return action === 'enable' ? this.stageEnable(code) : this.stageDisable(code);
   }
 
   /**
@@ -346,17 +393,40 @@ export class ModuleOperator {
       .map((slot) => slot.code);
   }
 
-  private async exclusive<T>(code: string, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `prepare` with the module held (another operation on it is refused meanwhile) and keeps it held
+   * until the staged operation is applied or cancelled, whichever comes first and only once.
+   */
+  private async staged<T>(code: string, prepare: () => Promise<StagedOperation<T>>): Promise<StagedOperation<T>> {
     if (this.busy.has(code)) throw new ErpmodError('ERPMOD_OPERATION_CONFLICT', `another operation on module "${code}" is still running; try again when it has finished`);
     this.busy.add(code);
+    let prepared: StagedOperation<T>;
     try {
-      return await operation();
-    } finally {
+      prepared = await prepare();
+    } catch (error) {
       this.busy.delete(code);
+      throw error;
     }
+    let settled = false;
+    const settle = async <R>(step: () => Promise<R>): Promise<R> => {
+      if (settled) throw new ErpmodError('ERPMOD_INTERNAL', `the staged operation on module "${code}" was already applied or cancelled`);
+      settled = true;
+      try {
+        return await step();
+      } finally {
+        this.busy.delete(code);
+      }
+    };
+    return { apply: () => settle(prepared.apply), cancel: () => settle(prepared.cancel) };
   }
 }
 
+
+/** An operation checked and loaded, not yet switched: see ModuleOperator.stage(). */
+export interface StagedOperation<T> {
+  apply(): Promise<T>;
+  cancel(): Promise<void>;
+}
 
 /** A generation loaded by an operation, with what its registry rows need. */
 interface LoadedGeneration {
