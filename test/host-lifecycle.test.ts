@@ -77,10 +77,13 @@ describe('operating the host', () => {
     assert.equal(flagged.status, 'off');
     assert.match(flagged.details.reason, /feature flag enable_flagged is off \(FEATURE_FLAG_ENABLE_FLAGGED=false\)/);
     assert.equal((await call(`${host.url}/api/v1/flagged/ping`)).json.error.code, 'ERPMOD_MODULE_NOT_ACTIVE');
+    const consoleHealth = async (): Promise<string> => (await host.admin('/console/api/modules')).json.modules.find((module: { code: string }) => module.code === 'flagged').health;
+    assert.equal(await consoleHealth(), 'off', 'the console shows it off, not as a module that fails to serve');
 
     // An operator's reload loads it anyway; from then on it is judged as any serving module.
     assert.equal((await host.admin('/plugins/flagged/reload', 'POST')).status, 200);
     assert.equal((await call(`${host.url}/api/v1/flagged/ping`)).status, 200);
+    assert.equal(await consoleHealth(), 'serving');
     await new Promise((resolve) => setTimeout(resolve, 2100)); // past the health report's 2 s cache
     const after = (await host.admin('/api/v1/system/modules')).json;
     assert.equal(after.modules.find((module: { code: string }) => module.code === 'flagged').status, 'healthy');

@@ -21,7 +21,7 @@ export interface ModuleView {
   readonly isolation: string | null;
   /** module.yml's `execution`: `main` (the event loop's thread) or `pool` (worker threads). */
   readonly execution: string | null;
-  readonly health: 'serving' | 'disabled' | 'not-serving';
+  readonly health: 'serving' | 'disabled' | 'off' | 'not-serving';
   readonly binarySha256: string | null;
   readonly signature: SignatureState;
   readonly loadedAt: string | null;

@@ -1,7 +1,7 @@
 import { readManifest } from '../compliance/manifest/read-manifest';
 import type { ModuleManifest } from '../compliance/types';
 import type { PluginRecord, PluginRepository } from '../registry/plugin-repository';
-import type { ModuleTable } from '../runtime/module-slot';
+import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../packaging/trust-policy';
 import type { ModuleDetail, ModuleView } from './console-shapes';
 import { maskConfig } from './mask-config';
@@ -58,7 +58,7 @@ function viewOf(table: ModuleTable, record: PluginRecord, manifests: ReadonlyMap
     lastError: record.lastError,
     isolation: generation?.isolation ?? manifest?.isolation ?? null,
     execution: manifest?.execution ?? null,
-    health: generation === undefined ? 'not-serving' : slot?.state === 'disabled' ? 'disabled' : 'serving',
+    health: healthOf(record, slot),
     binarySha256: generation?.sha256 ?? record.binarySha256,
     signature: signatureStateOf(record.moduleDir, trust),
     loadedAt: generation?.loadedAt ?? record.loadedAt,
@@ -79,4 +79,14 @@ function manifestOf(table: ModuleTable, record: PluginRecord): ModuleManifest | 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * What the module does for requests now: `disabled` by an operator (loaded or not), `off` by its feature
+ * flag, `not-serving` when it should and does not (failed, blocked, rejected), else `serving`.
+ */
+function healthOf(record: PluginRecord, slot: ModuleSlot | undefined): ModuleView['health'] {
+  if (!record.enabled || slot?.state === 'disabled') return 'disabled';
+  if (slot?.generation !== undefined) return 'serving';
+  return slot?.switchedOff !== undefined && record.status === 'inactive' ? 'off' : 'not-serving';
 }

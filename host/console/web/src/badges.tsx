@@ -2,7 +2,7 @@ import type { ModuleView, Signature } from './types';
 
 const TONE: Record<string, string> = {
   active: 'good', serving: 'good', valid: 'good',
-  inactive: 'muted', disabled: 'warn', 'not-serving': 'bad', untrusted: 'warn', unsigned: 'muted',
+  inactive: 'muted', disabled: 'warn', off: 'muted', 'not-serving': 'bad', untrusted: 'warn', unsigned: 'muted',
   failed: 'bad', rejected: 'bad', blocked: 'bad', tampered: 'bad', malformed: 'bad', unreadable: 'bad',
 };
 
