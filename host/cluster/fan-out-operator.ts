@@ -1,5 +1,6 @@
 import { ERROR_DEFINITIONS, ErpmodError, messageOf, type ErrorCode } from '../errors';
-import type { ModuleOperator, StagedOperation } from '../operations/module-operator';
+import type { ModuleOperator } from '../operations/module-operator';
+import type { StagedOperation } from '../operations/staged-operation';
 import type { PluginRepository } from '../registry/plugin-repository';
 import { isMessage, type ApplyMessage, type OperatedMessage, type OperatorAction, type WorkerResult } from './operator-messages';
 

@@ -16,6 +16,7 @@ import { storageErrorOf } from '../registry/storage-error';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../packaging/trust-policy';
+import { ModuleHolds, type StagedOperation } from './staged-operation';
 
 export interface ModuleOperatorOptions {
   readonly table: ModuleTable;
@@ -49,7 +50,7 @@ export interface ReloadResult {
  * per module at a time; each one leaves the module either as it was or fully switched, never between.
  */
 export class ModuleOperator {
-  private readonly busy = new Set<string>();
+  private readonly holds = new ModuleHolds();
 
   constructor(private readonly options: ModuleOperatorOptions) {}
 
@@ -68,7 +69,7 @@ export class ModuleOperator {
    * applied or cancelled: what stage() does for a reload.
    */
   private stageReload(code: string, expectSha256?: string): Promise<StagedOperation<ReloadResult>> {
-    return this.staged(code, async () => {
+    return this.holds.stage(code, async () => {
       const { logger } = this.options;
       const { slot, moduleDir } = await this.slotToReload(code);
       const previous = slot.generation;
@@ -131,7 +132,7 @@ export class ModuleOperator {
   }
 
   private stageDisable(code: string): Promise<StagedOperation<{ code: string; enabled: false }>> {
-    return this.staged(code, async () => {
+    return this.holds.stage(code, async () => {
       const slot = this.knownSlot(code);
       const dependents = this.activeDependents(code);
       if (dependents.length > 0) {
@@ -168,7 +169,7 @@ export class ModuleOperator {
   }
 
   private stageEnable(code: string): Promise<StagedOperation<{ code: string; enabled: true }>> {
-    return this.staged(code, async () => {
+    return this.holds.stage(code, async () => {
       const { registry } = this.options;
       const slot = this.knownSlot(code);
       const record = registry.find(code)!;
@@ -392,40 +393,6 @@ export class ModuleOperator {
       .filter((slot) => slot.state === 'active' && slot.generation?.loaded.manifest.dependencies.includes(code))
       .map((slot) => slot.code);
   }
-
-  /**
-   * Runs `prepare` with the module held (another operation on it is refused meanwhile) and keeps it held
-   * until the staged operation is applied or cancelled, whichever comes first and only once.
-   */
-  private async staged<T>(code: string, prepare: () => Promise<StagedOperation<T>>): Promise<StagedOperation<T>> {
-    if (this.busy.has(code)) throw new ErpmodError('ERPMOD_OPERATION_CONFLICT', `another operation on module "${code}" is still running; try again when it has finished`);
-    this.busy.add(code);
-    let prepared: StagedOperation<T>;
-    try {
-      prepared = await prepare();
-    } catch (error) {
-      this.busy.delete(code);
-      throw error;
-    }
-    let settled = false;
-    const settle = async <R>(step: () => Promise<R>): Promise<R> => {
-      if (settled) throw new ErpmodError('ERPMOD_INTERNAL', `the staged operation on module "${code}" was already applied or cancelled`);
-      settled = true;
-      try {
-        return await step();
-      } finally {
-        this.busy.delete(code);
-      }
-    };
-    return { apply: () => settle(prepared.apply), cancel: () => settle(prepared.cancel) };
-  }
-}
-
-
-/** An operation checked and loaded, not yet switched: see ModuleOperator.stage(). */
-export interface StagedOperation<T> {
-  apply(): Promise<T>;
-  cancel(): Promise<void>;
 }
 
 /** A generation loaded by an operation, with what its registry rows need. */
