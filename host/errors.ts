@@ -40,6 +40,7 @@ export const ERROR_DEFINITIONS = {
   ERPMOD_MODULE_DATA_MISSING: { status: 500, summary: 'a module\'s database is missing, empty, replaced or another module\'s, though the registry records it' },
 
   // Data files (registry, module databases, shadow copies)
+  ERPMOD_BACKUP_FAILED: { status: 500, summary: '`erpmod backup` could not make a whole backup (not a data directory, module data on PostgreSQL, a copy that fails its check); none was kept' },
   ERPMOD_STORAGE_FULL: { status: 507, summary: 'the disk holding the data directory is full; nothing was changed' },
   ERPMOD_STORAGE_UNAVAILABLE: { status: 503, summary: 'a data file cannot be opened, read or written (read-only, I/O error, not a database)' },
 

@@ -1,4 +1,5 @@
 import { ErpmodError, messageOf } from '../errors';
+import { backupCommand } from './backup-command';
 import { buildCommand } from './build-command';
 import { checkCommand } from './check-command';
 import { devCommand } from './dev-command';
@@ -24,6 +25,7 @@ commands:
   verify    check a pack's digests and signature (erpmod verify --help)
   install   verify, check and install a pack into the modules directory (erpmod install --help)
   keygen    create an Ed25519 key pair for signing packs (erpmod keygen --help)
+  backup    copy the host's SQLite databases, while it runs or not (erpmod backup --help)
 `;
 
 /**
@@ -54,6 +56,8 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         return await installCommand(rest);
       case 'keygen':
         return await keygenCommand(rest);
+      case 'backup':
+        return await backupCommand(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -61,7 +65,7 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect, new, dev, build, pack, verify, install, keygen`);
+        throw new ErpmodError('ERPMOD_USAGE', `unknown command "${command}"; expected one of: serve, check, inspect, new, dev, build, pack, verify, install, keygen, backup`);
     }
   } catch (error) {
     const code = error instanceof ErpmodError ? error.code : 'ERPMOD_INTERNAL';
