@@ -71,8 +71,9 @@ export class FanOutOperator implements OperatorActions {
 
   private async step({ id, phase, action, code }: ApplyMessage): Promise<Record<string, unknown>> {
     if (phase === 'stage') {
-      const operation = await this.local.stage(action, code);
-      if (this.cancelledEarly.delete(id)) {
+      let cancelledMeanwhile = false;
+      const operation = await this.local.stage(action, code).finally(() => (cancelledMeanwhile = this.cancelledEarly.delete(id)));
+      if (cancelledMeanwhile) {
         await operation.cancel();
         return { cancelled: true };
       }
