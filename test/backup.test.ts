@@ -89,6 +89,13 @@ describe('erpmod backup', () => {
     assert.match(refused.stderr, /ERPMOD_BACKUP_FAILED: .*has no erpmod\.sqlite: expected the data directory of a host that ran on SQLite/);
     assert.deepEqual(fs.readdirSync(target), [], 'no directory that looks like a backup');
 
+    // A registry that is not a database (damaged, or something else under its name) is named, and nothing is kept.
+    fs.writeFileSync(path.join(notData, 'erpmod.sqlite'), 'not a database at all');
+    const damaged = await backup(['--to', target, '--data-dir', notData]);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /ERPMOD_STORAGE_UNAVAILABLE: .*erpmod\.sqlite: expected a readable and writable SQLite file .*SQLITE_NOTADB/);
+    assert.deepEqual(fs.readdirSync(target), []);
+
     const postgres = await backup(['--to', target, '--data-dir', notData], { ERPMOD_DATABASE_URL: 'postgres://erpmod:secret@127.0.0.1:5432/erp' });
     assert.equal(postgres.code, 1);
     assert.match(postgres.stderr, /ERPMOD_BACKUP_FAILED: .*on PostgreSQL \(database_url\): back that database up with pg_dump/);

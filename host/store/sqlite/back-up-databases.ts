@@ -52,11 +52,16 @@ export async function backUpDatabases(dataDir: string, into: string, now = new D
 
   const open: Database.Database[] = [];
   try {
-    for (const source of sources) open.push(new Database(path.join(dataDir, source), { readonly: true, fileMustExist: true }));
+    for (const source of sources) {
+      const file = path.join(dataDir, source);
+      open.push(withStorage(file, () => new Database(file, { readonly: true, fileMustExist: true })));
+    }
     // The snapshots, back to back: nothing else runs between them.
-    for (const db of open) {
-      db.exec('BEGIN');
-      db.prepare('SELECT count(*) FROM sqlite_master').get();
+    for (const [i, db] of open.entries()) {
+      withStorage(path.join(dataDir, sources[i]!), () => {
+        db.exec('BEGIN');
+        db.prepare('SELECT count(*) FROM sqlite_master').get();
+      });
     }
     const files: BackedUpFile[] = [];
     for (const [i, source] of sources.entries()) {
