@@ -31,9 +31,10 @@ const REGISTRY = 'erpmod.sqlite';
 
 /**
  * Copies an SQLite host's databases — the registry and every module's — into a new directory under
- * `into`, while the host runs or not. The copies are the databases as they stood at one moment: a read
+ * `into`, while the host runs or not. The copies show the databases at nearly one moment: a read
  * snapshot of each is taken first, one right after the other (microseconds apart, where copying them one
- * after another would leave seconds between the first and the last on a large data directory), then
+ * after another would leave seconds between the first and the last on a large data directory; the host's
+ * `-wal` files grow meanwhile, as its checkpoints cannot pass a snapshot still being read), then
  * each is copied from its snapshot with SQLite's online backup, which writers do not wait for and which
  * includes what is still in the `-wal` files. Each copy must pass `PRAGMA quick_check`; the directory is
  * written as `.<name>.partial` and renamed once complete, so a failed backup leaves no directory that
@@ -72,8 +73,7 @@ export async function backUpDatabases(dataDir: string, into: string, now = new D
         throw storageErrorOf(error, copy) ?? error;
       }
       checkCopy(copy, source);
-      const bytes = fs.readFileSync(copy);
-      files.push({ path: source, bytes: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex') });
+      files.push({ path: source, ...digestOf(copy) });
     }
     const manifest: BackupManifest = { format: 'erpmod-backup/1', createdAt: now.toISOString(), dataDir: path.resolve(dataDir), files };
     withStorage(path.join(partial, 'backup.json'), () => fs.writeFileSync(path.join(partial, 'backup.json'), `${JSON.stringify(manifest, null, 2)}\n`));
@@ -98,6 +98,23 @@ function databasesOf(dataDir: string): string[] {
   const modulesDir = path.join(dataDir, 'modules');
   const modules = fs.existsSync(modulesDir) ? fs.readdirSync(modulesDir).filter((file) => file.endsWith('.sqlite')).sort() : [];
   return [REGISTRY, ...modules.map((file) => path.join('modules', file))];
+}
+
+/** Size and sha256 of a file read in pieces: a module database may be larger than memory. */
+function digestOf(file: string): { bytes: number; sha256: string } {
+  const hash = crypto.createHash('sha256');
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(file, 'r');
+  let bytes = 0;
+  try {
+    for (let read = fs.readSync(fd, chunk); read > 0; read = fs.readSync(fd, chunk)) {
+      hash.update(chunk.subarray(0, read));
+      bytes += read;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
 }
 
 /**
