@@ -88,5 +88,5 @@ function manifestOf(table: ModuleTable, record: PluginRecord): ModuleManifest | 
 function healthOf(record: PluginRecord, slot: ModuleSlot | undefined): ModuleView['health'] {
   if (!record.enabled || slot?.state === 'disabled') return 'disabled';
   if (slot?.generation !== undefined) return 'serving';
-  return slot?.switchedOff !== undefined && record.status === 'inactive' ? 'off' : 'not-serving';
+  return slot?.offBecause(record.status) !== undefined ? 'off' : 'not-serving';
 }

@@ -106,9 +106,10 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
       continue;
     }
     const flagOff = featureFlagOff(loaded, input.env);
+    const enabled = registry.isEnabled(code);
     const slot = input.table.slot(code);
-    if (!registry.isEnabled(code)) slot.state = 'disabled';
-    const skipped = flagOff ?? (registry.isEnabled(code) ? undefined : 'disabled by an operator');
+    if (!enabled) slot.state = 'disabled';
+    const skipped = flagOff ?? (enabled ? undefined : 'disabled by an operator');
     if (skipped !== undefined) {
       slot.switchedOff = flagOff;
       await settle(code, 'inactive', skipped, false);

@@ -72,7 +72,8 @@ export class HealthReporter {
     if (!enabled) return { code, status: 'disabled', state };
     const slot = this.table.slots.get(code);
     const generation = slot?.generation;
-    if (generation === undefined && state === 'inactive' && slot?.switchedOff !== undefined) return { code, status: 'off', state, details: { reason: slot.switchedOff } };
+    const off = slot?.offBecause(state);
+    if (off !== undefined) return { code, status: 'off', state, details: { reason: off } };
     if (state !== 'active' || generation === undefined) return { code, status: 'unhealthy', state, details: { reason: lastError } };
     const stuck = stuckHandlers(code, state, generation.lane);
     if (stuck !== undefined) return stuck;

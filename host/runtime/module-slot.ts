@@ -15,6 +15,14 @@ export class ModuleSlot {
    * health rather than a module that should serve and does not. A generation swapped in later wins.
    */
   switchedOff: string | undefined;
+  /**
+   * Why the module is off on purpose now — its feature flag, at boot, with nothing loaded since — given
+   * the registry's status for it (a reload that failed since makes it `failed`, a fault again); undefined otherwise.
+   */
+  offBecause(status: string): string | undefined {
+    return this.generation === undefined && status === 'inactive' ? this.switchedOff : undefined;
+  }
+
   /** Shadow paths this process has dlopened for the module: native images are never unmapped. */
   readonly residentImages = new Set<string>();
   /** Kept across generations: a reload does not reset a module's request history. */
