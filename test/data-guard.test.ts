@@ -12,6 +12,7 @@ import { openRegistryDatabase } from '../host/registry/sqlite/open-sqlite-databa
 import { SqliteRegistry } from '../host/registry/sqlite/sqlite-registry';
 import { guardModuleData } from '../host/store/sqlite/guard-module-data';
 import { createSqliteModuleStore } from '../host/store/sqlite/sqlite-module-store';
+import { createModuleDatabase } from '../host/store/sqlite/create-module-database';
 import { moduleDatabasePath } from '../host/store/sqlite/open-module-database';
 
 const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
@@ -210,4 +211,59 @@ describe('module data guard, inside the host process', () => {
     assert.deepEqual(db.facade.all('SELECT module_code FROM _erpmod_identity', []), [{ module_code: 'beta' }], 'a later load opens the file itself');
     await db.close();
   });
+
+  it('makes a first database whole before it takes its name: identity, migrations table and WAL in place, no temporary file left', async () => {
+    const dataDir = makeTempDir('guard-first');
+    await guarded(dataDir, 'gamma');
+    const file = moduleDatabasePath(dataDir, 'gamma');
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((name) => !name.startsWith('gamma.sqlite-')), ['gamma.sqlite']);
+    await new Promise((resolve) => setImmediate(resolve));
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.deepEqual(db.prepare('SELECT module_code FROM _erpmod_identity').all(), [{ module_code: 'gamma' }]);
+      assert.deepEqual(db.prepare('SELECT count(*) AS applied FROM _erpmod_migrations').get(), { applied: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('keeps the database a host booting alongside made first (its identity, not a second one)', () => {
+    const dataDir = makeTempDir('guard-race');
+    const file = moduleDatabasePath(dataDir, 'delta');
+    const identityOf = (): unknown => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.prepare('SELECT database_id FROM _erpmod_identity').get();
+      } finally {
+        db.close();
+      }
+    };
+    createModuleDatabase(file, 'delta');
+    const first = identityOf();
+    createModuleDatabase(file, 'delta');
+    assert.deepEqual(identityOf(), first);
+    assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((name) => !name.startsWith('delta.sqlite-')), ['delta.sqlite'], 'no temporary file left');
+  });
+
+  it("leaves nothing under the module database's name when the disk fills while it is made, and names the file", { skip: smallDiskUnavailable() }, async () => {
+    const disk = mountSmallDisk(1);
+    try {
+      const dataDir = path.join(disk.dir, 'data');
+      const registry = new SqliteRegistry(openRegistryDatabase(dataDir));
+      disk.fill();
+      try {
+        assert.throws(
+          () => guardModuleData({ registry, dataDir, code: 'epsilon', logger: createLogger('silent') }),
+          (error: { code?: string; message?: string }) => error.code === 'ERPMOD_STORAGE_FULL' && String(error.message).includes(moduleDatabasePath(dataDir, 'epsilon')),
+        );
+      } finally {
+        await registry.close();
+      }
+      assert.deepEqual(fs.readdirSync(path.join(dataDir, 'modules')), [], 'no half-made database, no temporary file');
+    } finally {
+      disk.unmount();
+    }
+  });
 });
+

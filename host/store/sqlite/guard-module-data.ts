@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type Database from 'better-sqlite3';
 import { ErpmodError } from '../../errors';
@@ -7,6 +6,8 @@ import type { ModuleDatabaseRecord, PluginRepository } from '../../registry/plug
 import type { ModuleStore } from '../module-store';
 import { withStorage } from '../../registry/storage-error';
 import { handOverChecked } from './checked-databases';
+import { createModuleDatabase } from './create-module-database';
+import { readIdentity, stampIdentity } from './module-identity';
 import { moduleDatabasePath, openModuleDatabase } from './open-module-database';
 
 export interface GuardModuleDataInput {
@@ -18,11 +19,6 @@ export interface GuardModuleDataInput {
   readonly store?: ModuleStore;
   /** The operator said (`--accept-new-data`) to take whatever database is there now. */
   readonly acceptNewData?: boolean;
-}
-
-interface Identity {
-  readonly moduleCode: string;
-  readonly databaseId: string;
 }
 
 const ACCEPT_FLAG = '--accept-new-data';
@@ -50,6 +46,8 @@ export function guardModuleData(input: GuardModuleDataInput): void {
   if (record !== undefined && size === undefined) refuse(code, file, record, registry.file, 'no file is there');
   if (record !== undefined && size === 0) refuse(code, file, record, registry.file, 'the file is empty (0 bytes)');
 
+  // A module seen for the first time, with no file yet: its database is made whole, identity included.
+  if (record === undefined && size === undefined) createModuleDatabase(file, code);
   const db = openModuleDatabase(dataDir, code);
   try {
     checkIdentity(input, db, file, size, record);
@@ -104,29 +102,4 @@ function sizeOf(file: string): number | undefined {
       throw error;
     });
   }
-}
-
-function readIdentity(db: Database.Database): Identity | undefined {
-  return withStorage(db.name, () => {
-    const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_erpmod_identity'").get();
-    if (exists === undefined) return undefined;
-    const row = db.prepare('SELECT module_code, database_id FROM _erpmod_identity WHERE id = 1').get() as { module_code: string; database_id: string } | undefined;
-    return row === undefined ? undefined : { moduleCode: row.module_code, databaseId: row.database_id };
-  });
-}
-
-/** Writes the identity once; a host booting alongside that wrote it first wins, and both read the same row back. */
-function stampIdentity(db: Database.Database, code: string): Identity {
-  return withStorage(db.name, () => {
-    db.transaction(() => {
-      db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_identity (
-                 id INTEGER PRIMARY KEY CHECK (id = 1), module_code TEXT NOT NULL, database_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
-      db.prepare('INSERT OR IGNORE INTO _erpmod_identity (id, module_code, database_id, created_at) VALUES (1, ?, ?, ?)').run(
-        code,
-        crypto.randomUUID(),
-        new Date().toISOString(),
-      );
-    }).immediate();
-    return readIdentity(db)!;
-  });
 }

@@ -38,10 +38,7 @@ export function openModuleDatabase(dataDir: string, code: string): Database.Data
  * content changed after it was applied is an error, never a silent re-run. Returns the names applied now.
  */
 export function applyModuleMigrations(db: Database.Database, code: string, migrations: readonly MigrationFile[]): string[] {
-  withStorage(db.name, () =>
-    db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
-               name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`),
-  );
+  createMigrationsTable(db);
   const recorded = new Map(
     (db.prepare('SELECT name, checksum FROM _erpmod_migrations').all() as { name: string; checksum: string }[]).map((row) => [
       row.name,
@@ -69,4 +66,12 @@ export function applyModuleMigrations(db: Database.Database, code: string, migra
     applied.push(migration.name);
   }
   return applied;
+}
+
+/** Where applied migrations are recorded; made with a new database, or here by the first migration of one that predates it. */
+export function createMigrationsTable(db: Database.Database): void {
+  withStorage(db.name, () =>
+    db.exec(`CREATE TABLE IF NOT EXISTS _erpmod_migrations (
+               name TEXT PRIMARY KEY, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)`),
+  );
 }
