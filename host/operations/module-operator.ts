@@ -9,13 +9,13 @@ import { discoverModules } from '../loader/discover-modules';
 import { guardModuleData } from '../store/sqlite/guard-module-data';
 import type { EventBus } from '../loader/event-bus';
 import { loadGeneration, type GenerationSettings } from '../loader/load-generation';
-import { cleanupQuietly } from '../loader/load-module';
 import type { Logger } from '../logger';
 import type { PluginBinary, PluginRepository, RegistryWrites } from '../registry/plugin-repository';
 import { storageErrorOf } from '../registry/storage-error';
 import type { ModuleGeneration } from '../runtime/module-generation';
 import type { ModuleSlot, ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../packaging/trust-policy';
+import { GenerationSwitch } from './generation-switch';
 import { ModuleHolds, type StagedOperation } from './staged-operation';
 
 export interface ModuleOperatorOptions {
@@ -26,7 +26,7 @@ export interface ModuleOperatorOptions {
   readonly dataDir: string;
   readonly logger: Logger;
   readonly env: NodeJS.ProcessEnv;
-  /** How long a replaced generation may keep serving its in-flight requests before cleanup anyway. */
+  /** How long a replaced generation may keep serving its in-flight requests before cleanup anyway (GenerationSwitch). */
   readonly drainTimeoutMs: number;
   readonly generations: GenerationSettings;
   /** Where a reload looks for a module the host does not know yet. */
@@ -51,8 +51,11 @@ export interface ReloadResult {
  */
 export class ModuleOperator {
   private readonly holds = new ModuleHolds();
+  private readonly generationSwitch: GenerationSwitch;
 
-  constructor(private readonly options: ModuleOperatorOptions) {}
+  constructor(private readonly options: ModuleOperatorOptions) {
+    this.generationSwitch = new GenerationSwitch({ ...options, recordQuietly: (code, write) => this.recordQuietly(code, write) });
+  }
 
   /**
    * Re-reads module.yml, re-runs the static checks, loads the binary from its (new) shadow path,
@@ -101,9 +104,9 @@ export class ModuleOperator {
               loadMs: generation.loadMs,
             });
           });
-          this.swapIn(slot, generation);
+          this.generationSwitch.swapIn(slot, generation);
           logger.info({ module: code, generation: generation.number, version: generation.loaded.manifest.version, loadMs: generation.loadMs }, `module ${code} reloaded`);
-          if (previous !== undefined) void this.retire(previous);
+          if (previous !== undefined) void this.generationSwitch.retire(previous);
           return {
             code,
             generation: generation.number,
@@ -115,7 +118,7 @@ export class ModuleOperator {
           };
         },
         cancel: async () => {
-          await this.discard(generation);
+          await this.generationSwitch.discard(generation);
           logger.info({ module: code, version: generation.loaded.manifest.version }, `reload of ${code} cancelled; ${keeps}`);
         },
       };
@@ -195,13 +198,13 @@ export class ModuleOperator {
           if (loaded === undefined) await this.commit(`module "${code}" was not enabled; it stays disabled`, change);
           else await this.commitOrDiscard(loaded.generation, `module "${code}" was not enabled; it stays disabled`, change);
           slot.state = 'active';
-          if (loaded !== undefined) this.swapIn(slot, loaded.generation);
+          if (loaded !== undefined) this.generationSwitch.swapIn(slot, loaded.generation);
           slot.generation!.subscriptions.live = true;
           this.options.logger.info({ module: code }, `module ${code} enabled`);
           return { code, enabled: true as const };
         },
         cancel: async () => {
-          if (loaded !== undefined) await this.discard(loaded.generation);
+          if (loaded !== undefined) await this.generationSwitch.discard(loaded.generation);
         },
       };
     });
@@ -226,8 +229,8 @@ export class ModuleOperator {
   /**
    * Loads a new generation without touching the registry's module records (the caller commits them with
    * recordLoaded, then swaps the generation in): a registry write that fails then changes nothing.
+   * `expectSha256`: the build another instance of the fleet loaded; a different one here is refused before it is loaded.
    */
-  /** `expectSha256`: the build another instance of the fleet loaded; a different one here is refused before it is loaded. */
   private async loadGeneration(slot: ModuleSlot, moduleDir: string, number: number, expectSha256?: string): Promise<LoadedGeneration> {
     const { registry, dataDir, logger, bus, env } = this.options;
     const loaded = readManifest(moduleDir);
@@ -287,7 +290,7 @@ export class ModuleOperator {
     try {
       await this.commit(unchanged, write);
     } catch (error) {
-      await this.discard(generation);
+      await this.generationSwitch.discard(generation);
       throw error;
     }
   }
@@ -309,36 +312,6 @@ export class ModuleOperator {
     } catch (error) {
       this.options.logger.error({ module: code, err: messageOf(error) }, `could not record the failure of module ${code} in the registry`);
     }
-  }
-
-  /** A generation that was loaded but never swapped in: stop it and close its database. */
-  private async discard(generation: ModuleGeneration): Promise<void> {
-    this.options.bus.unsubscribe(generation.subscriptions);
-    await cleanupQuietly(generation.handler, this.options.logger.child({ module: generation.loaded.manifest.code, generation: generation.number }));
-    generation.closeDatabase();
-  }
-
-  /** The swap (runtime only; the registry was written before): one assignment for requests, one flag each for events; the router is rebuilt only when routes changed. */
-  private swapIn(slot: ModuleSlot, next: ModuleGeneration): void {
-    const previous = slot.generation;
-    const routesChanged = previous === undefined || routeSignature(previous) !== routeSignature(next);
-    slot.generation = next;
-    if (routesChanged) this.options.dispatcher.rebuildRoutes();
-    next.subscriptions.live = slot.state === 'active';
-    this.options.bus.settleSubscriptions(next.subscriptions);
-    if (previous !== undefined) previous.subscriptions.live = false;
-    slot.residentImages.add(next.shadowPath);
-  }
-
-  /** Waits for the old generation's requests (bounded), then cleans it up and closes its database. */
-  private async retire(old: ModuleGeneration): Promise<void> {
-    const deadline = Date.now() + this.options.drainTimeoutMs;
-    while (old.inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    this.options.bus.unsubscribe(old.subscriptions);
-    await cleanupQuietly(old.handler, this.options.logger.child({ module: old.loaded.manifest.code, generation: old.number }));
-    old.closeDatabase();
-    const code = old.loaded.manifest.code;
-    await this.recordQuietly(code, (writes) => writes.recordEvent(code, 'unloaded', { generation: old.number, version: old.loaded.manifest.version, unfinished: old.inFlight }));
   }
 
   /**
@@ -402,6 +375,3 @@ interface LoadedGeneration {
   readonly migrations: readonly string[];
 }
 
-function routeSignature(generation: ModuleGeneration): string {
-  return [...generation.routes.keys()].sort().join('\n');
-}
