@@ -8,11 +8,12 @@ import { createMigrationsTable } from './open-module-database';
 
 /**
  * A module's first database, made whole before it takes its name: built in a temporary file beside it
- * with SQLite's syncs and on-disk journal off (the identity stamped, the migrations' table, WAL), synced once, then linked
- * to its name and the directory synced. Made in place, the same file cost eight syncs (the switch to
- * WAL goes through a rollback journal, then each commit and each new file's directory entry); each waits
- * for the disk, and on a busy or networked disk they were most of a first boot with many modules.
- * A crash leaves no database or a whole one, never a half-made file under the module's name.
+ * with SQLite's syncs and on-disk journal off (the identity stamped, the migrations' table, WAL),
+ * synced once, then linked to its name and the directory synced. Made in place, the same file cost
+ * eight syncs (the switch to WAL goes through a rollback journal, then each commit and each new file's
+ * directory entry); each waits for the disk, and on a busy or networked disk they were most of a first
+ * boot with many modules. A crash leaves no database or a whole one under the module's name, never a
+ * half-made one (at worst a stray `.new` file beside it, which nothing reads).
  *
  * link(2) never replaces a file: a host booting alongside that linked first wins, this one drops its
  * copy and uses that file. Where the filesystem has no hard links, the temporary file is dropped and the
