@@ -266,4 +266,3 @@ describe('module data guard, inside the host process', () => {
     }
   });
 });
-
