@@ -1,9 +1,10 @@
 /**
  * `POST /api/v1/sales/orders` (an order, its lines, the stock reservation through events, the status
  * update, the order read back) on a real PostgreSQL: erpmod on SQLite vs erpmod on PostgreSQL vs a
- * hand-written Fastify + pg app running the same statements, alternated in rounds; then two erpmod
- * instances on the one database vs one (the load split between them). Run alone with
- * `node dist/bench/internal/orders-postgres.js [--quick]`.
+ * hand-written Fastify + pg app running the same statements, alternated in rounds — with, for
+ * reference, erpmod on PostgreSQL with its events in process instead of the outbox (not a mode of the
+ * product: it shows what the outbox costs); then two erpmod instances on the one database vs one (the
+ * load split between them). Run alone with `node dist/bench/internal/orders-postgres.js [--quick]`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import { startHost } from '../contenders/erpmod-in-process';
 import { startFastifyOrders } from '../contenders/fastify-pg-orders';
 import { alternateRounds, roundRatio, type RoundPlan } from '../lib/alternate-rounds';
 import { runLoad } from '../lib/load-generator';
-import { MODULES_DIR } from '../lib/paths';
+import { CONTENDERS_DIR, MODULES_DIR } from '../lib/paths';
 import { freePort, request, type ServerProcess } from '../lib/server-process';
 import { cpuMicros } from '../lib/cpu-time';
 import { median } from '../lib/stats';
@@ -31,6 +32,8 @@ export interface OrdersOnPostgres {
   readonly vsFastifyRounds: readonly number[];
   readonly vsFastifyP99: number;
   readonly postgresVsSqlite: number;
+  /** erpmod on PostgreSQL with events in process (no outbox) ÷ Fastify + pg: the module boundary's cost without the outbox's. */
+  readonly outboxFreeVsFastify: number;
   /** Two instances' summed throughput ÷ one instance's, median over rounds. */
   readonly twoVsOne: number;
   /** Host CPU time per request, two instances ÷ one, median over rounds. */
@@ -50,22 +53,23 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
     for (const code of ['inventory', 'sales']) {
       fs.cpSync(path.join(MODULES_DIR, code), path.join(modulesDir, code), { recursive: true, filter: (file) => !file.includes(`${path.sep}build${path.sep}`) });
     }
-    const host = async (label: string, env: NodeJS.ProcessEnv): Promise<ServerProcess> => {
+    const host = async (label: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[] = []): Promise<ServerProcess> => {
       const dataDir = fs.mkdtempSync(path.join(plan.workDir, 'orders-data-'));
-      const started = await startHost({ dataDir, port: await freePort() }, { label, modulesDir, env, readyTimeoutMs: 60_000 });
+      const started = await startHost({ dataDir, port: await freePort(), nodeFlags }, { label, modulesDir, env, readyTimeoutMs: 60_000 });
       servers.push(started);
       return started;
     };
     const sqlite = await host('erpmod SQLite', {});
     const first = await host('erpmod PostgreSQL', { ERPMOD_DATABASE_URL: url });
     const second = await host('erpmod PostgreSQL (second instance)', { ERPMOD_DATABASE_URL: url });
+    const outboxFree = await host('erpmod PostgreSQL, events in process', { ERPMOD_DATABASE_URL: url }, ['--require', path.join(CONTENDERS_DIR, 'events-in-process-preload.js')]);
     const fastify = await startFastifyOrders(await freePort(), url);
     servers.push(fastify);
     for (const target of [sqlite, first]) {
       const created = await request(`${target.url}/api/v1/inventory/items`, 'POST', JSON.stringify({ sku: SKU, name: 'Bench', stock: 1_000_000_000 }), { 'content-type': 'application/json' });
       if (created.status !== 201) throw new Error(`${target.label}: creating the bench item answered ${created.status}: ${created.body}`);
     }
-    for (const target of [sqlite, first, second, fastify]) {
+    for (const target of [sqlite, first, second, outboxFree, fastify]) {
       const order = await request(`${target.url}${ORDERS_PATH}`, 'POST', ORDER, { 'content-type': 'application/json' });
       if (order.status !== 201 || !order.body.includes('"confirmed"')) throw new Error(`${target.label}: expected 201 with a confirmed order, got ${order.status}: ${order.body}`);
     }
@@ -74,6 +78,7 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
       { id: 'sqlite', label: 'erpmod, SQLite', url: `${sqlite.url}${ORDERS_PATH}`, pid: sqlite.pid },
       { id: 'postgres', label: 'erpmod, PostgreSQL', url: `${first.url}${ORDERS_PATH}`, pid: first.pid },
       { id: 'fastify', label: 'Fastify + pg (same SQL)', url: `${fastify.url}${ORDERS_PATH}`, pid: fastify.pid },
+      { id: 'outbox-free', label: 'erpmod, PostgreSQL, events in process (no outbox; reference only)', url: `${outboxFree.url}${ORDERS_PATH}`, pid: outboxFree.pid },
     ];
     const results = await alternateRounds(targets, { ...plan, method: 'POST', body: () => ORDER_TEMPLATE }, log);
 
@@ -109,6 +114,7 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
       vsFastifyRounds: erpmodRuns.map((run, i) => run.requestsPerSecond / fastifyRuns[i]!.requestsPerSecond),
       vsFastifyP99: roundRatio(results.get('postgres'), results.get('fastify'), (r) => r.p99Ms),
       postgresVsSqlite: roundRatio(results.get('postgres'), results.get('sqlite'), (r) => r.requestsPerSecond),
+      outboxFreeVsFastify: roundRatio(results.get('outbox-free'), results.get('fastify'), (r) => r.requestsPerSecond),
       twoVsOne: median(ratios),
       twoVsOneCpu: median(cpuRatios),
     };
@@ -127,7 +133,7 @@ export function renderOrdersOnPostgres(result: OrdersOnPostgres): string[] {
     ...result.rows.map((row) => `| ${row.label} | ${Math.round(row.requestsPerSecond)} | ${row.p50Ms.toFixed(2)} | ${row.p99Ms.toFixed(2)} | ${Number.isFinite(row.cpuUsPerRequest) ? Math.round(row.cpuUsPerRequest) : '–'} | ${row.failed} |`),
     '',
     `erpmod on PostgreSQL ÷ Fastify + pg: ${result.vsFastify.toFixed(2)}× throughput (median${spread}; p99 ratio ${result.vsFastifyP99.toFixed(2)}); ` +
-      `PostgreSQL ÷ SQLite: ${result.postgresVsSqlite.toFixed(2)}×; two instances on one database ÷ one: ${result.twoVsOne.toFixed(2)}× (host CPU per request ${result.twoVsOneCpu.toFixed(2)}×).`,
+      `PostgreSQL ÷ SQLite: ${result.postgresVsSqlite.toFixed(2)}×; with events in process instead of the outbox, erpmod on PostgreSQL ÷ Fastify + pg: ${result.outboxFreeVsFastify.toFixed(2)}×; two instances on one database ÷ one: ${result.twoVsOne.toFixed(2)}× (host CPU per request ${result.twoVsOneCpu.toFixed(2)}×).`,
   ];
 }
 

@@ -90,13 +90,14 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const name = 'sales POST /orders on PostgreSQL vs Fastify + pg, same SQL (issue 12)';
     if ('skipped' in r.orders) checks.push({ name, goal: '≥ 0.9× req/s at comparable p99', measured: r.orders.skipped, verdict: 'n/a' });
     else {
-      const { vsFastify, vsFastifyRounds, vsFastifyP99 } = r.orders;
+      const { vsFastify, vsFastifyRounds, vsFastifyP99, outboxFreeVsFastify } = r.orders;
       const spread = vsFastifyRounds.length === 0 ? '' : `, rounds ${formatRatio(Math.min(...vsFastifyRounds))}–${formatRatio(Math.max(...vsFastifyRounds))}`;
       // Comparable p99: erpmod's no more than 1.1× the contender's at the same client concurrency.
       checks.push({
         name,
         goal: '≥ 0.9× req/s, p99 ≤ 1.1×',
-        measured: `${formatRatio(vsFastify)} median${spread}; p99 ${formatRatio(vsFastifyP99)}`,
+        // The reference row (events in process instead of the outbox) says how much of a miss is the outbox's.
+        measured: `${formatRatio(vsFastify)} median${spread}; p99 ${formatRatio(vsFastifyP99)} (without the outbox: ${formatRatio(outboxFreeVsFastify)})`,
         verdict: atLeast(vsFastify, 0.9) === 'PASS' && atMost(vsFastifyP99, 1.1) === 'PASS' ? 'PASS' : Number.isFinite(vsFastify) ? 'MISS' : 'n/a',
       });
     }
