@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ErpmodError } from '../errors';
+import { temporaryPathBeside } from '../temporary-path';
 
 /** Name of the token file in the data directory, used when no admin_token is configured. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -63,7 +64,7 @@ export function readTokenFile(file: string): string {
 function createTokenFile(file: string): boolean {
   if (fs.existsSync(file)) return false;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const temp = temporaryPathBeside(file);
   fs.writeFileSync(temp, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   try {
     // link() fails when the file appeared meanwhile: the first writer wins, everyone reads its token.

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { withStorage } from '../registry/storage-error';
+import { temporaryPathBeside } from '../temporary-path';
 
 export interface ShadowCopy {
   /** Absolute path of the content-addressed copy that gets dlopened. */
@@ -23,7 +24,7 @@ export function writeShadowCopy(dataDir: string, code: string, sourcePath: strin
   const dir = path.join(dataDir, 'shadow', code);
   const target = path.join(dir, `${sha256}${path.extname(sourcePath)}`);
   if (!isSameContent(target, bytes.length)) {
-    const temporary = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    const temporary = temporaryPathBeside(target);
     withStorage(target, () => {
       fs.mkdirSync(dir, { recursive: true });
       try {

@@ -14,6 +14,7 @@ import { validateManifest } from '../compliance/manifest/manifest-schema';
 import { readManifest } from '../compliance/manifest/read-manifest';
 import { resolveInside } from '../compliance/manifest/resolve-inside';
 import { ErpmodError } from '../errors';
+import { temporaryPathBeside } from '../temporary-path';
 import { SIGNATURE_FILE, signManifest } from './module-signature';
 import { keyId, readPrivateKeyFile } from './signing-keys';
 import { writeTarGz, type TarEntry } from './tar-archive';
@@ -91,7 +92,7 @@ export function packModule(moduleDir: string, options: PackOptions = {}): PackRe
   }
 
   const file = path.resolve(options.out ?? `${code}-${manifest.version}.tgz`);
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = temporaryPathBeside(file);
   try {
     fs.writeFileSync(temporary, writeTarGz(entries));
     fs.renameSync(temporary, file);

@@ -1,8 +1,8 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { withStorage } from '../../registry/storage-error';
+import { temporaryPathBeside } from '../../temporary-path';
 import { stampIdentity } from './module-identity';
 import { createMigrationsTable } from './open-module-database';
 
@@ -21,7 +21,7 @@ import { createMigrationsTable } from './open-module-database';
  */
 export function createModuleDatabase(file: string, code: string): void {
   const dir = path.dirname(file);
-  const temporary = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.new`;
+  const temporary = temporaryPathBeside(file, 'new');
   withStorage(file, () => {
     fs.mkdirSync(dir, { recursive: true });
     try {
