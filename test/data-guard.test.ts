@@ -12,7 +12,7 @@ import { openRegistryDatabase } from '../host/registry/sqlite/open-sqlite-databa
 import { SqliteRegistry } from '../host/registry/sqlite/sqlite-registry';
 import { guardModuleData } from '../host/store/sqlite/guard-module-data';
 import { createSqliteModuleStore } from '../host/store/sqlite/sqlite-module-store';
-import { createModuleDatabase } from '../host/store/sqlite/create-module-database';
+import { createModuleDatabase, createModuleDatabases } from '../host/store/sqlite/create-module-database';
 import { moduleDatabasePath } from '../host/store/sqlite/open-module-database';
 
 const modulesDir = makeModulesDir(['example:inventory', 'example:sales']);
@@ -244,6 +244,50 @@ describe('module data guard, inside the host process', () => {
     createModuleDatabase(file, 'delta');
     assert.deepEqual(identityOf(), first);
     assert.deepEqual(fs.readdirSync(path.dirname(file)).filter((name) => !name.startsWith('delta.sqlite-')), ['delta.sqlite'], 'no temporary file left');
+  });
+
+  it("makes a first boot's databases together, each whole with its own identity, keeping one a host booting alongside made first", async () => {
+    const dataDir = makeTempDir('guard-together');
+    const codes = ['kappa', 'lambda', 'mu', 'nu'];
+    createModuleDatabase(moduleDatabasePath(dataDir, 'mu'), 'mu');
+    const identityOf = (code: string): { module_code: string; database_id: string } => {
+      const db = new Database(moduleDatabasePath(dataDir, code), { readonly: true });
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal', `${code}: WAL`);
+        assert.deepEqual(db.prepare('SELECT count(*) AS applied FROM _erpmod_migrations').get(), { applied: 0 }, `${code}: migrations table`);
+        return db.prepare('SELECT module_code, database_id FROM _erpmod_identity').get() as { module_code: string; database_id: string };
+      } finally {
+        db.close();
+      }
+    };
+    const muBefore = identityOf('mu');
+    await createModuleDatabases(codes.map((code) => ({ code, file: moduleDatabasePath(dataDir, code) })));
+    const identities = codes.map(identityOf);
+    assert.deepEqual(identities.map((identity) => identity.module_code), codes);
+    assert.equal(new Set(identities.map((identity) => identity.database_id)).size, codes.length, 'each its own database id');
+    assert.deepEqual(identityOf('mu'), muBefore, 'the database already there is kept');
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'modules')).filter((name) => !/\.sqlite-(wal|shm)$/.test(name)).sort(), codes.map((code) => `${code}.sqlite`), 'no temporary file left');
+
+    // The guard then claims them as they are, and the registry records the identities the files carry.
+    const registry = new SqliteRegistry(openRegistryDatabase(dataDir));
+    try {
+      for (const code of codes) guardModuleData({ registry, dataDir, code, logger: createLogger('silent') });
+      assert.deepEqual(codes.map((code) => registry.moduleDatabase(code)?.databaseId), identities.map((identity) => identity.database_id));
+    } finally {
+      await registry.close();
+    }
+  });
+
+  it('leaves a database it cannot make to the guard, and makes the others', async () => {
+    const dataDir = makeTempDir('guard-together-blocked');
+    const blocked = path.join(dataDir, 'not-a-directory');
+    fs.writeFileSync(blocked, 'a file where a directory would be');
+    await createModuleDatabases([
+      { code: 'xi', file: path.join(blocked, 'xi.sqlite') },
+      { code: 'omicron', file: moduleDatabasePath(dataDir, 'omicron') },
+    ]);
+    assert.ok(fs.existsSync(moduleDatabasePath(dataDir, 'omicron')), 'the other database is made');
+    assert.equal(fs.readFileSync(blocked, 'utf8'), 'a file where a directory would be', 'nothing written where it could not go');
   });
 
   it("leaves nothing under the module database's name when the disk fills while it is made, and names the file", { skip: smallDiskUnavailable() }, async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call } from './support/http-client';
 import { startHostProcess, type HostProcess } from './support/host-process';
@@ -79,6 +80,9 @@ describe('boot with failing non-critical modules', () => {
     const reply = await call(`${host.url}/api/v1/flagged/ping`);
     assert.equal(reply.status, 503);
     assert.equal(reply.json.error.code, 'ERPMOD_MODULE_NOT_ACTIVE');
+    // A first boot makes its modules' databases ahead of loading them; not for a module switched off.
+    assert.ok(!fs.existsSync(path.join(host.dataDir, 'modules', 'flagged.sqlite')), 'a module whose flag is off gets no database');
+    assert.ok(fs.existsSync(path.join(host.dataDir, 'modules', 'alpha.sqlite')), 'a loaded module has its database');
   });
 
   it('records every outcome in the registry and GET /plugins/:code shows the history', async () => {

@@ -7,7 +7,7 @@ import type { ModuleTable } from '../runtime/module-slot';
 import type { TrustPolicy } from '../packaging/trust-policy';
 import { checkModuleBinary } from './check-module-binary';
 import { discoverModules } from './discover-modules';
-import { guardModuleData } from '../store/sqlite/guard-module-data';
+import { createFirstDatabasesAhead, guardModuleData } from '../store/sqlite/guard-module-data';
 import type { EventBus } from './event-bus';
 import { loadGeneration, type GenerationSettings } from './load-generation';
 import { orderModules } from './order-modules';
@@ -93,6 +93,15 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
 
   const { order, problems } = orderModules([...valid.values()].map(({ manifest }) => manifest));
   for (const [code, error] of problems) await settle(code, 'failed', error.message, isCritical(code));
+
+  // A first boot's databases, made together rather than each as its module loads (a disabled or
+  // flagged-off module gets none, as before; one whose load then fails keeps its empty database).
+  await createFirstDatabasesAhead({
+    registry,
+    dataDir: input.dataDir,
+    store: input.generations.store,
+    codes: order.filter((code) => registry.isEnabled(code) && featureFlagOff(valid.get(code)!, input.env) === undefined),
+  });
 
   for (const code of order) {
     const loaded = valid.get(code)!;

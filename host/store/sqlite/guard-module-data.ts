@@ -6,7 +6,7 @@ import type { ModuleDatabaseRecord, PluginRepository } from '../../registry/plug
 import type { ModuleStore } from '../module-store';
 import { withStorage } from '../../registry/storage-error';
 import { handOverChecked } from './checked-databases';
-import { createModuleDatabase } from './create-module-database';
+import { createModuleDatabase, createModuleDatabases } from './create-module-database';
 import { readIdentity, stampIdentity } from './module-identity';
 import { moduleDatabasePath, openModuleDatabase } from './open-module-database';
 
@@ -58,6 +58,20 @@ export function guardModuleData(input: GuardModuleDataInput): void {
   handOverChecked(db);
 }
 
+/**
+ * Before a boot loads its modules one by one: makes together the databases of those seen for the first
+ * time (no registry record, no file), which guardModuleData would otherwise make one after another, each
+ * waiting for the disk. The guard then finds each in place, with its identity, and claims it as it
+ * claims a database adopted from a host booting alongside.
+ */
+export async function createFirstDatabasesAhead(input: Pick<GuardModuleDataInput, 'registry' | 'dataDir' | 'store'> & { readonly codes: readonly string[] }): Promise<void> {
+  if (input.store !== undefined && input.store.engine !== 'sqlite') return;
+  const wanted = input.codes
+    .map((code) => ({ code, file: moduleDatabasePath(input.dataDir, code) }))
+    .filter(({ code, file }) => input.registry.moduleDatabase(code) === undefined && absent(file));
+  if (wanted.length > 1) await createModuleDatabases(wanted);
+}
+
 /** The file's identity against the registry's record; a module seen for the first time gets one or adopts the file. */
 function checkIdentity(input: GuardModuleDataInput, db: Database.Database, file: string, size: number | undefined, record: ModuleDatabaseRecord | undefined): void {
   const { registry, dataDir, code, logger } = input;
@@ -91,6 +105,15 @@ function refuse(code: string, file: string, record: ModuleDatabaseRecord, regist
       `Refusing to start the module on a fresh database: put the file back from a backup, or, to start it with new data on purpose, restart once with \`erpmod serve ${ACCEPT_FLAG} ${code}\``,
     { details: { file, expectedDatabaseId: record.databaseId, migrations: record.migrations } },
   );
+}
+
+/** True when nothing is at `file`; a path that cannot be looked at is the guard's to report, not absent. */
+function absent(file: string): boolean {
+  try {
+    return sizeOf(file) === undefined;
+  } catch {
+    return false;
+  }
 }
 
 function sizeOf(file: string): number | undefined {
