@@ -62,6 +62,8 @@ describe('a module in isolation: process', () => {
     ['spin', 504, 'ERPMOD_HANDLER_TIMEOUT', 'SIGKILL'],
   ] as const) {
     it(`contains a ${fault}: ${status} ${code}, the other modules keep answering 200 under load, then it recovers`, async () => {
+      // Each fault from a serving runner, so that one case's failure does not become the next one's.
+      await waitUntilServing(`${api}/faulty/ping`);
       const load = runLoad(`${api}/alpha/ping`, 3.5, 8);
       await sleep(400);
       const reply = await call(`${api}/faulty/${fault}`);
