@@ -69,6 +69,7 @@ export async function createFirstDatabasesAhead(input: Pick<GuardModuleDataInput
   const wanted = input.codes
     .map((code) => ({ code, file: moduleDatabasePath(input.dataDir, code) }))
     .filter(({ code, file }) => input.registry.moduleDatabase(code) === undefined && absent(file));
+  // One alone gains nothing from company: the guard makes it as it loads.
   if (wanted.length > 1) await createModuleDatabases(wanted);
 }
 
