@@ -11,10 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { postgresBinDir, startPostgres } from '../../test/support/postgres-server';
 import { startHost } from '../contenders/erpmod-in-process';
+import { EVENTS_IN_PROCESS_LINE, EVENTS_IN_PROCESS_PRELOAD } from '../contenders/events-in-process';
 import { startFastifyOrders } from '../contenders/fastify-pg-orders';
 import { alternateRounds, roundRatio, type RoundPlan } from '../lib/alternate-rounds';
 import { runLoad } from '../lib/load-generator';
-import { CONTENDERS_DIR, MODULES_DIR } from '../lib/paths';
+import { MODULES_DIR } from '../lib/paths';
 import { freePort, request, type ServerProcess } from '../lib/server-process';
 import { cpuMicros } from '../lib/cpu-time';
 import { median } from '../lib/stats';
@@ -62,7 +63,9 @@ export async function measureOrdersOnPostgres(plan: RoundPlan, log: (line: strin
     const sqlite = await host('erpmod SQLite', {});
     const first = await host('erpmod PostgreSQL', { ERPMOD_DATABASE_URL: url });
     const second = await host('erpmod PostgreSQL (second instance)', { ERPMOD_DATABASE_URL: url });
-    const outboxFree = await host('erpmod PostgreSQL, events in process', { ERPMOD_DATABASE_URL: url }, ['--require', path.join(CONTENDERS_DIR, 'events-in-process-preload.js')]);
+    const outboxFree = await host('erpmod PostgreSQL, events in process', { ERPMOD_DATABASE_URL: url }, ['--require', EVENTS_IN_PROCESS_PRELOAD]);
+    // Without it the row would measure the outbox under another name.
+    if (!outboxFree.lines.includes(EVENTS_IN_PROCESS_LINE)) throw new Error(`${outboxFree.label}: the host did not take the in-process events bus`);
     const fastify = await startFastifyOrders(await freePort(), url);
     servers.push(fastify);
     for (const target of [sqlite, first]) {
