@@ -290,6 +290,30 @@ describe('module data guard, inside the host process', () => {
     assert.equal(fs.readFileSync(blocked, 'utf8'), 'a file where a directory would be', 'nothing written where it could not go');
   });
 
+  it('makes none of a first boot\'s databases on a full disk, leaves no temporary file, and leaves the error to the guard', { skip: smallDiskUnavailable() }, async () => {
+    const disk = mountSmallDisk(1);
+    try {
+      const dataDir = path.join(disk.dir, 'data');
+      fs.mkdirSync(path.join(dataDir, 'modules'), { recursive: true });
+      disk.fill();
+      await createModuleDatabases(['pi', 'rho'].map((code) => ({ code, file: moduleDatabasePath(dataDir, code) })));
+      assert.deepEqual(fs.readdirSync(path.join(dataDir, 'modules')), [], 'no half-made database, no temporary file');
+      // The registry on a disk with room: only the module databases' disk is full.
+      const registry = new SqliteRegistry(openRegistryDatabase(makeTempDir('guard-full-registry')));
+      try {
+        assert.throws(
+          () => guardModuleData({ registry, dataDir, code: 'pi', logger: createLogger('silent') }),
+          (error: { code?: string; message?: string }) => error.code === 'ERPMOD_STORAGE_FULL' && String(error.message).includes(moduleDatabasePath(dataDir, 'pi')),
+          'the guard names the full disk and the file',
+        );
+      } finally {
+        await registry.close();
+      }
+    } finally {
+      disk.unmount();
+    }
+  });
+
   it("leaves nothing under the module database's name when the disk fills while it is made, and names the file", { skip: smallDiskUnavailable() }, async () => {
     const disk = mountSmallDisk(1);
     try {
