@@ -6,8 +6,6 @@ export const ROOT = findRoot(__dirname);
 export const HOST_CLI = path.join(ROOT, 'dist', 'host', 'cli', 'erpmod.js');
 export const MODULES_DIR = path.join(ROOT, 'modules');
 export const CACHE_DIR = path.join(ROOT, '.cache', 'bench');
-/** Compiled contender entry points sit next to this file's compiled parent. */
-export const CONTENDERS_DIR = path.join(__dirname, '..', 'contenders');
 
 function findRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
