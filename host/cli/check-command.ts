@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { loadConfig } from '../config/load-config';
 import { ErpmodError, messageOf } from '../errors';
-import { DEFAULT_LOAD_TIMEOUT_MS, killRunningLoadChecks } from '../compliance/load/run-load-check';
+import { DEFAULT_LOAD_TIMEOUT_MS, stopRunningLoadChecks } from '../compliance/load/run-load-check';
 import { formatGithub } from '../compliance/report/format-github';
 import { formatJson } from '../compliance/report/format-json';
 import { formatJunit } from '../compliance/report/format-junit';
@@ -75,10 +75,9 @@ async function check(argv: readonly string[]): Promise<number> {
     dirs = listModuleDirs(path.resolve(config.modulesDir));
   }
 
-  // A stopped checker must not leave a child spinning inside a hanging library's dlopen.
+  // A stopped checker must not leave a child spinning inside a hanging library's dlopen: it exits once they are gone.
   const stop = (signal: NodeJS.Signals): void => {
-    killRunningLoadChecks();
-    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+    void stopRunningLoadChecks().finally(() => process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15)));
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const signal of signals) process.once(signal, stop);

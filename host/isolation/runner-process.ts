@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { ErpmodError } from '../errors';
+import { childrenOf } from '../process-tree';
 import { runnerCommand, SANDBOX_INFO_FD, type ParentDeath } from './runner-command';
 import { runnerSandboxArgs, type RunnerSandboxInput } from './runner-sandbox';
 import { RunnerOutput, type OutputSink } from './runner-output';
@@ -160,7 +160,7 @@ function findSandboxedRunner(info: Readable, gone: () => boolean, found: (pid: n
     const started = Date.now();
     const look = (): void => {
       if (gone()) return;
-      const pid = childOf(init!);
+      const pid = childrenOf(init!)[0];
       if (pid !== undefined) return found(pid);
       if (Date.now() - started < FIND_RUNNER_MS) setTimeout(look, FIND_RUNNER_POLL_MS).unref();
     };
@@ -169,23 +169,4 @@ function findSandboxedRunner(info: Readable, gone: () => boolean, found: (pid: n
   info.on('error', () => {
     // bwrap failed before it could report; its exit says why.
   });
-}
-
-/** The first child of `parent`, from /proc/<pid>/task/<pid>/children, or by its PPid where that file is missing. */
-function childOf(parent: number): number | undefined {
-  try {
-    const first = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim().split(' ')[0];
-    return first === undefined || first === '' ? undefined : Number(first);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(`/proc/${parent}`)) return undefined;
-  }
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      if (new RegExp(`^PPid:\\s*${parent}$`, 'm').test(fs.readFileSync(`/proc/${name}/status`, 'utf8'))) return Number(name);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
 }

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ErpmodError } from '../../errors';
+import { descendantsOf, waitUntilGone } from '../../process-tree';
 import { RULES } from '../rules';
 import type { LoadedManifest, RuleId, Violation } from '../types';
 import { LOAD_STEPS, MAX_REPORT_BYTES, parseChildMessage } from './child-protocol';
@@ -190,10 +191,31 @@ let exitHookInstalled = false;
 /** Set once the command is being stopped: a killed child is then not a reason to try the next level. */
 let stopping = false;
 
-/** SIGKILLs every load-phase child still running; for a command that is itself being stopped. */
+/** SIGKILLs every load-phase child still running; for a process that exits now (it cannot wait). */
 export function killRunningLoadChecks(): void {
   stopping = true;
   for (const child of running) child.kill('SIGKILL');
+}
+
+/** How long a stopped checker waits for its killed children to be gone before it exits anyway. */
+const STOP_WAIT_MS = 2000;
+
+/**
+ * SIGKILLs every load-phase child and every process below it, and resolves once they have stopped: a
+ * command being stopped exits only then, so nothing it started still spins in a hanging library's
+ * dlopen after it is gone (bwrap's PID namespace dies after bwrap itself, asynchronously).
+ */
+export async function stopRunningLoadChecks(): Promise<void> {
+  stopping = true;
+  const pids = [...running].flatMap((child) => (child.pid === undefined ? [] : [child.pid, ...descendantsOf(child.pid)]));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already, or inside a namespace whose init took it down first
+    }
+  }
+  await waitUntilGone(pids, STOP_WAIT_MS);
 }
 
 function runChild(plan: SandboxPlan, env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string): Promise<ChildEnd> {
