@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
 import { createAccessLog, FLUSH_AFTER_MS, type AccessLog, type AccessLogWriter } from '../host/logging/access-log';
+import { LineParts } from '../host/logging/access-line-parts';
 import { createLogger } from '../host/logger';
 
 /** An access log writing into an array of lines, and a way to wait for its batches. */
@@ -100,6 +101,21 @@ describe('access-log lines (written byte by byte, read as JSON.stringify would w
     for (let i = 1; i < times.length; i++) {
       const step = times[i]! - times[i - 1]!;
       assert.ok(step >= 4 && step <= 6, `line ${i} ended 5 ms after line ${i - 1}, its time says ${step} ms`);
+    }
+  });
+
+  it('writes the time of every millisecond as toISOString does, across seconds, back and forth, and past year 9999', () => {
+    const parts = new LineParts(30);
+    const second = Date.UTC(2026, 11, 3, 12, 59, 59);
+    // Within one second (digits with leading zeros), into the next second and minute, back to an earlier one, another method.
+    const moments: Array<[string, number]> = [
+      ['GET', second], ['GET', second + 7], ['GET', second + 90], ['GET', second + 999], ['GET', second + 1000],
+      ['GET', second + 1001], ['GET', second + 3], ['POST', second + 3], ['GET', second + 1450], ['GET', Date.UTC(10000, 0, 1) + 42], ['GET', 0],
+    ];
+    const into = Buffer.alloc(256);
+    for (const [method, ms] of moments) {
+      const end = parts.forMethod(method).writeHead(into, 5, ms);
+      assert.equal(into.toString('latin1', 5, end), `{"level":30,"time":"${new Date(ms).toISOString()}","pid":${process.pid},"access":true,"method":"${method}","path":"`, `${method} at ${ms}`);
     }
   });
 

@@ -52,7 +52,9 @@ export interface StatusParts {
 export class MethodParts {
   readonly message: Uint8Array;
   private head: Uint8Array = new Uint8Array(0);
-  private headMs = Number.NaN;
+  private headSecond = Number.NaN;
+  /** Where the head's three millisecond digits are (before the time's `Z`). */
+  private millisecondsAt = 0;
 
   constructor(
     private readonly beforeTime: string,
@@ -62,13 +64,28 @@ export class MethodParts {
     this.message = Buffer.from(`","msg":"${method} `);
   }
 
-  /** The line's start up to the path's opening quote, for a line that ended in millisecond `ms`. */
-  headAt(ms: number): Uint8Array {
-    if (ms !== this.headMs) {
-      this.headMs = ms;
-      this.head = Buffer.from(`${this.beforeTime}${new Date(ms).toISOString()}${this.afterTime}`, 'latin1');
+  /**
+   * Writes the line's start up to the path's opening quote, for a line that ended in millisecond `ms`.
+   * The head is encoded once per second and its millisecond digits written in: a busy host ends a few
+   * requests per millisecond, and encoding the head again for each millisecond cost about a third of a
+   * line's encoding.
+   */
+  writeHead(into: Buffer, at: number, ms: number): number {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.headSecond) {
+      this.headSecond = second;
+      const iso = new Date(second * 1000).toISOString();
+      this.head = Buffer.from(`${this.beforeTime}${iso}${this.afterTime}`, 'latin1');
+      // `….000Z`: four bytes before the time's end.
+      this.millisecondsAt = this.beforeTime.length + iso.length - 4;
     }
-    return this.head;
+    into.set(this.head, at);
+    const milliseconds = ms - second * 1000;
+    const digits = at + this.millisecondsAt;
+    into[digits] = 48 + Math.floor(milliseconds / 100);
+    into[digits + 1] = 48 + (Math.floor(milliseconds / 10) % 10);
+    into[digits + 2] = 48 + (milliseconds % 10);
+    return at + this.head.length;
   }
 }
 

@@ -54,7 +54,7 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   // per request: each copy costs about as much as a dozen bytes written one by one.
   const encode = (into: Buffer, at: number, ms: number, method: string, path: string, status: number, durationMs: number, moduleBytes: Uint8Array, requestId: string): number => {
     const methodParts = lineParts.forMethod(method);
-    at = writeBytes(into, at, methodParts.headAt(ms));
+    at = methodParts.writeHead(into, at, ms);
     const pathStart = at;
     at = writeJsonStringBody(into, at, path);
     const pathEnd = at;
