@@ -17,6 +17,11 @@ export function percent(share: number): string {
   return `${(share * 100).toFixed(share > 0 && share < 0.01 ? 2 : 1)} %`;
 }
 
+/** `1 route`, `7 routes`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function perSecond(value: number): string {
   return value >= 100 ? `${Math.round(value)}/s` : `${value.toFixed(1)}/s`;
 }

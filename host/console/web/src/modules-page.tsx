@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Badge, SignatureBadge, StatusBadges } from './badges';
-import { ms, shortHash, time } from './format';
+import { count, ms, shortHash, time } from './format';
 import { useJson, useLive } from './hooks';
 import { RouteList } from './route-list';
 import type { ModuleView } from './types';
@@ -54,7 +54,7 @@ export function ModulesPage() {
                   <td data-label="Status"><div class="cell"><StatusBadges module={module} /></div></td>
                   <td data-label="Health"><div class="cell">
                     <Badge value={module.health} />
-                    {rate !== undefined && <div class="muted small">{rate.snapshot.requests} requests</div>}
+                    {rate !== undefined && <div class="muted small">{count(rate.snapshot.requests, 'request')}</div>}
                   </div></td>
                   <td data-label="Isolation"><div class="cell">{module.isolation ?? '—'}</div></td>
                   <td data-label="Execution"><div class="cell">{module.execution ?? '—'}</div></td>
@@ -63,7 +63,7 @@ export function ModulesPage() {
                   <td data-label="Loaded"><div class="cell">{time(module.loadedAt)}<div class="muted small">{ms(module.loadMs)}</div></div></td>
                   <td data-label="Routes"><div class="cell">
                     <details>
-                      <summary>{module.routes.length} routes</summary>
+                      <summary>{count(module.routes.length, 'route')}</summary>
                       <RouteList module={module} />
                     </details>
                   </div></td>
