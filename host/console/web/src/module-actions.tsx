@@ -4,6 +4,8 @@ import { ConfirmDialog } from './confirm-dialog';
 import type { ModuleView } from './types';
 
 type Action = 'reload' | 'enable' | 'disable';
+/** What the module is once an action succeeded, for the confirmation line. */
+const DONE: Record<Action, string> = { reload: 'reloaded', enable: 'enabled', disable: 'disabled' };
 
 function question(action: Action, module: ModuleView): string {
   switch (action) {
@@ -31,7 +33,7 @@ export function ModuleActions(props: { readonly module: ModuleView; readonly onD
     setOutcome(undefined);
     try {
       await api(`/plugins/${encodeURIComponent(module.code)}/${action}`, 'POST');
-      setOutcome({ ok: true, text: `${module.code}: ${action} done.` });
+      setOutcome({ ok: true, text: `${module.code} ${DONE[action]}.` });
     } catch (error) {
       setOutcome({ ok: false, text: `${action} refused — ${messageOf(error)}` });
     } finally {

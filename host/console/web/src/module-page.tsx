@@ -14,14 +14,16 @@ function LiveMetrics(props: { readonly code: string; readonly fallback: ModuleDe
   const feed = useLive();
   const rate = feed.rates.get(props.code);
   const snapshot = rate?.snapshot ?? props.fallback;
+  // Percentiles of no request are not 0 ms: they are not known yet.
+  const measured = (snapshot?.requests ?? 0) > 0;
   return (
     <section class="card" aria-labelledby="metrics-title">
       <h2 id="metrics-title">Live traffic <span class={`dot ${feed.connected ? 'on' : 'off'}`} title={feed.connected ? 'updating live' : 'reconnecting'} /></h2>
       <dl class="stats" aria-live="off">
         <div><dt>Requests</dt><dd data-metric="rate">{perSecond(rate?.requestsPerS ?? 0)}</dd></div>
         <div><dt>Errors (5xx)</dt><dd data-metric="errors">{percent(rate?.errorRate ?? 0)}</dd></div>
-        <div><dt>p50</dt><dd>{ms(snapshot?.latencyMs.p50)}</dd></div>
-        <div><dt>p99</dt><dd>{ms(snapshot?.latencyMs.p99)}</dd></div>
+        <div><dt>p50</dt><dd>{ms(measured ? snapshot?.latencyMs.p50 : null)}</dd></div>
+        <div><dt>p99</dt><dd>{ms(measured ? snapshot?.latencyMs.p99 : null)}</dd></div>
         <div><dt>In flight</dt><dd>{snapshot?.inFlight ?? 0}</dd></div>
         <div><dt>Total</dt><dd data-metric="total">{snapshot?.requests ?? 0}</dd></div>
       </dl>
