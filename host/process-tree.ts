@@ -1,15 +1,18 @@
 import fs from 'node:fs';
 
 /**
- * The children of `parent`, from /proc/<pid>/task/<pid>/children, or by their PPid where that file is
- * missing (a kernel built without it). Empty where there is no /proc or `parent` is gone.
+ * The children of `parent`, from /proc/<pid>/task/<tid>/children (each thread lists the children it
+ * started), or by their PPid where those files are missing (a kernel built without them). Empty where
+ * there is no /proc or `parent` is gone.
  */
 export function childrenOf(parent: number): number[] {
   try {
-    const text = fs.readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').trim();
-    return text === '' ? [] : text.split(' ').map(Number);
+    return fs.readdirSync(`/proc/${parent}/task`).flatMap((thread) => {
+      const text = fs.readFileSync(`/proc/${parent}/task/${thread}/children`, 'utf8').trim();
+      return text === '' ? [] : text.split(' ').map(Number);
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(`/proc/${parent}`)) return [];
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || !fs.existsSync(`/proc/${parent}/task`)) return [];
   }
   const found: number[] = [];
   const pattern = new RegExp(`^PPid:\\s*${parent}$`, 'm');

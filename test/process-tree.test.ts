@@ -32,6 +32,20 @@ describe('process tree', { skip: process.platform !== 'linux' }, () => {
     assert.deepEqual(found.filter((pid) => runningCommand(pid) !== undefined), []);
   });
 
+  it('finds a child started by another thread than the main one', async () => {
+    // A Node process whose worker thread starts `sleep`: the kernel lists it under that thread only.
+    const script = "const { Worker } = require('node:worker_threads'); new Worker(\"require('node:child_process').spawn('sleep', ['32'], { stdio: 'ignore' }); setInterval(() => {}, 1000)\", { eval: true });";
+    const root = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+    await until(() => descendantsOf(root.pid!).some((pid) => runningCommand(pid) === 'sleep'));
+    const found = descendantsOf(root.pid!);
+    try {
+      assert.deepEqual(found.map(runningCommand), ['sleep']);
+      assert.equal(fs.readFileSync(`/proc/${root.pid}/task/${root.pid}/children`, 'utf8').trim(), '', 'the main thread does not list it');
+    } finally {
+      for (const pid of [root.pid!, ...found]) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   it('has nothing below a process that is gone', () => {
     assert.deepEqual(descendantsOf(2 ** 22 + 1), []);
     assert.deepEqual(childrenOf(2 ** 22 + 1), []);
