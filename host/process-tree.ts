@@ -45,7 +45,7 @@ function isRunning(pid: number): boolean {
   try {
     // The state follows the command name, which is in parentheses and may itself contain them.
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
   } catch {
     return false;
   }

@@ -100,7 +100,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     registry,
     dataDir: input.dataDir,
     store: input.generations.store,
-    codes: order.filter((code) => skipReason(valid.get(code)!, registry.isEnabled(code), input.env) === undefined),
+    codes: order.filter((code) => skipReason(featureFlagOff(valid.get(code)!, input.env), registry.isEnabled(code)) === undefined),
   });
 
   for (const code of order) {
@@ -118,7 +118,7 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
     const enabled = registry.isEnabled(code);
     const slot = input.table.slot(code);
     if (!enabled) slot.state = 'disabled';
-    const skipped = skipReason(loaded, enabled, input.env);
+    const skipped = skipReason(flagOff, enabled);
     if (skipped !== undefined) {
       slot.switchedOff = flagOff;
       await settle(code, 'inactive', skipped, false);
@@ -182,8 +182,8 @@ export async function bootModules(input: BootModulesInput): Promise<ModuleOutcom
 }
 
 /** Why a module is not loaded at this boot (its feature flag is off, or an operator disabled it), or undefined. */
-function skipReason(loaded: LoadedManifest, enabled: boolean, env: NodeJS.ProcessEnv): string | undefined {
-  return featureFlagOff(loaded, env) ?? (enabled ? undefined : 'disabled by an operator');
+function skipReason(flagOff: string | undefined, enabled: boolean): string | undefined {
+  return flagOff ?? (enabled ? undefined : 'disabled by an operator');
 }
 
 /** Why a module is switched off by its feature flag, or undefined when it has none or it is on. */
