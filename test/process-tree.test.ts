@@ -23,7 +23,8 @@ describe('process tree', { skip: process.platform !== 'linux' }, () => {
   it('finds a child, its grandchild, and a sibling; once they are killed it waits until none of them runs', async () => {
     // sh → (sleep, sh → sleep): the second sleep is a grandchild the first level does not show.
     const root = spawn('sh', ['-c', 'sleep 30 & sh -c "sleep 31; true" & wait'], { stdio: 'ignore' });
-    await until(() => descendantsOf(root.pid!).length >= 3);
+    // Until both sleeps have replaced the shells forked to start them (a fork runs as `sh` until its exec).
+    await until(() => descendantsOf(root.pid!).filter((pid) => runningCommand(pid) === 'sleep').length === 2);
     const found = descendantsOf(root.pid!);
     assert.deepEqual(found.map(runningCommand).sort(), ['sh', 'sleep', 'sleep']);
     assert.equal(childrenOf(root.pid!).length, 2, 'the direct children are the first sleep and the inner sh');
