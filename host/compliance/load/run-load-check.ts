@@ -191,21 +191,11 @@ let exitHookInstalled = false;
 /** Set once the command is being stopped: a killed child is then not a reason to try the next level. */
 let stopping = false;
 
-/** SIGKILLs every load-phase child still running; for a process that exits now (it cannot wait). */
-export function killRunningLoadChecks(): void {
-  stopping = true;
-  for (const child of running) child.kill('SIGKILL');
-}
-
-/** How long a stopped checker waits for its killed children to be gone before it exits anyway. */
-const STOP_WAIT_MS = 2000;
-
 /**
- * SIGKILLs every load-phase child and every process below it, and resolves once they have stopped: a
- * command being stopped exits only then, so nothing it started still spins in a hanging library's
- * dlopen after it is gone (bwrap's PID namespace dies after bwrap itself, asynchronously).
+ * SIGKILLs every load-phase child still running and every process below it; for a process that exits
+ * now (it cannot wait). Returns their pids.
  */
-export async function stopRunningLoadChecks(): Promise<void> {
+export function killRunningLoadChecks(): number[] {
   stopping = true;
   const pids = [...running].flatMap((child) => (child.pid === undefined ? [] : [child.pid, ...descendantsOf(child.pid)]));
   for (const pid of pids) {
@@ -215,7 +205,19 @@ export async function stopRunningLoadChecks(): Promise<void> {
       // gone already, or inside a namespace whose init took it down first
     }
   }
-  await waitUntilGone(pids, STOP_WAIT_MS);
+  return pids;
+}
+
+/** How long a stopped checker waits for its killed children to be gone before it exits anyway. */
+const STOP_WAIT_MS = 2000;
+
+/**
+ * killRunningLoadChecks(), then resolves once they have stopped: a command being stopped exits only
+ * then, so nothing it started still spins in a hanging library's dlopen after it is gone (bwrap's PID
+ * namespace dies after bwrap itself, asynchronously).
+ */
+export async function stopRunningLoadChecks(): Promise<void> {
+  await waitUntilGone(killRunningLoadChecks(), STOP_WAIT_MS);
 }
 
 function runChild(plan: SandboxPlan, env: NodeJS.ProcessEnv, timeoutMs: number, cwd: string): Promise<ChildEnd> {
