@@ -38,6 +38,9 @@ export interface ProfileOptions {
 export interface ProfileRun {
   readonly summary: ProfileSummary;
   readonly requestsPerSecond: number;
+  /** The .cpuprofile, and the part of it taken under load (ms after it started), for further reading. */
+  readonly file: string;
+  readonly window: { readonly from: number; readonly to: number };
 }
 
 export async function profileUnderLoad(contender: Contender, options: ProfileOptions, log: (line: string) => void): Promise<ProfileRun> {
@@ -66,5 +69,6 @@ export async function profileUnderLoad(contender: Contender, options: ProfileOpt
   }
   const file = fs.readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error(`${contender.id} wrote no .cpuprofile (did it exit cleanly on SIGTERM?)`);
-  return { summary: summariseCpuProfile(path.join(dir, file), HOT_PATH_FUNCTIONS, options.top ?? 20, window), requestsPerSecond };
+  const profile = path.join(dir, file);
+  return { summary: summariseCpuProfile(profile, HOT_PATH_FUNCTIONS, options.top ?? 20, window), requestsPerSecond, file: profile, window };
 }

@@ -37,37 +37,85 @@ export interface ProfileSummary {
   readonly inclusive: ProfileEntry[];
 }
 
+/** One sample of a profile: its leaf node, the nodes' parents, and the time it stands for (µs). */
+interface Sample {
+  readonly node: ProfileNode;
+  readonly at: number;
+  readonly weight: number;
+}
+
+interface ReadProfile {
+  readonly byId: ReadonlyMap<number, ProfileNode>;
+  readonly parent: ReadonlyMap<number, number>;
+  readonly samples: Sample[];
+}
+
 /** `windowMs`: keep only samples taken this long after the profile started (e.g. the load, not the boot). */
-export function summariseCpuProfile(file: string, inclusiveOf: readonly RegExp[], top = 20, windowMs?: { from: number; to: number }): ProfileSummary {
+function readProfile(file: string, windowMs?: { from: number; to: number }): ReadProfile {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-
   // Time per sample: the delta to the next sample (the last one gets the average).
   const deltas = profile.timeDeltas;
   const average = (profile.endTime - profile.startTime) / Math.max(1, profile.samples.length);
-  const weight = (i: number): number => (i + 1 < deltas.length ? Math.max(0, deltas[i + 1]!) : average);
+  const samples: Sample[] = [];
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += deltas[i] ?? 0;
+    const since = (at - profile.startTime) / 1000;
+    if (windowMs !== undefined && (since < windowMs.from || since > windowMs.to)) continue;
+    const node = byId.get(profile.samples[i]!);
+    if (node !== undefined) samples.push({ node, at, weight: i + 1 < deltas.length ? Math.max(0, deltas[i + 1]!) : average });
+  }
+  return { byId, parent, samples };
+}
 
+const isIdle = (node: ProfileNode): boolean => node.callFrame.functionName === '(idle)';
+
+/** A sample's stack, leaf first, each frame with its label (`name@location`). */
+function* stackFrames(profile: ReadProfile, leaf: ProfileNode): Generator<{ name: string; location: string; label: string }> {
+  for (let id: number | undefined = leaf.id; id !== undefined; id = profile.parent.get(id)) {
+    const { name, location } = describeFrame(profile.byId.get(id)!);
+    yield { name, location, label: `${name}@${location}` };
+  }
+}
+
+/**
+ * The percentage of busy time whose stack passes through any function matching `pattern` (a sample
+ * counts once however many such frames it has): what a part of the code costs with all it calls.
+ */
+export function shareOfStacksThrough(file: string, pattern: RegExp, windowMs?: { from: number; to: number }): number {
+  const profile = readProfile(file, windowMs);
+  let busy = 0;
+  let through = 0;
+  for (const sample of profile.samples) {
+    if (isIdle(sample.node)) continue;
+    busy += sample.weight;
+    for (const { label } of stackFrames(profile, sample.node)) {
+      if (!pattern.test(label)) continue;
+      through += sample.weight;
+      break;
+    }
+  }
+  return busy === 0 ? 0 : (100 * through) / busy;
+}
+
+/** `windowMs`: keep only samples taken this long after the profile started (e.g. the load, not the boot). */
+export function summariseCpuProfile(file: string, inclusiveOf: readonly RegExp[], top = 20, windowMs?: { from: number; to: number }): ProfileSummary {
+  const profile = readProfile(file, windowMs);
   const self = new Map<string, { name: string; location: string; time: number }>();
   const files = new Map<string, number>();
   const inclusive = new Map<string, { name: string; location: string; time: number }>();
   let busy = 0;
   let idle = 0;
   let busySamples = 0;
-  let at = profile.startTime;
   let first = Number.POSITIVE_INFINITY;
   let last = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    at += deltas[i] ?? 0;
-    const since = (at - profile.startTime) / 1000;
-    if (windowMs !== undefined && (since < windowMs.from || since > windowMs.to)) continue;
+  for (const { node, at, weight: t } of profile.samples) {
     first = Math.min(first, at);
     last = Math.max(last, at);
-    const node = byId.get(profile.samples[i]!);
-    if (node === undefined) continue;
-    const t = weight(i);
-    if (node.callFrame.functionName === '(idle)') {
+    if (isIdle(node)) {
       idle += t;
       continue;
     }
@@ -81,12 +129,10 @@ export function summariseCpuProfile(file: string, inclusiveOf: readonly RegExp[]
     files.set(fileName, (files.get(fileName) ?? 0) + t);
 
     const seen = new Set<string>();
-    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-      const frame = describeFrame(byId.get(id)!);
-      const label = `${frame.name}@${frame.location}`;
+    for (const { name: frameName, location: frameLocation, label } of stackFrames(profile, node)) {
       if (seen.has(label) || !inclusiveOf.some((pattern) => pattern.test(label))) continue;
       seen.add(label);
-      const acc = inclusive.get(label) ?? { name: frame.name, location: frame.location, time: 0 };
+      const acc = inclusive.get(label) ?? { name: frameName, location: frameLocation, time: 0 };
       acc.time += t;
       inclusive.set(label, acc);
     }

@@ -154,15 +154,18 @@ export function renderResults(r: BenchResults): string {
   if ('skipped' in r.accessLog) out.push(`Skipped: ${r.accessLog.skipped}`, '');
   else {
     out.push(
-      table(['route', 'server CPU per request, on / off', 'ratio', 'req/s on / off', 'ratio'], [r.accessLog.light, r.accessLog.sql].map((c) => [
+      table(['route', 'server CPU per request, on / off', 'ratio', 'req/s on / off', 'ratio', "the log's own code, profiled"], [r.accessLog.light, r.accessLog.sql].map((c) => [
         `GET \`${c.route}\``,
         `${c.on.cpuUsPerRequest.toFixed(1)} µs / ${c.off.cpuUsPerRequest.toFixed(1)} µs`,
         `**${formatRatio(c.cpuRatio)}**`,
         `${Math.round(c.on.rps)} / ${Math.round(c.off.rps)}`,
         formatRatio(c.rpsRatio),
-      ]), ['l', 'r', 'r', 'r', 'r']),
+        `${c.profiledPercent.toFixed(1)} % of CPU`,
+      ]), ['l', 'r', 'r', 'r', 'r', 'r']),
       '',
       'Both hosts log at info into a pipe the bench reads. CPU per request is the figure to read: the throughput of two hosts sharing one pinned core moves with what else the machine runs.',
+      '',
+      "The last column is the log's direct cost: the share of the busy CPU of a host with the log on (profiled alone under load) whose stack passes through host/logging/ — the encoding, the batch and the write. The ratio also carries what the log does to the rest of the request, and two processes' luck (about ±3 % a pair).",
       '',
     );
   }
