@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { createAccessLog, FLUSH_AFTER_MS, type AccessLog, type AccessLogWriter } from '../host/logging/access-log';
+import { createAccessLog, FLUSH_AFTER_MS, IDLE_FLUSH_MS, type AccessLog, type AccessLogWriter } from '../host/logging/access-log';
 import { LineParts } from '../host/logging/access-line-parts';
 import { createLogger } from '../host/logger';
 
@@ -15,7 +15,7 @@ function accessLogInto(): { log: AccessLog; writer: AccessLogWriter; written: ()
     writer,
     written: () => text.split('\n').filter((line) => line !== ''),
     lines: async () => {
-      await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS * 3));
+      await new Promise((resolve) => setTimeout(resolve, IDLE_FLUSH_MS + 100));
       return text.split('\n').filter((line) => line !== '');
     },
   };
@@ -130,6 +130,23 @@ describe('access-log lines (written byte by byte, read as JSON.stringify would w
     // The time is the wall clock's when the request ended (taken on performance.now()'s clock).
     for (const line of parsed) assert.ok(Math.abs(Date.parse(line.time) - before) < 1000, `${line.time} is not about ${new Date(before).toISOString()}`);
   });
+  it('writes the batch when a request ends FLUSH_AFTER_MS after its first line, and what waits once requests stop', async () => {
+    const { log, written } = accessLogInto();
+    const first = performance.now();
+    log(request('GET', '/a'), 200, 1, first, 'alpha', '1.0.0', 'first');
+    log(request('GET', '/b'), 200, 1, first + FLUSH_AFTER_MS - 1, 'alpha', '1.0.0', 'second');
+    assert.equal(written().length, 0, 'lines wait while the batch is younger than FLUSH_AFTER_MS');
+    log(request('GET', '/c'), 200, 1, first + FLUSH_AFTER_MS, 'alpha', '1.0.0', 'third');
+    assert.deepEqual(written().map((line) => (JSON.parse(line) as { requestId: string }).requestId), ['first', 'second', 'third'], 'the request that ends FLUSH_AFTER_MS after the first line writes the batch');
+    // Requests stop: the last line is written by the idle timer, not at once and not never.
+    const lastAt = performance.now();
+    log(request('GET', '/d'), 200, 1, lastAt, 'alpha', '1.0.0', 'last');
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS * 2));
+    assert.equal(written().length, 3, 'a lone line waits for the idle timer');
+    while (written().length < 4 && performance.now() - lastAt < IDLE_FLUSH_MS * 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(written().length, 4, `the idle timer writes the last line (waited ${Math.round(performance.now() - lastAt)} ms)`);
+  });
+
   it('writes what waits when closed, at once and after, and leaves no exit listener behind', () => {
     const listeners = process.listenerCount('exit');
     const { log, writer, written } = accessLogInto();

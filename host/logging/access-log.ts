@@ -24,17 +24,24 @@ const FLUSH_AT_BYTES = 64 * 1024;
 /**
  * Each write to the destination is a system call that also wakes its reader (a pipe to a log
  * collector, a terminal): once per event-loop turn that was most of the log's cost under load (13% of
- * a light request's CPU in a profile), once per 20 ms it is a few hundred lines per write.
+ * a light request's CPU in a profile), once per 20 ms it is a few hundred lines per write. While
+ * requests come, the one that ends this long after the batch's first line writes the batch.
  */
 export const FLUSH_AFTER_MS = 20;
+/**
+ * When requests stop coming, a timer writes what waits, this long after the first line that found
+ * none armed. A timer armed per batch (every FLUSH_AFTER_MS under load) cost about 3 points of a light
+ * request's CPU in paired rounds against one armed this rarely (docs/benchmarks.md).
+ */
+export const IDLE_FLUSH_MS = 200;
 
 /**
  * The access log, or undefined when it is off or below the logger's level: the dispatcher then skips it
  * with one check and builds nothing.
  *
  * Each line is the JSON pino would write (same level number, time format, pid, message). A request only
- * leaves its fields behind (WaitingRequests); every FLUSH_AFTER_MS, or when LINES_PER_BATCH wait, the
- * batch is encoded in one loop into a buffer outside the JavaScript heap (parts encoded once copied in,
+ * leaves its fields behind (WaitingRequests); every FLUSH_AFTER_MS while requests come (IDLE_FLUSH_MS
+ * once they stop), or when LINES_PER_BATCH wait, the batch is encoded in one loop into a buffer outside the JavaScript heap (parts encoded once copied in,
  * the path escaped byte by byte: host/logging/json-bytes.ts), and handed to the logger's destination. Through `logger.info` a line
  * cost 5–10 µs; built as a string per request, 1.3 µs inside a busy server against 0.58 µs in a loop of
  * its own — the difference is what encoding whole batches wins (docs/benchmarks.md, "The access log,
@@ -48,7 +55,7 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   const buffer = Buffer.allocUnsafe(FLUSH_AT_BYTES);
   const moduleParts = new ModuleParts();
   const waiting = new WaitingRequests(LINES_PER_BATCH);
-  let scheduled: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
 
   // A line is a few copies of parts encoded once (LineParts, ModuleParts) around the fields that differ
   // per request: each copy costs about as much as a dozen bytes written one by one.
@@ -77,8 +84,6 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
   // The method is a token (Node checks it), module and version passed the manifest schema, the request
   // id its pattern: they are written as they are; only the path is escaped.
   const flush = (): void => {
-    if (scheduled !== undefined) clearTimeout(scheduled);
-    scheduled = undefined;
     let used = 0;
     // performance.now()'s clock to the wall clock, taken again per batch so that it follows the wall clock's adjustments.
     const wallOffset = Date.now() - performance.now();
@@ -106,20 +111,26 @@ export function createAccessLog(logger: Logger, level: AccessLogLevel): AccessLo
     waiting.clear();
     if (used > 0) write(buffer, used);
   };
-  // Lines still waiting must not be lost when the process exits (a crash loses up to FLUSH_AFTER_MS of them).
+  // Lines still waiting must not be lost when the process exits (a crash loses up to IDLE_FLUSH_MS of them).
   process.once('exit', flush);
   let closed = false;
+  const flushWhenIdle = (): void => {
+    idleTimer = undefined;
+    flush();
+  };
 
   return {
     log: (req, status, durationMs, endedAt, module, version, requestId) => {
-      if (waiting.add(req.method!, req.url ?? '/', status, durationMs, moduleParts.of(module, version), requestId, endedAt) || closed) return flush();
+      if (waiting.add(req.method!, req.url ?? '/', status, durationMs, moduleParts.of(module, version), requestId, endedAt) || closed || endedAt - waiting.times[0]! >= FLUSH_AFTER_MS) return flush();
       // Unreferenced: a host with nothing else to do exits (and the exit handler writes what waits).
-      if (scheduled === undefined) scheduled = setTimeout(flush, FLUSH_AFTER_MS).unref();
+      if (idleTimer === undefined) idleTimer = setTimeout(flushWhenIdle, IDLE_FLUSH_MS).unref();
     },
     // A host closed inside a process that lives on (an embedding application, a test) leaves no
-    // listener behind holding the batch's buffer; a request that still ends afterwards is written at once.
+    // listener or timer behind holding the batch's buffer; a request that still ends afterwards is written at once.
     close: () => {
       closed = true;
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
       flush();
       process.removeListener('exit', flush);
     },
