@@ -29,9 +29,9 @@ const FLUSH_AT_BYTES = 64 * 1024;
  */
 export const FLUSH_AFTER_MS = 20;
 /**
- * When requests stop coming, a timer writes what waits, this long after the first line that found
- * none armed. A timer armed per batch (every FLUSH_AFTER_MS under load) cost about 3 points of a light
- * request's CPU in paired rounds against one armed this rarely (docs/benchmarks.md).
+ * For when requests stop coming: a line that finds no timer armed arms one, which writes what waits
+ * this long after. A timer armed for every batch (every FLUSH_AFTER_MS under load) cost one to three
+ * points of a light request's CPU in paired rounds against one armed this rarely (docs/benchmarks.md).
  */
 export const IDLE_FLUSH_MS = 200;
 
@@ -41,8 +41,9 @@ export const IDLE_FLUSH_MS = 200;
  *
  * Each line is the JSON pino would write (same level number, time format, pid, message). A request only
  * leaves its fields behind (WaitingRequests); every FLUSH_AFTER_MS while requests come (IDLE_FLUSH_MS
- * once they stop), or when LINES_PER_BATCH wait, the batch is encoded in one loop into a buffer outside the JavaScript heap (parts encoded once copied in,
- * the path escaped byte by byte: host/logging/json-bytes.ts), and handed to the logger's destination. Through `logger.info` a line
+ * once they stop), or when LINES_PER_BATCH wait, the batch is encoded in one loop into a buffer outside
+ * the JavaScript heap (parts encoded once copied in, the path escaped byte by byte:
+ * host/logging/json-bytes.ts), and handed to the logger's destination. Through `logger.info` a line
  * cost 5–10 µs; built as a string per request, 1.3 µs inside a busy server against 0.58 µs in a loop of
  * its own — the difference is what encoding whole batches wins (docs/benchmarks.md, "The access log,
  * settled"; bench/internal/access-log-cost.ts measures it). The path is logged without its query string,
