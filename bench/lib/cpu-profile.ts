@@ -37,7 +37,7 @@ export interface ProfileSummary {
   readonly inclusive: ProfileEntry[];
 }
 
-/** One sample of a profile: its leaf node, the nodes' parents, and the time it stands for (µs). */
+/** One sample of a profile: its leaf node, when it was taken, and the time it stands for (µs). */
 interface Sample {
   readonly node: ProfileNode;
   readonly at: number;
@@ -50,7 +50,7 @@ interface ReadProfile {
   readonly samples: Sample[];
 }
 
-/** `windowMs`: keep only samples taken this long after the profile started (e.g. the load, not the boot). */
+/** The profile's nodes and samples; `windowMs`: keep only samples taken this long after it started. */
 function readProfile(file: string, windowMs?: { from: number; to: number }): ReadProfile {
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
